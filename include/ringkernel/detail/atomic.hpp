@@ -1,0 +1,67 @@
+/// @file detail/atomic.hpp
+/// @brief Acquire/release/CAS on plain integers that live in shared memory (heap, mapped host or device).
+///
+/// Queue indices and HLC words are plain `uint64_t` fields inside layout-fixed structs, so both sides of a
+/// host<->device queue see the same bytes. These helpers give them atomic semantics: `std::atomic_ref` on the
+/// host and `cuda::atomic_ref` at system scope on the device (mapped memory is shared with the CPU).
+#pragma once
+
+#include <cstdint>
+
+#include "ringkernel/config.hpp"
+
+#include <atomic>
+#if defined(__CUDACC__)
+#include <cuda/atomic>
+#endif
+
+namespace ringkernel::detail {
+
+// Both passes see the same declarations; only the bodies differ between device and host compilation.
+#if RK_DEVICE_COMPILE
+#define RK_ATOMIC_REF(T, x) cuda::atomic_ref<T, cuda::thread_scope_system>(x)
+#define RK_MO(order) cuda::std::memory_order_##order
+#else
+#define RK_ATOMIC_REF(T, x) std::atomic_ref<T>(x)
+#define RK_MO(order) std::memory_order_##order
+#endif
+
+/// Acquire load of `*p`.
+template <class T>
+RK_HOST_DEVICE RK_FORCEINLINE T load_acquire(const T* p) noexcept {
+  return RK_ATOMIC_REF(T, *const_cast<T*>(p)).load(RK_MO(acquire));
+}
+/// Relaxed load of `*p`.
+template <class T>
+RK_HOST_DEVICE RK_FORCEINLINE T load_relaxed(const T* p) noexcept {
+  return RK_ATOMIC_REF(T, *const_cast<T*>(p)).load(RK_MO(relaxed));
+}
+/// Release store of `v` into `*p`.
+template <class T>
+RK_HOST_DEVICE RK_FORCEINLINE void store_release(T* p, T v) noexcept {
+  RK_ATOMIC_REF(T, *p).store(v, RK_MO(release));
+}
+/// Relaxed store of `v` into `*p`.
+template <class T>
+RK_HOST_DEVICE RK_FORCEINLINE void store_relaxed(T* p, T v) noexcept {
+  RK_ATOMIC_REF(T, *p).store(v, RK_MO(relaxed));
+}
+/// Strong compare-exchange with acq_rel ordering; `expected` receives the observed value on failure.
+template <class T>
+RK_HOST_DEVICE RK_FORCEINLINE bool compare_exchange(T* p, T& expected, T desired) noexcept {
+  return RK_ATOMIC_REF(T, *p).compare_exchange_strong(expected, desired, RK_MO(acq_rel),
+                                                     RK_MO(acquire));
+}
+/// Weak compare-exchange (may fail spuriously) for retry loops.
+template <class T>
+RK_HOST_DEVICE RK_FORCEINLINE bool compare_exchange_weak(T* p, T& expected, T desired) noexcept {
+  return RK_ATOMIC_REF(T, *p).compare_exchange_weak(expected, desired, RK_MO(acq_rel),
+                                                   RK_MO(acquire));
+}
+/// Relaxed fetch-add (counters).
+template <class T>
+RK_HOST_DEVICE RK_FORCEINLINE T fetch_add_relaxed(T* p, T v) noexcept {
+  return RK_ATOMIC_REF(T, *p).fetch_add(v, RK_MO(relaxed));
+}
+
+} // namespace ringkernel::detail

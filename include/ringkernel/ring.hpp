@@ -1,0 +1,357 @@
+/// @file ring.hpp
+/// @brief Lock-free SPSC and MPSC rings of fixed-size message slots over caller-provided memory.
+///
+/// One layout serves every backend: the same bytes can sit in heap memory (CPU backend), pinned mapped host
+/// memory (host<->GPU queues) or device memory (K2K inboxes). Layout:
+///
+///   [RingControl: head line | tail line | geometry line]  [MPSC only: u64 publish sequence per slot]  [slots]
+///
+/// Indices are free-running 64-bit counters (slot = index & mask), so "full" is `head - tail == capacity`
+/// and never ambiguous. SPSC: the producer publishes `head` with one release store per batch. MPSC:
+/// producers claim positions with a CAS on `head` bounded by the consumer's `tail`, then publish each slot by
+/// storing `position + 1` into its sequence word; the consumer reads a slot only after seeing that value, so
+/// it never reads an unpublished slot, and producers never pass `tail`, so unread slots are never overwritten.
+/// The consumer publishes `tail` once per batch. Every routine returns an `ErrorCode` (device-safe).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "ringkernel/config.hpp"
+#include "ringkernel/detail/atomic.hpp"
+#include "ringkernel/error.hpp"
+#include "ringkernel/message.hpp"
+
+namespace ringkernel {
+
+/// Producer discipline of a ring.
+enum class RingKind : std::uint32_t {
+  Spsc = 1,  ///< One producer, one consumer.
+  Mpsc = 2,  ///< Many producers, one consumer.
+};
+
+/// Marks initialised ring memory.
+inline constexpr std::uint32_t kRingMagic = 0x524B5251;  // "RKRQ"
+/// Smallest slot: one header, no payload.
+inline constexpr std::uint32_t kMinSlotSize = sizeof(MessageHeader);
+/// Largest slot (payload_len is 16 bits).
+inline constexpr std::uint32_t kMaxSlotSize = 65536;
+/// Largest capacity in slots.
+inline constexpr std::uint32_t kMaxRingCapacity = 1u << 24;
+
+/// Control block at the start of ring memory; producer and consumer indices on separate 128-byte lines.
+struct RingControl {
+  alignas(kCacheLine) std::uint64_t head;  ///< SPSC: published count. MPSC: claimed count.
+  alignas(kCacheLine) std::uint64_t tail;  ///< Consumed count, published per batch.
+  alignas(kCacheLine) std::uint32_t magic; ///< kRingMagic once initialised.
+  std::uint32_t kind;                      ///< RingKind.
+  std::uint32_t capacity;                  ///< Slots (power of two).
+  std::uint32_t slot_size;                 ///< Bytes per slot (multiple of 64).
+  std::uint64_t seq_offset;                ///< Byte offset of the sequence array (0 for SPSC).
+  std::uint64_t slots_offset;              ///< Byte offset of slot 0.
+};
+static_assert(offsetof(RingControl, head) == 0);
+static_assert(offsetof(RingControl, tail) == 128);
+static_assert(offsetof(RingControl, magic) == 256);
+static_assert(offsetof(RingControl, seq_offset) == 272);
+static_assert(sizeof(RingControl) == 384);
+
+/// Rounds `n` up to a multiple of the cache line.
+RK_HOST_DEVICE constexpr std::uint64_t ring_align(std::uint64_t n) noexcept {
+  return (n + kCacheLine - 1) / kCacheLine * kCacheLine;
+}
+
+/// Checks ring geometry; Ok when valid.
+RK_HOST_DEVICE constexpr ErrorCode ring_check_geometry(std::uint32_t capacity, std::uint32_t slot_size) noexcept {
+  if (capacity < 2 || capacity > kMaxRingCapacity || (capacity & (capacity - 1)) != 0) return ErrorCode::InvalidArgument;
+  if (slot_size < kMinSlotSize || slot_size > kMaxSlotSize || slot_size % 64 != 0) return ErrorCode::InvalidArgument;
+  return ErrorCode::Ok;
+}
+
+/// Bytes of memory a ring of this geometry needs (0 when the geometry is invalid).
+RK_HOST_DEVICE constexpr std::uint64_t ring_storage_bytes(RingKind kind, std::uint32_t capacity,
+                                                          std::uint32_t slot_size) noexcept {
+  if (ring_check_geometry(capacity, slot_size) != ErrorCode::Ok) return 0;
+  std::uint64_t bytes = sizeof(RingControl);
+  if (kind == RingKind::Mpsc) bytes += ring_align(std::uint64_t{capacity} * sizeof(std::uint64_t));
+  return bytes + std::uint64_t{capacity} * slot_size;
+}
+
+/// Non-owning view of initialised ring memory.
+struct RingView {
+  RingControl* control = nullptr;  ///< Control block.
+  std::uint64_t* seq = nullptr;    ///< Per-slot publish sequence (MPSC) or nullptr.
+  std::byte* slots = nullptr;      ///< Slot 0.
+  std::uint64_t mask = 0;          ///< capacity - 1.
+  std::uint32_t slot_size = 0;     ///< Bytes per slot.
+
+  /// Slot memory for a free-running position.
+  [[nodiscard]] RK_HOST_DEVICE RK_FORCEINLINE std::byte* slot(std::uint64_t position) const noexcept {
+    return slots + (position & mask) * slot_size;
+  }
+  /// Slots in the ring.
+  [[nodiscard]] RK_HOST_DEVICE std::uint64_t capacity() const noexcept { return mask + 1; }
+  /// Largest payload a slot holds.
+  [[nodiscard]] RK_HOST_DEVICE std::uint32_t max_payload() const noexcept {
+    return slot_size - static_cast<std::uint32_t>(sizeof(MessageHeader));
+  }
+  /// Messages queued (claimed but unpublished MPSC slots included); a snapshot.
+  [[nodiscard]] RK_HOST_DEVICE std::uint64_t size_approx() const noexcept {
+    const std::uint64_t t = detail::load_acquire(&control->tail);
+    const std::uint64_t h = detail::load_acquire(&control->head);
+    return h > t ? h - t : 0;
+  }
+  /// True when the view points at ring memory.
+  [[nodiscard]] RK_HOST_DEVICE bool valid() const noexcept { return control != nullptr; }
+};
+
+/// Initialises `memory` (at least ring_storage_bytes, 128-byte aligned, zero or not) as an empty ring.
+/// Not concurrent with any use of the ring.
+RK_HOST_DEVICE inline ErrorCode ring_init(void* memory, std::uint64_t bytes, RingKind kind, std::uint32_t capacity,
+                                          std::uint32_t slot_size, RingView* out) noexcept {
+  if (memory == nullptr || out == nullptr) return ErrorCode::InvalidArgument;
+  if (reinterpret_cast<std::uintptr_t>(memory) % kCacheLine != 0) return ErrorCode::InvalidArgument;
+  if (kind != RingKind::Spsc && kind != RingKind::Mpsc) return ErrorCode::InvalidArgument;
+  const std::uint64_t need = ring_storage_bytes(kind, capacity, slot_size);
+  if (need == 0 || bytes < need) return ErrorCode::InvalidArgument;
+  auto* base = static_cast<std::byte*>(memory);
+  std::memset(base, 0, sizeof(RingControl));
+  auto* c = reinterpret_cast<RingControl*>(base);
+  c->kind = static_cast<std::uint32_t>(kind);
+  c->capacity = capacity;
+  c->slot_size = slot_size;
+  c->seq_offset = kind == RingKind::Mpsc ? sizeof(RingControl) : 0;
+  c->slots_offset = sizeof(RingControl) +
+                    (kind == RingKind::Mpsc ? ring_align(std::uint64_t{capacity} * sizeof(std::uint64_t)) : 0);
+  // Sequence words start at 0: position p is published when seq == p + 1, which 0 never equals.
+  if (kind == RingKind::Mpsc) std::memset(base + c->seq_offset, 0, std::uint64_t{capacity} * sizeof(std::uint64_t));
+  detail::store_release(&c->magic, kRingMagic);
+  out->control = c;
+  out->seq = kind == RingKind::Mpsc ? reinterpret_cast<std::uint64_t*>(base + c->seq_offset) : nullptr;
+  out->slots = base + c->slots_offset;
+  out->mask = capacity - 1;
+  out->slot_size = slot_size;
+  return ErrorCode::Ok;
+}
+
+/// Attaches to ring memory initialised elsewhere (e.g. by the other side of a mapped queue), validating it.
+RK_HOST_DEVICE inline ErrorCode ring_attach(void* memory, RingKind expected_kind, RingView* out) noexcept {
+  if (memory == nullptr || out == nullptr) return ErrorCode::InvalidArgument;
+  auto* base = static_cast<std::byte*>(memory);
+  auto* c = reinterpret_cast<RingControl*>(base);
+  if (detail::load_acquire(&c->magic) != kRingMagic) return ErrorCode::Corrupt;
+  if (c->kind != static_cast<std::uint32_t>(expected_kind)) return ErrorCode::Corrupt;
+  if (ring_check_geometry(c->capacity, c->slot_size) != ErrorCode::Ok) return ErrorCode::Corrupt;
+  out->control = c;
+  out->seq = expected_kind == RingKind::Mpsc ? reinterpret_cast<std::uint64_t*>(base + c->seq_offset) : nullptr;
+  out->slots = base + c->slots_offset;
+  out->mask = c->capacity - 1;
+  out->slot_size = c->slot_size;
+  return ErrorCode::Ok;
+}
+
+/// Copies a header and its payload into a slot; the caller has checked the size.
+RK_HOST_DEVICE RK_FORCEINLINE void ring_write_slot(std::byte* slot, const MessageHeader& header,
+                                                   const void* payload) noexcept {
+  std::memcpy(slot, &header, sizeof(MessageHeader));
+  if (header.payload_len != 0) std::memcpy(slot + sizeof(MessageHeader), payload, header.payload_len);
+}
+
+/// Producer side of an SPSC ring. Holds the producer's index and a cached copy of the consumer's.
+class SpscProducer {
+public:
+  /// Binds to a ring; only one SpscProducer may exist per ring at a time.
+  RK_HOST_DEVICE explicit SpscProducer(RingView ring) noexcept
+      : ring_(ring), head_(detail::load_relaxed(&ring.control->head)),
+        cached_tail_(detail::load_acquire(&ring.control->tail)) {}
+
+  /// Free slots, re-reading the consumer index only when the cached one says fewer than `want`.
+  RK_HOST_DEVICE std::uint64_t free_slots(std::uint64_t want = 1) noexcept {
+    std::uint64_t free = ring_.capacity() - (head_ - cached_tail_);
+    if (free < want) {
+      cached_tail_ = detail::load_acquire(&ring_.control->tail);
+      free = ring_.capacity() - (head_ - cached_tail_);
+    }
+    return free;
+  }
+
+  /// Pushes one message (header.payload_len bytes of payload); QueueFull or MessageTooLarge on failure.
+  RK_HOST_DEVICE ErrorCode try_push(const MessageHeader& header, const void* payload) noexcept {
+    if (header.payload_len > ring_.max_payload()) return ErrorCode::MessageTooLarge;
+    if (free_slots(1) == 0) return ErrorCode::QueueFull;
+    ring_write_slot(ring_.slot(head_), header, payload);
+    ++head_;
+    detail::store_release(&ring_.control->head, head_);
+    return ErrorCode::Ok;
+  }
+
+  /// Writes up to `n` messages with `fill(std::byte* slot, uint32_t i) -> bool` and publishes them with one
+  /// release store. `fill` returns false to stop early (e.g. an oversized message). Returns how many landed.
+  template <class Fill>
+  RK_HOST_DEVICE std::uint32_t push_batch(std::uint32_t n, Fill&& fill) noexcept {
+    const std::uint64_t room = free_slots(n);
+    const std::uint32_t k = static_cast<std::uint32_t>(room < n ? room : n);
+    std::uint32_t done = 0;
+    while (done < k && fill(ring_.slot(head_ + done), done)) ++done;
+    if (done != 0) {
+      head_ += done;
+      detail::store_release(&ring_.control->head, head_);
+    }
+    return done;
+  }
+
+private:
+  RingView ring_;
+  std::uint64_t head_;
+  std::uint64_t cached_tail_;
+};
+
+/// Consumer side of an SPSC ring.
+class SpscConsumer {
+public:
+  /// Binds to a ring; only one consumer may use a ring at a time.
+  RK_HOST_DEVICE explicit SpscConsumer(RingView ring) noexcept
+      : ring_(ring), tail_(detail::load_relaxed(&ring.control->tail)),
+        cached_head_(detail::load_acquire(&ring.control->head)) {}
+
+  /// Messages ready, re-reading the producer index only when the cached one shows none.
+  RK_HOST_DEVICE std::uint64_t available() noexcept {
+    if (cached_head_ == tail_) cached_head_ = detail::load_acquire(&ring_.control->head);
+    return cached_head_ - tail_;
+  }
+
+  /// Visits up to `max` messages in FIFO order with `visit(const MessageHeader&, const std::byte* payload)`,
+  /// then frees their slots with one release store. Returns how many were visited.
+  template <class Visit>
+  RK_HOST_DEVICE std::uint32_t pop_batch(std::uint32_t max, Visit&& visit) noexcept {
+    const std::uint64_t ready = available();
+    const std::uint32_t k = static_cast<std::uint32_t>(ready < max ? ready : max);
+    for (std::uint32_t i = 0; i < k; ++i) {
+      const std::byte* s = ring_.slot(tail_ + i);
+      visit(*reinterpret_cast<const MessageHeader*>(s), s + sizeof(MessageHeader));
+    }
+    if (k != 0) {
+      tail_ += k;
+      detail::store_release(&ring_.control->tail, tail_);
+    }
+    return k;
+  }
+
+private:
+  RingView ring_;
+  std::uint64_t tail_;
+  std::uint64_t cached_head_;
+};
+
+/// Producer side of an MPSC ring. Stateless: any number of threads may share one or make their own.
+class MpscProducer {
+public:
+  /// Binds to a ring.
+  RK_HOST_DEVICE explicit MpscProducer(RingView ring) noexcept : ring_(ring) {}
+
+  /// Pushes one message; QueueFull (nothing written) when the ring is full, MessageTooLarge when it can't fit.
+  RK_HOST_DEVICE ErrorCode try_push(const MessageHeader& header, const void* payload) noexcept {
+    if (header.payload_len > ring_.max_payload()) return ErrorCode::MessageTooLarge;
+    std::uint64_t pos = 0;
+    if (claim(1, &pos) == 0) return ErrorCode::QueueFull;
+    ring_write_slot(ring_.slot(pos), header, payload);
+    detail::store_release(&ring_.seq[pos & ring_.mask], pos + 1);
+    return ErrorCode::Ok;
+  }
+
+  /// Claims up to `n` consecutive positions with one CAS, fills them with `fill(std::byte* slot, uint32_t i)`
+  /// and publishes each. `fill` must write every claimed slot (claims cannot be returned). Returns the count.
+  template <class Fill>
+  RK_HOST_DEVICE std::uint32_t push_batch(std::uint32_t n, Fill&& fill) noexcept {
+    std::uint64_t pos = 0;
+    const std::uint32_t k = claim(n, &pos);
+    for (std::uint32_t i = 0; i < k; ++i) {
+      fill(ring_.slot(pos + i), i);
+      detail::store_release(&ring_.seq[(pos + i) & ring_.mask], pos + i + 1);
+    }
+    return k;
+  }
+
+private:
+  // Claims min(n, free) positions; the consumer's published tail bounds how far producers may run ahead.
+  RK_HOST_DEVICE std::uint32_t claim(std::uint32_t n, std::uint64_t* first) noexcept {
+    std::uint64_t pos = detail::load_relaxed(&ring_.control->head);
+    for (;;) {
+      const std::uint64_t tail = detail::load_acquire(&ring_.control->tail);
+      const std::uint64_t used = pos - tail;
+      if (used >= ring_.capacity()) {
+        // Our view of head may be stale; refresh once before reporting full.
+        const std::uint64_t fresh = detail::load_acquire(&ring_.control->head);
+        if (fresh == pos) return 0;
+        pos = fresh;
+        continue;
+      }
+      const std::uint64_t room = ring_.capacity() - used;
+      const std::uint32_t k = static_cast<std::uint32_t>(room < n ? room : n);
+      if (detail::compare_exchange_weak(&ring_.control->head, pos, pos + k)) {
+        *first = pos;
+        return k;
+      }
+    }
+  }
+
+  RingView ring_;
+};
+
+/// Consumer side of an MPSC ring.
+class MpscConsumer {
+public:
+  /// Binds to a ring; only one consumer may use a ring at a time (create it per drain under a lock if
+  /// several threads take turns consuming).
+  RK_HOST_DEVICE explicit MpscConsumer(RingView ring) noexcept
+      : ring_(ring), tail_(detail::load_relaxed(&ring.control->tail)) {}
+
+  /// True when the next slot is published.
+  [[nodiscard]] RK_HOST_DEVICE bool ready() const noexcept {
+    return detail::load_acquire(&ring_.seq[tail_ & ring_.mask]) == tail_ + 1;
+  }
+
+  /// Visits up to `max` published messages in claim order, stopping at the first unpublished slot, then
+  /// frees them with one release store of `tail`. Returns how many were visited.
+  template <class Visit>
+  RK_HOST_DEVICE std::uint32_t pop_batch(std::uint32_t max, Visit&& visit) noexcept {
+    std::uint32_t k = 0;
+    while (k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask]) == tail_ + k + 1) {
+      const std::byte* s = ring_.slot(tail_ + k);
+      visit(*reinterpret_cast<const MessageHeader*>(s), s + sizeof(MessageHeader));
+      ++k;
+    }
+    if (k != 0) {
+      tail_ += k;
+      detail::store_release(&ring_.control->tail, tail_);
+    }
+    return k;
+  }
+
+private:
+  RingView ring_;
+  std::uint64_t tail_;
+};
+
+/// Ring memory owned on the heap (the CPU backend's mailboxes); movable, not copyable.
+class HeapRing {
+public:
+  /// Allocates and initialises a ring; InvalidArgument names the bad geometry.
+  static Result<HeapRing> create(RingKind kind, std::uint32_t capacity, std::uint32_t slot_size);
+  HeapRing(HeapRing&& other) noexcept : memory_(other.memory_), view_(other.view_) { other.memory_ = nullptr; other.view_ = {}; }
+  /// Move assignment.
+  HeapRing& operator=(HeapRing&& other) noexcept;
+  HeapRing(const HeapRing&) = delete;
+  HeapRing& operator=(const HeapRing&) = delete;
+  ~HeapRing();
+  /// The ring.
+  [[nodiscard]] const RingView& view() const noexcept { return view_; }
+
+private:
+  HeapRing() = default;
+  void* memory_ = nullptr;
+  RingView view_{};
+};
+
+} // namespace ringkernel
