@@ -127,9 +127,10 @@ private:
   union { T value_; Error error_; };
 };
 
-/// Result of an operation that produces no value.
+/// Result of an operation that produces no value. Not [[nodiscard]] as a type so handlers may fire-and-forget
+/// replies (failures are still counted and dead-lettered); host APIs mark themselves [[nodiscard]] instead.
 template <>
-class [[nodiscard]] Result<void> {
+class Result<void> {
 public:
   /// Success.
   Result() = default;

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "ringkernel/config.hpp"
 #include "ringkernel/detail/atomic.hpp"
@@ -151,11 +152,28 @@ RK_HOST_DEVICE inline ErrorCode ring_attach(void* memory, RingKind expected_kind
   return ErrorCode::Ok;
 }
 
-/// Copies a header and its payload into a slot; the caller has checked the size.
+namespace detail {
+// Calls a consumer's visitor on one slot; visitors returning void always consume.
+template <class Visit>
+RK_HOST_DEVICE RK_FORCEINLINE bool visit_slot(Visit& visit, const std::byte* slot) {
+  const auto& header = *reinterpret_cast<const MessageHeader*>(slot);
+  if constexpr (std::is_same_v<decltype(visit(header, slot + sizeof(MessageHeader))), bool>) {
+    return visit(header, slot + sizeof(MessageHeader));
+  } else {
+    visit(header, slot + sizeof(MessageHeader));
+    return true;
+  }
+}
+} // namespace detail
+
+/// Copies a header and its payload into a slot; the caller has checked the size. `payload` may be nullptr for
+/// a header-only message (the null check also keeps GCC's -Wnonnull quiet for `try_push(h, nullptr)`).
 RK_HOST_DEVICE RK_FORCEINLINE void ring_write_slot(std::byte* slot, const MessageHeader& header,
                                                    const void* payload) noexcept {
   std::memcpy(slot, &header, sizeof(MessageHeader));
-  if (header.payload_len != 0) std::memcpy(slot + sizeof(MessageHeader), payload, header.payload_len);
+  if (header.payload_len != 0 && payload != nullptr) {
+    std::memcpy(slot + sizeof(MessageHeader), payload, header.payload_len);
+  }
 }
 
 /// Producer side of an SPSC ring. Holds the producer's index and a cached copy of the consumer's.
@@ -222,20 +240,19 @@ public:
   }
 
   /// Visits up to `max` messages in FIFO order with `visit(const MessageHeader&, const std::byte* payload)`,
-  /// then frees their slots with one release store. Returns how many were visited.
+  /// then frees their slots with one release store. A visitor returning `bool` may return false to leave
+  /// that message (and the rest) in the ring. Returns how many were consumed.
   template <class Visit>
   RK_HOST_DEVICE std::uint32_t pop_batch(std::uint32_t max, Visit&& visit) noexcept {
     const std::uint64_t ready = available();
     const std::uint32_t k = static_cast<std::uint32_t>(ready < max ? ready : max);
-    for (std::uint32_t i = 0; i < k; ++i) {
-      const std::byte* s = ring_.slot(tail_ + i);
-      visit(*reinterpret_cast<const MessageHeader*>(s), s + sizeof(MessageHeader));
-    }
-    if (k != 0) {
-      tail_ += k;
+    std::uint32_t done = 0;
+    while (done < k && detail::visit_slot(visit, ring_.slot(tail_ + done))) ++done;
+    if (done != 0) {
+      tail_ += done;
       detail::store_release(&ring_.control->tail, tail_);
     }
-    return k;
+    return done;
   }
 
 private:
@@ -313,13 +330,13 @@ public:
   }
 
   /// Visits up to `max` published messages in claim order, stopping at the first unpublished slot, then
-  /// frees them with one release store of `tail`. Returns how many were visited.
+  /// frees them with one release store of `tail`. A visitor returning `bool` may return false to leave that
+  /// message (and the rest) in the ring. Returns how many were consumed.
   template <class Visit>
   RK_HOST_DEVICE std::uint32_t pop_batch(std::uint32_t max, Visit&& visit) noexcept {
     std::uint32_t k = 0;
-    while (k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask]) == tail_ + k + 1) {
-      const std::byte* s = ring_.slot(tail_ + k);
-      visit(*reinterpret_cast<const MessageHeader*>(s), s + sizeof(MessageHeader));
+    while (k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask]) == tail_ + k + 1 &&
+           detail::visit_slot(visit, ring_.slot(tail_ + k))) {
       ++k;
     }
     if (k != 0) {

@@ -1,0 +1,1409 @@
+// The backend-neutral actor runtime: launching, routing, lifecycle commands, supervision, calls, shutdown.
+// Executors (src/cpu, later src/cuda) decide where `drain` runs; everything else lives here.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <thread>
+
+#include "core/runtime_state.hpp"
+
+namespace ringkernel {
+
+std::string_view to_string(ActorState state) noexcept {
+  switch (state) {
+    case ActorState::Created: return "created";
+    case ActorState::Launched: return "launched";
+    case ActorState::Active: return "active";
+    case ActorState::Deactivated: return "deactivated";
+    case ActorState::Terminating: return "terminating";
+    case ActorState::Terminated: return "terminated";
+    case ActorState::Failed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Backend b) noexcept {
+  switch (b) {
+    case Backend::Auto: return "auto";
+    case Backend::Cpu: return "cpu";
+    case Backend::Cuda: return "cuda";
+    case Backend::WebGpu: return "webgpu";
+    case Backend::Metal: return "metal";
+  }
+  return "unknown";
+}
+
+Result<Backend> parse_backend(std::string_view name) {
+  for (Backend b : {Backend::Auto, Backend::Cpu, Backend::Cuda, Backend::WebGpu, Backend::Metal}) {
+    if (name == to_string(b)) return b;
+  }
+  return make_error(ErrorCode::InvalidArgument,
+                    "unknown backend '" + std::string(name) + "' (expected auto, cpu, cuda, webgpu or metal)",
+                    "parse_backend");
+}
+
+bool backend_available(Backend b) noexcept { return b == Backend::Cpu || b == Backend::Auto; }
+
+std::string_view to_string(RuntimeEvent::Kind k) noexcept {
+  using K = RuntimeEvent::Kind;
+  switch (k) {
+    case K::Launched: return "launched";
+    case K::Activated: return "activated";
+    case K::Deactivated: return "deactivated";
+    case K::Suspended: return "suspended";
+    case K::Resumed: return "resumed";
+    case K::Failed: return "failed";
+    case K::Restarted: return "restarted";
+    case K::Terminated: return "terminated";
+    case K::Escalated: return "escalated";
+    case K::RestartLimit: return "restart_limit";
+    case K::Stalled: return "stalled";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+std::uint64_t steady_ns() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+namespace {
+
+Envelope envelope_of(const MessageHeader& h, const std::byte* payload) {
+  Envelope e;
+  e.header = h;
+  e.payload.assign(payload, payload + h.payload_len);
+  return e;
+}
+
+ErrorCode code_for(DeadLetterReason r) {
+  switch (r) {
+    case DeadLetterReason::ActorNotFound: return ErrorCode::ActorNotFound;
+    case DeadLetterReason::ActorTerminated: return ErrorCode::ActorTerminated;
+    case DeadLetterReason::QueueFull: return ErrorCode::QueueFull;
+    case DeadLetterReason::HandlerFailed: return ErrorCode::HandlerFailed;
+    case DeadLetterReason::TenantViolation: return ErrorCode::TenantViolation;
+    case DeadLetterReason::UnknownMessageType: return ErrorCode::UnknownMessageType;
+    case DeadLetterReason::DroppedOldest: return ErrorCode::Dropped;
+    case DeadLetterReason::Expired: return ErrorCode::Timeout;
+    case DeadLetterReason::Shutdown: return ErrorCode::ShuttingDown;
+    case DeadLetterReason::RetriesExhausted: return ErrorCode::Dropped;
+  }
+  return ErrorCode::Internal;
+}
+
+// State after applying `cmd` to `s` (used to validate commands against what is already queued).
+ActorState project(ActorState s, Command cmd, bool auto_activate) {
+  switch (cmd) {
+    case Command::Start: return s == ActorState::Created ? ActorState::Launched : s;
+    case Command::Activate: return ActorState::Active;
+    case Command::Deactivate: return ActorState::Deactivated;
+    case Command::Terminate:
+    case Command::Kill: return ActorState::Terminated;
+    case Command::Restart: return auto_activate ? ActorState::Active : ActorState::Launched;
+    case Command::Fail: return ActorState::Failed;
+  }
+  return s;
+}
+
+std::string_view command_name(Command c) {
+  switch (c) {
+    case Command::Start: return "start";
+    case Command::Activate: return "activate";
+    case Command::Deactivate: return "deactivate";
+    case Command::Terminate: return "terminate";
+    case Command::Kill: return "kill";
+    case Command::Restart: return "restart";
+    case Command::Fail: return "fail";
+  }
+  return "?";
+}
+
+bool is_final(ActorState s) { return s == ActorState::Terminating || s == ActorState::Terminated; }
+
+} // namespace
+
+RuntimeState::RuntimeState(const RuntimeConfig& c)
+    : cfg(c),
+      clock(c.node_id, static_cast<std::uint64_t>(c.max_clock_drift.count())),
+      pubsub([this](ActorId to, const std::string&, const Envelope& env) { return deliver_envelope(to, env); }),
+      dlq(c.dead_letter_capacity, c.dead_letter_max_retries),
+      table(new std::atomic<ActorCell*>[static_cast<std::size_t>(c.max_actors) + 1]),
+      root_budget(c.root_supervision) {
+  for (std::size_t i = 0; i <= c.max_actors; ++i) table[i].store(nullptr, std::memory_order_relaxed);
+}
+
+RuntimeState::~RuntimeState() {
+  if (watchdog.joinable()) {
+    {
+      std::lock_guard lk(watchdog_mu);
+      stopped.store(true);
+    }
+    watchdog_cv.notify_all();
+    watchdog.join();
+  }
+  for (auto& c : cells) {
+    if (c->state != nullptr && c->type.destroy != nullptr) c->type.destroy(c->state);
+    c->state = nullptr;
+  }
+}
+
+ActorCell* RuntimeState::cell(ActorId id) const noexcept {
+  if (id == kHostActor || id > cfg.max_actors) return nullptr;
+  return table[id].load(std::memory_order_acquire);
+}
+
+void RuntimeState::emit(RuntimeEvent::Kind kind, const ActorCell& c, std::string detail) {
+  std::vector<std::function<void(const RuntimeEvent&)>> copy;
+  {
+    std::lock_guard lk(observers_mu);
+    if (observers.empty()) return;
+    for (auto& [id, fn] : observers) copy.push_back(fn);
+  }
+  RuntimeEvent ev{kind, c.id, c.name, std::move(detail), clock.peek()};
+  for (auto& fn : copy) fn(ev);
+}
+
+void RuntimeState::dead_letter(const MessageHeader& h, const std::byte* payload, DeadLetterReason reason,
+                               std::string detail) {
+  if ((h.flags & msg_flags::kExpectsReply) != 0 && h.source == kHostActor && h.correlation_id != 0) {
+    complete_call(h.correlation_id, make_error(code_for(reason), detail, "call"));
+  }
+  dlq.push(envelope_of(h, payload), reason, std::move(detail));
+  dead_letters.fetch_add(1, std::memory_order_relaxed);
+}
+
+void RuntimeState::complete_call(std::uint32_t correlation, Result<Envelope> result) {
+  std::shared_ptr<PendingCall> pc;
+  {
+    std::lock_guard lk(calls_mu);
+    auto it = calls.find(correlation);
+    if (it == calls.end()) return;
+    pc = std::move(it->second);
+    calls.erase(it);
+  }
+  {
+    std::lock_guard lk(pc->mu);
+    pc->result = std::move(result);
+    pc->done.store(true, std::memory_order_release);
+  }
+  pc->cv.notify_all();
+}
+
+void RuntimeState::set_state(ActorCell& c, ActorState to) {
+  if (lifecycle_transition(c.cb, to) == ErrorCode::Ok) {
+    { std::lock_guard lk(c.state_mu); }
+    c.state_cv.notify_all();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Launch
+
+Result<ActorId> RuntimeState::launch(ActorId parent_id, std::string_view name, const LaunchOptions& opts,
+                                     ActorType type) {
+  const std::string ctx = "launch '" + std::string(name) + "'";
+  if (shutting_down.load()) return make_error(ErrorCode::ShuttingDown, "runtime is shutting down", ctx);
+  if (auto v = Registry::validate_name(name); !v) return v.error().with_context(ctx);
+  if (ring_check_geometry(opts.mailbox_capacity, opts.slot_size) != ErrorCode::Ok) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "mailbox_capacity " + std::to_string(opts.mailbox_capacity) +
+                          " must be a power of two >= 2 and slot_size " + std::to_string(opts.slot_size) +
+                          " a multiple of 64 in [64, 65536]",
+                      ctx);
+  }
+  if (ring_check_geometry(opts.outbox_capacity, opts.slot_size) != ErrorCode::Ok) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "outbox_capacity " + std::to_string(opts.outbox_capacity) + " must be a power of two >= 2",
+                      ctx);
+  }
+  if (type.largest_message + sizeof(MessageHeader) > opts.slot_size) {
+    return make_error(ErrorCode::MessageTooLarge,
+                      "actor type '" + type.type_name + "' handles a " + std::to_string(type.largest_message) +
+                          "-byte message but slot_size " + std::to_string(opts.slot_size) + " holds at most " +
+                          std::to_string(opts.slot_size - sizeof(MessageHeader)) + " payload bytes",
+                      ctx);
+  }
+  const auto& bp = opts.backpressure;
+  if (!(bp.high_water > 0.0 && bp.high_water <= 1.0 && bp.low_water > 0.0 && bp.low_water <= bp.high_water)) {
+    return make_error(ErrorCode::InvalidArgument, "backpressure water marks must satisfy 0 < low <= high <= 1", ctx);
+  }
+  if (!type.create || type.destroy == nullptr || type.dispatch == nullptr) {
+    return make_error(ErrorCode::InvalidArgument, "actor type is incomplete", ctx);
+  }
+  ActorCell* parent = nullptr;
+  LaunchOptions o = opts;
+  if (parent_id != kHostActor) {
+    parent = cell(parent_id);
+    if (parent == nullptr) return make_error(ErrorCode::ActorNotFound, "parent actor does not exist", ctx);
+    if (o.tenant == kSystemTenant) o.tenant = parent->opts.tenant;
+    if (parent->opts.tenant != kSystemTenant && o.tenant != parent->opts.tenant) {
+      return make_error(ErrorCode::TenantViolation, "a child must belong to its parent's tenant", ctx);
+    }
+  }
+
+  auto in = HeapRing::create(RingKind::Mpsc, o.mailbox_capacity, o.slot_size);
+  if (!in) return in.error().with_context(ctx);
+  auto out = HeapRing::create(RingKind::Mpsc, o.outbox_capacity, o.slot_size);
+  if (!out) return out.error().with_context(ctx);
+
+  const ActorId id = next_id.fetch_add(1);
+  if (id > cfg.max_actors) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "actor table is full (max_actors = " + std::to_string(cfg.max_actors) + ")", ctx);
+  }
+  auto owned = std::make_unique<ActorCell>(std::move(in).value(), std::move(out).value(), o);
+  ActorCell& c = *owned;
+  c.id = id;
+  c.name = std::string(name);
+  c.parent = parent_id;
+  c.type = std::move(type);
+  c.cb.actor_id = id;
+  c.cb.state = static_cast<std::uint32_t>(ActorState::Created);
+  c.launch_seq = next_launch_seq.fetch_add(1);
+  try {
+    c.state = c.type.create();
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::HandlerFailed, std::string("actor constructor threw: ") + e.what(), ctx);
+  } catch (...) {
+    return make_error(ErrorCode::HandlerFailed, "actor constructor threw", ctx);
+  }
+  if (auto b = registry.bind(name, id); !b) {
+    c.type.destroy(c.state);
+    c.state = nullptr;
+    return b.error().with_context(ctx);
+  }
+  {
+    std::lock_guard lk(tree_mu);
+    if (parent != nullptr) parent->children.push_back(id);
+  }
+  exec->attach(c);
+  {
+    std::lock_guard lk(cells_mu);
+    cells.push_back(std::move(owned));
+  }
+  table[id].store(&c, std::memory_order_release);
+  launched.fetch_add(1, std::memory_order_relaxed);
+  (void)command(c, Command::Start, false);
+  if (o.auto_activate) (void)command(c, Command::Activate, false);
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Lifecycle commands
+
+Status RuntimeState::command(ActorCell& c, Command cmd, bool urgent, std::string reason) {
+  const std::string ctx = std::string(command_name(cmd)) + " '" + c.name + "'";
+  {
+    std::lock_guard lk(c.ctl_mu);
+    ActorState p = control_state(c.cb);
+    for (const auto& q : c.commands) p = project(p, q.cmd, c.opts.auto_activate);
+    const bool gone = is_final(p) || c.terminate_requested.load();
+    switch (cmd) {
+      case Command::Start:
+        break;
+      case Command::Activate:
+        if (gone) return make_error(ErrorCode::ActorTerminated, "actor is terminated", ctx);
+        if (p == ActorState::Active) return make_error(ErrorCode::IllegalTransition, "actor is already active", ctx);
+        if (p == ActorState::Failed) {
+          return make_error(ErrorCode::IllegalTransition, "actor has failed; restart it first", ctx);
+        }
+        break;
+      case Command::Deactivate:
+        if (gone) return make_error(ErrorCode::ActorTerminated, "actor is terminated", ctx);
+        if (p != ActorState::Active && p != ActorState::Launched) {
+          return make_error(ErrorCode::IllegalTransition,
+                            "cannot deactivate an actor that is " + std::string(to_string(p)), ctx);
+        }
+        break;
+      case Command::Terminate:
+      case Command::Kill:
+        if (gone) return make_error(ErrorCode::ActorTerminated, "actor is already terminating", ctx);
+        c.terminate_requested.store(true);
+        break;
+      case Command::Restart:
+      case Command::Fail:
+        if (gone) return make_error(ErrorCode::ActorTerminated, "actor is terminated", ctx);
+        break;
+    }
+    const std::uint64_t barrier = urgent ? 0 : detail::load_acquire(&c.inbox.view().control->head);
+    c.commands.push_back(PendingCommand{cmd, barrier, urgent, std::move(reason)});
+    c.pending_commands.fetch_add(1);
+    if (barrier < c.next_barrier.load()) c.next_barrier.store(barrier);
+  }
+  exec->schedule(c);
+  return {};
+}
+
+void RuntimeState::apply_commands(ActorCell& c) {
+  for (;;) {
+    PendingCommand cmd;
+    {
+      std::lock_guard lk(c.ctl_mu);
+      if (c.commands.empty()) {
+        c.next_barrier.store(UINT64_MAX);
+        return;
+      }
+      const PendingCommand& front = c.commands.front();
+      const std::uint64_t tail = detail::load_acquire(&c.inbox.view().control->tail);
+      // While not Active no message will move the tail, so commands apply at once; order with messages
+      // matters only for an actor that is processing.
+      if (!(front.urgent || front.barrier <= tail || control_state(c.cb) != ActorState::Active)) {
+        c.next_barrier.store(front.barrier);
+        return;
+      }
+      cmd = std::move(c.commands.front());
+      c.commands.pop_front();
+      c.pending_commands.fetch_sub(1);
+      c.next_barrier.store(c.commands.empty() ? UINT64_MAX
+                                              : (c.commands.front().urgent ? 0 : c.commands.front().barrier));
+    }
+    apply(c, cmd);
+  }
+}
+
+void RuntimeState::run_hook(ActorCell& c, void (*hook)(void*, Context&)) {
+  if (hook == nullptr || c.state == nullptr) return;
+  MessageHeader none{};
+  Context ctx(this, &c, &none);
+  try {
+    hook(c.state, ctx);
+  } catch (...) {
+    ctx.fail("lifecycle hook threw");
+  }
+  if (ctx.failed()) c.cb.last_error = static_cast<std::uint32_t>(ErrorCode::HandlerFailed);
+}
+
+void RuntimeState::apply(ActorCell& c, const PendingCommand& cmd) {
+  const ActorState s = control_state(c.cb);
+  if (s == ActorState::Terminated) return;
+  switch (cmd.cmd) {
+    case Command::Start:
+      if (s == ActorState::Created) {
+        run_hook(c, c.type.on_start);
+        set_state(c, ActorState::Launched);
+        emit(RuntimeEvent::Kind::Launched, c, c.type.type_name);
+      }
+      break;
+    case Command::Activate:
+      if (s == ActorState::Launched || s == ActorState::Deactivated) {
+        set_state(c, ActorState::Active);
+        emit(RuntimeEvent::Kind::Activated, c, {});
+      }
+      break;
+    case Command::Deactivate:
+      if (s == ActorState::Active || s == ActorState::Launched) {
+        set_state(c, ActorState::Deactivated);
+        emit(RuntimeEvent::Kind::Deactivated, c, {});
+      }
+      break;
+    case Command::Terminate: finish(c, false, cmd.reason); break;
+    case Command::Kill: finish(c, true, cmd.reason); break;
+    case Command::Restart: restart(c, cmd.reason); break;
+    case Command::Fail:
+      if (s != ActorState::Failed && s != ActorState::Terminating) on_failure(c, cmd.reason);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Executing messages
+
+bool RuntimeState::has_work(ActorCell& c) const noexcept {
+  const ActorState s = control_state(c.cb);
+  if (c.pending_commands.load() != 0) {
+    if (s != ActorState::Active) return true;
+    if (c.next_barrier.load() <= detail::load_acquire(&c.inbox.view().control->tail)) return true;
+  }
+  if (s != ActorState::Active) return false;
+  return MpscConsumer(c.inbox.view()).ready();
+}
+
+std::size_t RuntimeState::drain(ActorCell& c, unsigned budget) {
+  std::lock_guard consumer(c.consumer_mu);
+  c.cb.heartbeat_ns = steady_ns();
+  std::size_t processed = 0;
+  while (processed < budget) {
+    if (c.pending_commands.load() != 0) apply_commands(c);
+    if (control_state(c.cb) != ActorState::Active) break;
+    const std::uint64_t tail = detail::load_acquire(&c.inbox.view().control->tail);
+    std::uint64_t limit = budget - processed;
+    const std::uint64_t barrier = c.next_barrier.load();
+    if (barrier != UINT64_MAX) {
+      if (barrier <= tail) continue;  // a command is due: apply it first
+      limit = std::min<std::uint64_t>(limit, barrier - tail);
+    }
+    bool failed = false;
+    std::string reason;
+    MpscConsumer consumer_side(c.inbox.view());
+    const std::uint32_t n = consumer_side.pop_batch(
+        static_cast<std::uint32_t>(limit), [&](const MessageHeader& h, const std::byte* p) -> bool {
+          if (failed) return false;  // leave the rest queued for the restarted actor
+          failed = !handle_one(c, h, p, &reason);
+          return true;
+        });
+    processed += n;
+    if (failed) {
+      on_failure(c, std::move(reason));
+      break;
+    }
+    if (n == 0) break;
+  }
+  return processed;
+}
+
+bool RuntimeState::handle_one(ActorCell& c, const MessageHeader& h, const std::byte* payload,
+                              std::string* reason) {
+  Context ctx(this, &c, &h);
+  detail::store_relaxed(&c.cb.hlc, hlc_next_update(detail::load_relaxed(&c.cb.hlc), h.hlc, system_physical_ms()));
+  const std::uint64_t t0 = steady_ns();
+  c.handler_started_ns.store(t0, std::memory_order_relaxed);
+  ErrorCode rc = ErrorCode::Ok;
+  try {
+    rc = c.type.dispatch(c.state, ctx, h, payload);
+  } catch (const std::exception& e) {
+    ctx.fail(std::string("handler threw: ") + e.what());
+  } catch (...) {
+    ctx.fail("handler threw a non-standard exception");
+  }
+  const std::uint64_t t1 = steady_ns();
+  c.handler_started_ns.store(0, std::memory_order_relaxed);
+  c.stall_flagged.store(false, std::memory_order_relaxed);
+  c.handler_latency.record(t1 - t0);
+  detail::fetch_add_relaxed(&c.cb.processed, std::uint64_t{1});
+  if (rc == ErrorCode::UnknownMessageType || rc == ErrorCode::InvalidArgument) {
+    dead_letter(h, payload, DeadLetterReason::UnknownMessageType,
+                "actor '" + c.name + "' (" + c.type.type_name + ") has no handler for type " +
+                    std::to_string(h.type_id) + " with a " + std::to_string(h.payload_len) + "-byte payload");
+    return true;
+  }
+  if (ctx.failed()) {
+    detail::fetch_add_relaxed(&c.cb.errors, std::uint64_t{1});
+    c.cb.last_error = static_cast<std::uint32_t>(ErrorCode::HandlerFailed);
+    failures.fetch_add(1, std::memory_order_relaxed);
+    *reason = ctx.failure();
+    dead_letter(h, payload, DeadLetterReason::HandlerFailed, "actor '" + c.name + "' failed: " + ctx.failure());
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Supervision
+
+void RuntimeState::on_failure(ActorCell& c, std::string reason) {
+  const ActorState s = control_state(c.cb);
+  if (is_final(s) || s == ActorState::Failed) return;
+  set_state(c, ActorState::Failed);
+  emit(RuntimeEvent::Kind::Failed, c, reason);
+  if (!c.opts.restartable) {
+    finish(c, false, "not restartable: " + reason);
+    return;
+  }
+  std::vector<ActorCell*> targets;
+  ActorCell* escalate_to = nullptr;
+  bool limit_hit = false;
+  {
+    std::lock_guard lk(tree_mu);
+    ActorCell* parent = cell(c.parent);
+    const SupervisorSpec& spec = parent != nullptr ? parent->opts.supervision : cfg.root_supervision;
+    RestartBudget& budget = parent != nullptr ? parent->child_budget : root_budget;
+    if (spec.strategy == SupervisionStrategy::Escalate) {
+      escalate_to = parent;
+    } else if (!budget.try_consume(std::chrono::steady_clock::now())) {
+      limit_hit = true;
+      escalate_to = parent;
+    } else if (spec.strategy == SupervisionStrategy::OneForOne || parent == nullptr) {
+      // The root keeps no sibling order for top-level actors; it restarts them one for one.
+      targets.push_back(&c);
+    } else {
+      for (ActorId sib : parent->children) {
+        ActorCell* s2 = cell(sib);
+        if (s2 == nullptr) continue;
+        if (spec.strategy == SupervisionStrategy::OneForAll || s2->launch_seq >= c.launch_seq) targets.push_back(s2);
+      }
+    }
+  }
+  if (limit_hit) emit(RuntimeEvent::Kind::RestartLimit, c, reason);
+  if (targets.empty()) {
+    if (escalate_to != nullptr) {
+      emit(RuntimeEvent::Kind::Escalated, c, "to '" + escalate_to->name + "': " + reason);
+      (void)command(*escalate_to, Command::Fail, true, "child '" + c.name + "' failed: " + reason);
+    } else {
+      emit(RuntimeEvent::Kind::Escalated, c, "to the root; actor left failed: " + reason);
+    }
+    return;
+  }
+  for (ActorCell* t : targets) {
+    if (t == &c) {
+      restart(c, reason);
+    } else {
+      (void)command(*t, Command::Restart, true, "sibling '" + c.name + "' failed");
+    }
+  }
+}
+
+void RuntimeState::restart(ActorCell& c, std::string reason) {
+  const ActorState s = control_state(c.cb);
+  if (is_final(s) || c.terminate_requested.load()) return;
+  std::vector<ActorId> kids;
+  {
+    std::lock_guard lk(tree_mu);
+    kids = c.children;
+  }
+  for (ActorId k : kids) {
+    if (ActorCell* kc = cell(k)) (void)command(*kc, Command::Kill, true, "parent '" + c.name + "' restarting");
+  }
+  if (s != ActorState::Failed) {
+    run_hook(c, c.type.on_stop);
+    set_state(c, ActorState::Failed);
+  }
+  if (c.state != nullptr) c.type.destroy(c.state);
+  c.state = nullptr;
+  try {
+    c.state = c.type.create();
+  } catch (...) {
+    emit(RuntimeEvent::Kind::Failed, c, "constructor threw during restart; actor left failed");
+    return;
+  }
+  c.cb.restarts += 1;
+  restarts.fetch_add(1, std::memory_order_relaxed);
+  set_state(c, ActorState::Launched);
+  run_hook(c, c.type.on_start);
+  if (c.opts.auto_activate) set_state(c, ActorState::Active);
+  emit(RuntimeEvent::Kind::Restarted, c, reason);
+  exec->schedule(c);
+}
+
+void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
+  const ActorState s = control_state(c.cb);
+  if (is_final(s)) return;
+  c.terminate_requested.store(true);
+  std::vector<ActorId> kids;
+  {
+    std::lock_guard lk(tree_mu);
+    kids = c.children;
+  }
+  for (ActorId k : kids) {
+    if (ActorCell* kc = cell(k)) (void)command(*kc, Command::Kill, true, "parent '" + c.name + "' terminated");
+  }
+  set_state(c, ActorState::Terminating);
+  if (s != ActorState::Created && s != ActorState::Failed) run_hook(c, c.type.on_stop);
+  // Whatever is still queued was sent after terminate() (or is being killed): dead-letter it.
+  const DeadLetterReason why = shutting_down.load() ? DeadLetterReason::Shutdown : DeadLetterReason::ActorTerminated;
+  MpscConsumer rest(c.inbox.view());
+  while (rest.pop_batch(64, [&](const MessageHeader& h, const std::byte* p) {
+    c.dropped.fetch_add(1, std::memory_order_relaxed);
+    dead_letter(h, p, why, (kill ? "killed: " : "terminated: ") + c.name);
+  }) != 0) {
+  }
+  if (c.state != nullptr) c.type.destroy(c.state);
+  c.state = nullptr;
+  registry.unbind_actor(c.id);
+  pubsub.unsubscribe_actor(c.id);
+  {
+    std::lock_guard lk(tree_mu);
+    if (ActorCell* p = cell(c.parent)) std::erase(p->children, c.id);
+  }
+  set_state(c, ActorState::Terminated);
+  emit(RuntimeEvent::Kind::Terminated, c, reason);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sending
+
+Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* payload, std::size_t len,
+                          const SendOptions& opts, std::uint32_t correlation, std::uint8_t flags) {
+  if (len > kMaxPayload) {
+    return make_error(ErrorCode::MessageTooLarge,
+                      "payload of " + std::to_string(len) + " bytes exceeds the 65535-byte header limit", "send");
+  }
+  MessageHeader h{};
+  h.magic = kMessageMagic;
+  h.version = kMessageVersion;
+  h.priority = opts.priority;
+  h.flags = static_cast<std::uint8_t>(flags | (opts.sampled ? msg_flags::kTraceSampled : 0));
+  h.type_id = type;
+  h.message_id = next_message_id.fetch_add(1, std::memory_order_relaxed);
+  h.correlation_id = correlation;
+  h.payload_len = static_cast<std::uint16_t>(len);
+  h.source = from != nullptr ? from->id : kHostActor;
+  h.destination = to;
+  if (opts.trace != nullptr) {
+    std::memcpy(h.trace_id, opts.trace->trace_id, sizeof(h.trace_id));
+    std::memcpy(h.span_id, opts.trace->span_id, sizeof(h.span_id));
+  }
+  if (from != nullptr) {
+    // The actor's own clock: only its worker touches it, so no contention on the runtime clock.
+    const std::uint64_t t = hlc_next_tick(detail::load_relaxed(&from->cb.hlc), system_physical_ms());
+    detail::store_relaxed(&from->cb.hlc, t);
+    h.hlc = t;
+  } else {
+    h.hlc = clock.tick().packed;
+  }
+  const auto* bytes = static_cast<const std::byte*>(payload);
+
+  if (to == kHostActor) {
+    if (from == nullptr) return make_error(ErrorCode::InvalidArgument, "the host cannot send to itself", "send");
+    h.tenant = from->opts.tenant;
+    if ((flags & msg_flags::kReply) != 0 && correlation != 0) {
+      bool pending = false;
+      {
+        std::lock_guard lk(calls_mu);
+        pending = calls.count(correlation) != 0;
+      }
+      if (pending) {
+        complete_call(correlation, envelope_of(h, bytes));
+        from->sent.fetch_add(1, std::memory_order_relaxed);
+        return {};
+      }
+      dead_letter(h, bytes, DeadLetterReason::Expired, "reply arrived after its call timed out");
+      return {};
+    }
+    if (len > from->outbox.view().max_payload()) {
+      return make_error(ErrorCode::MessageTooLarge, "reply does not fit the outbox slot", from->name);
+    }
+    if (MpscProducer(from->outbox.view()).try_push(h, bytes) != ErrorCode::Ok) {
+      from->dropped.fetch_add(1, std::memory_order_relaxed);
+      dead_letter(h, bytes, DeadLetterReason::QueueFull, "host receive queue of '" + from->name + "' is full");
+      return make_error(ErrorCode::QueueFull, "host receive queue is full (nobody is receiving?)", from->name);
+    }
+    from->sent.fetch_add(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (from->out_waiters.load() != 0) {
+      { std::lock_guard lk(from->out_mu); }
+      from->out_cv.notify_all();
+    }
+    return {};
+  }
+
+  ActorCell* dest = cell(to);
+  if (dest == nullptr) {
+    if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::ActorNotFound, "no actor " + std::to_string(to));
+    return make_error(ErrorCode::ActorNotFound, "no actor with id " + std::to_string(to), "send");
+  }
+  const std::string& ctx = dest->name;
+  if (from == nullptr && shutting_down.load()) {
+    return make_error(ErrorCode::ShuttingDown, "runtime is shutting down", ctx);
+  }
+  const TenantId src_tenant = from != nullptr ? from->opts.tenant : opts.tenant;
+  const TenantId dst_tenant = dest->opts.tenant;
+  if (src_tenant != kSystemTenant && dst_tenant != kSystemTenant && src_tenant != dst_tenant) {
+    h.tenant = src_tenant;
+    tenant_violations.fetch_add(1, std::memory_order_relaxed);
+    dest->tenant_violations.fetch_add(1, std::memory_order_relaxed);
+    if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::TenantViolation, "cross-tenant send refused");
+    return make_error(ErrorCode::TenantViolation,
+                      "tenant " + std::to_string(src_tenant) + " may not send to tenant " + std::to_string(dst_tenant),
+                      ctx);
+  }
+  h.tenant = src_tenant != kSystemTenant ? src_tenant : dst_tenant;
+  if (dest->terminate_requested.load() || !lifecycle_accepts_messages(control_state(dest->cb))) {
+    dest->rejected.fetch_add(1, std::memory_order_relaxed);
+    if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::ActorTerminated, "destination terminated");
+    return make_error(ErrorCode::ActorTerminated, "actor is terminated or terminating", ctx);
+  }
+  if (dest->suspended.load()) {
+    dest->rejected.fetch_add(1, std::memory_order_relaxed);
+    if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::QueueFull, "destination suspended");
+    return make_error(ErrorCode::ActorInactive, "actor is suspended", ctx);
+  }
+  if (len > dest->inbox.view().max_payload()) {
+    dest->rejected.fetch_add(1, std::memory_order_relaxed);
+    return make_error(ErrorCode::MessageTooLarge,
+                      "payload of " + std::to_string(len) + " bytes does not fit a " +
+                          std::to_string(dest->inbox.view().slot_size) + "-byte slot (max payload " +
+                          std::to_string(dest->inbox.view().max_payload()) + ")",
+                      ctx);
+  }
+
+  MpscProducer producer(dest->inbox.view());
+  const std::uint64_t high = dest->gauge.high();
+  auto below_high = [&] { return dest->inbox.view().size_approx() < high; };
+  ErrorCode rc = below_high() ? producer.try_push(h, bytes) : ErrorCode::QueueFull;
+  if (rc == ErrorCode::QueueFull) {
+    const auto& bp = dest->opts.backpressure;
+    OverflowPolicy policy = bp.policy;
+    // A worker must never block on another actor's mailbox: that can deadlock the executor.
+    if (policy == OverflowPolicy::Block && from != nullptr) policy = OverflowPolicy::Reject;
+    switch (policy) {
+      case OverflowPolicy::Block: {
+        const auto deadline = std::chrono::steady_clock::now() + bp.block_timeout;
+        const std::uint64_t low = dest->gauge.low();
+        unsigned spins = 0;
+        while (rc == ErrorCode::QueueFull) {
+          if (dest->inbox.view().size_approx() <= low) rc = producer.try_push(h, bytes);
+          if (rc != ErrorCode::QueueFull) break;
+          if (dest->terminate_requested.load()) {
+            return make_error(ErrorCode::ActorTerminated, "actor terminated while the sender was blocked", ctx);
+          }
+          if (std::chrono::steady_clock::now() >= deadline) break;
+          if (++spins < 64) std::this_thread::yield();
+          else std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+        break;
+      }
+      case OverflowPolicy::DropOldest: {
+        for (int attempt = 0; attempt < 4 && rc == ErrorCode::QueueFull; ++attempt) {
+          // try_lock: the owning worker may hold it mid-drain; never wait (deadlock-free by construction).
+          if (dest != from && dest->consumer_mu.try_lock()) {
+            MpscConsumer evict(dest->inbox.view());
+            evict.pop_batch(1, [&](const MessageHeader& oh, const std::byte* op) {
+              dest->dropped.fetch_add(1, std::memory_order_relaxed);
+              dead_letter(oh, op, DeadLetterReason::DroppedOldest, "evicted to make room in '" + dest->name + "'");
+            });
+            dest->consumer_mu.unlock();
+          }
+          rc = producer.try_push(h, bytes);
+        }
+        break;
+      }
+      case OverflowPolicy::Reject:
+      case OverflowPolicy::DropToDeadLetter:
+        break;
+    }
+    if (rc == ErrorCode::QueueFull) {
+      dest->rejected.fetch_add(1, std::memory_order_relaxed);
+      if (policy == OverflowPolicy::DropToDeadLetter || from != nullptr) {
+        dest->dropped.fetch_add(1, std::memory_order_relaxed);
+        dead_letter(h, bytes, DeadLetterReason::QueueFull, "mailbox of '" + dest->name + "' is full");
+        if (policy == OverflowPolicy::DropToDeadLetter) {
+          return make_error(ErrorCode::Dropped, "mailbox full: message moved to the dead-letter queue", ctx);
+        }
+      }
+      return make_error(ErrorCode::QueueFull,
+                        "mailbox is at its high-water mark (" + std::to_string(high) + " of " +
+                            std::to_string(dest->inbox.view().capacity()) + " slots)",
+                        ctx);
+    }
+  }
+  if (rc != ErrorCode::Ok) return make_error(rc, "enqueue failed", ctx);
+  dest->received.fetch_add(1, std::memory_order_relaxed);
+  if (from != nullptr) from->sent.fetch_add(1, std::memory_order_relaxed);
+  exec->schedule(*dest);
+  return {};
+}
+
+Result<std::size_t> RuntimeState::send_many(ActorId to, TypeId type, const void* payloads, std::size_t len,
+                                            std::size_t count, const SendOptions& opts) {
+  const auto* bytes = static_cast<const std::byte*>(payloads);
+  ActorCell* dest = cell(to);
+  std::size_t accepted = 0;
+  // Fast path: one claim + publish per batch while the mailbox is below its high-water mark and the checks
+  // that depend only on the destination pass; anything else goes through send() message by message.
+  if (dest != nullptr && !shutting_down.load() && !dest->suspended.load() && !dest->terminate_requested.load() &&
+      lifecycle_accepts_messages(control_state(dest->cb)) && len <= dest->inbox.view().max_payload() &&
+      (opts.tenant == kSystemTenant || dest->opts.tenant == kSystemTenant || opts.tenant == dest->opts.tenant)) {
+    MpscProducer producer(dest->inbox.view());
+    const std::uint64_t depth = dest->inbox.view().size_approx();
+    const std::uint64_t high = dest->gauge.high();
+    std::size_t room = depth < high ? static_cast<std::size_t>(high - depth) : 0;
+    while (accepted < count && room > 0) {
+      const auto want = static_cast<std::uint32_t>(std::min<std::size_t>({count - accepted, room, 1024}));
+      const std::uint32_t k = producer.push_batch(want, [&](std::byte* slot, std::uint32_t i) {
+        MessageHeader h{};
+        h.magic = kMessageMagic;
+        h.version = kMessageVersion;
+        h.priority = opts.priority;
+        h.flags = opts.sampled ? msg_flags::kTraceSampled : 0;
+        h.type_id = type;
+        h.message_id = next_message_id.fetch_add(1, std::memory_order_relaxed);
+        h.payload_len = static_cast<std::uint16_t>(len);
+        h.tenant = opts.tenant != kSystemTenant ? opts.tenant : dest->opts.tenant;
+        h.destination = to;
+        h.hlc = clock.tick().packed;
+        if (opts.trace != nullptr) {
+          std::memcpy(h.trace_id, opts.trace->trace_id, sizeof(h.trace_id));
+          std::memcpy(h.span_id, opts.trace->span_id, sizeof(h.span_id));
+        }
+        ring_write_slot(slot, h, bytes + (accepted + i) * len);
+      });
+      if (k == 0) break;
+      accepted += k;
+      room -= k;
+      dest->received.fetch_add(k, std::memory_order_relaxed);
+    }
+    if (accepted != 0) exec->schedule(*dest);
+  }
+  while (accepted < count) {
+    auto st = send(nullptr, to, type, bytes + accepted * len, len, opts, 0, 0);
+    if (!st) {
+      if (accepted == 0) return st.error();
+      break;
+    }
+    ++accepted;
+  }
+  return accepted;
+}
+
+Status RuntimeState::deliver_envelope(ActorId to, const Envelope& env) {
+  ActorCell* from = cell(env.header.source);
+  SendOptions o;
+  o.priority = env.header.priority;
+  o.tenant = env.header.tenant;
+  TraceContext tc;
+  std::memcpy(tc.trace_id, env.header.trace_id, sizeof(tc.trace_id));
+  std::memcpy(tc.span_id, env.header.span_id, sizeof(tc.span_id));
+  o.trace = &tc;
+  o.sampled = (env.header.flags & msg_flags::kTraceSampled) != 0;
+  return send(from, to, env.header.type_id, env.payload.data(), env.payload.size(), o, 0, 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Status, watchdog, shutdown
+
+ActorStatus RuntimeState::status_of(const ActorCell& c) const {
+  ActorStatus s;
+  s.id = c.id;
+  s.name = c.name;
+  s.type_name = c.type.type_name;
+  s.state = control_state(c.cb);
+  s.suspended = c.suspended.load();
+  s.parent = c.parent;
+  {
+    std::lock_guard lk(tree_mu);
+    s.children = c.children;
+  }
+  s.tenant = c.opts.tenant;
+  s.worker = c.worker;
+  const std::uint64_t hb = detail::load_relaxed(&c.cb.heartbeat_ns);
+  const std::uint64_t now = steady_ns();
+  s.heartbeat_age_ns = hb != 0 && now > hb ? now - hb : 0;
+  const std::uint64_t started = c.handler_started_ns.load(std::memory_order_relaxed);
+  s.stalled = cfg.stall_timeout.count() > 0 && started != 0 &&
+              now - started > static_cast<std::uint64_t>(cfg.stall_timeout.count()) * 1'000'000u;
+  ActorMetrics& m = s.metrics;
+  m.received = c.received.load();
+  m.processed = detail::load_relaxed(&c.cb.processed);
+  m.sent = c.sent.load();
+  m.dropped = c.dropped.load();
+  m.rejected = c.rejected.load();
+  m.tenant_violations = c.tenant_violations.load();
+  m.errors = detail::load_relaxed(&c.cb.errors);
+  m.restarts = c.cb.restarts;
+  m.stalls = c.stalls.load();
+  m.queue_depth = c.inbox.view().size_approx();
+  m.queue_capacity = c.inbox.view().capacity();
+  m.handler_p50_ns = c.handler_latency.percentile(0.5);
+  m.handler_p99_ns = c.handler_latency.percentile(0.99);
+  m.last_error = c.cb.last_error;
+  return s;
+}
+
+void RuntimeState::watchdog_loop() {
+  const auto stall_ns = static_cast<std::uint64_t>(cfg.stall_timeout.count()) * 1'000'000u;
+  std::unique_lock lk(watchdog_mu);
+  while (!stopped.load()) {
+    watchdog_cv.wait_for(lk, cfg.watchdog_interval, [&] { return stopped.load(); });
+    if (stopped.load()) break;
+    std::vector<ActorCell*> snapshot;
+    {
+      std::lock_guard ck(cells_mu);
+      for (auto& c : cells) snapshot.push_back(c.get());
+    }
+    const std::uint64_t now = steady_ns();
+    for (ActorCell* c : snapshot) {
+      const std::uint64_t started = c->handler_started_ns.load(std::memory_order_relaxed);
+      if (started != 0 && now > started && now - started > stall_ns && !c->stall_flagged.exchange(true)) {
+        c->stalls.fetch_add(1, std::memory_order_relaxed);
+        emit(RuntimeEvent::Kind::Stalled, *c,
+             "handler running for " + std::to_string((now - started) / 1'000'000u) + " ms");
+      }
+    }
+  }
+}
+
+Status RuntimeState::shutdown(std::chrono::milliseconds deadline) {
+  if (shutting_down.exchange(true)) return {};
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  std::vector<ActorCell*> snapshot;
+  {
+    std::lock_guard lk(cells_mu);
+    for (auto& c : cells) snapshot.push_back(c.get());
+  }
+  for (ActorCell* c : snapshot) {
+    if (c->parent == kHostActor) (void)command(*c, Command::Terminate, false, "runtime shutdown");
+  }
+  bool all_done = true;
+  for (ActorCell* c : snapshot) {
+    std::unique_lock lk(c->state_mu);
+    if (!c->state_cv.wait_until(lk, until, [&] { return control_state(c->cb) == ActorState::Terminated; })) {
+      all_done = false;
+    }
+  }
+  {
+    std::lock_guard lk(watchdog_mu);
+    stopped.store(true);
+  }
+  watchdog_cv.notify_all();
+  if (watchdog.joinable()) watchdog.join();
+  const bool workers_stopped = exec->stop(until + std::chrono::milliseconds(100));
+  if (workers_stopped) {
+    // No worker runs any more: finish stragglers here (their messages go to the dead-letter queue).
+    for (ActorCell* c : snapshot) {
+      if (control_state(c->cb) != ActorState::Terminated) finish(*c, true, "shutdown deadline");
+    }
+  } else {
+    // A handler is stuck: its thread was abandoned and may still touch this state, so keep it alive forever.
+    new std::shared_ptr<RuntimeState>(shared_from_this());  // NOLINT: deliberate leak, see above
+  }
+  std::vector<std::uint32_t> pending;
+  {
+    std::lock_guard lk(calls_mu);
+    for (auto& [corr, pc] : calls) pending.push_back(corr);
+  }
+  for (auto corr : pending) complete_call(corr, make_error(ErrorCode::ShuttingDown, "runtime shut down", "call"));
+  if (!all_done || !workers_stopped) {
+    return make_error(ErrorCode::Timeout,
+                      workers_stopped ? "some actors did not terminate before the deadline; their queued "
+                                        "messages were dead-lettered"
+                                      : "a worker did not stop before the deadline (handler stuck); it was abandoned",
+                      "shutdown");
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Functions the public templates call
+
+Result<ActorId> launch_actor(RuntimeState& rt, ActorId parent, std::string_view name, const LaunchOptions& opts,
+                             ActorType type) {
+  return rt.launch(parent, name, opts, std::move(type));
+}
+
+Status context_send(Context& ctx, ActorId to, TypeId type, const void* payload, std::size_t len,
+                    const SendOptions& opts, std::uint32_t correlation, std::uint8_t flags) {
+  SendOptions o = opts;
+  TraceContext inherited;
+  if (o.trace == nullptr) {
+    // Propagate the trace of the message being handled, so a request's trace follows it through actors.
+    std::memcpy(inherited.trace_id, ctx.current_->trace_id, sizeof(inherited.trace_id));
+    std::memcpy(inherited.span_id, ctx.current_->span_id, sizeof(inherited.span_id));
+    o.trace = &inherited;
+    o.sampled = (ctx.current_->flags & msg_flags::kTraceSampled) != 0;
+  }
+  return ctx.rt_->send(ctx.cell_, to, type, payload, len, o, correlation, flags);
+}
+
+Result<ActorId> resolve_name(RuntimeState& rt, std::string_view name) { return rt.registry.lookup(name); }
+
+Result<PublishReport> context_publish(Context& ctx, std::string_view topic, TypeId type, const void* payload,
+                                      std::size_t len, bool retain) {
+  Envelope env;
+  env.header.magic = kMessageMagic;
+  env.header.version = kMessageVersion;
+  env.header.type_id = type;
+  env.header.payload_len = static_cast<std::uint16_t>(len);
+  env.header.source = ctx.cell_->id;
+  env.header.tenant = ctx.cell_->opts.tenant;
+  std::memcpy(env.header.trace_id, ctx.current_->trace_id, sizeof(env.header.trace_id));
+  const auto* b = static_cast<const std::byte*>(payload);
+  env.payload.assign(b, b + len);
+  return ctx.rt_->pubsub.publish(topic, env, retain);
+}
+
+Result<Runtime> build_runtime(const RuntimeConfig& cfg_in, const ExecutorFactories& factories) {
+  RuntimeConfig cfg = cfg_in;
+  Backend chosen = cfg.backend;
+  if (chosen == Backend::Auto) chosen = Backend::Cpu;
+  if (chosen != Backend::Cpu || factories.cpu == nullptr) {
+    return make_error(ErrorCode::BackendUnavailable,
+                      "backend '" + std::string(to_string(chosen)) +
+                          "' is not available in this build (available: cpu)",
+                      "Runtime::build");
+  }
+  if (cfg.max_actors == 0 || cfg.max_actors > (1u << 24)) {
+    return make_error(ErrorCode::InvalidArgument, "max_actors must be in [1, 16777216]", "Runtime::build");
+  }
+  if (cfg.drain_budget == 0) return make_error(ErrorCode::InvalidArgument, "drain_budget must be > 0", "Runtime::build");
+  if (cfg.workers == 0) cfg.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (cfg.workers > 256) return make_error(ErrorCode::InvalidArgument, "workers must be <= 256", "Runtime::build");
+  auto st = std::make_shared<RuntimeState>(cfg);
+  st->backend = chosen;
+  st->exec = factories.cpu(*st);
+  if (cfg.stall_timeout.count() > 0) st->watchdog = std::thread([raw = st.get()] { raw->watchdog_loop(); });
+  return Runtime(std::move(st));
+}
+
+} // namespace detail
+
+// ---------------------------------------------------------------------------------------------------------
+// Context
+
+ActorId Context::self() const noexcept { return cell_->id; }
+const std::string& Context::name() const noexcept { return cell_->name; }
+TenantId Context::tenant() const noexcept { return cell_->opts.tenant; }
+
+HlcTimestamp Context::now() noexcept {
+  const std::uint64_t t = hlc_next_tick(detail::load_relaxed(&cell_->cb.hlc), system_physical_ms());
+  detail::store_relaxed(&cell_->cb.hlc, t);
+  return HlcTimestamp{t, rt_->cfg.node_id};
+}
+
+Status Context::stop(ActorId child) {
+  detail::ActorCell* c = rt_->cell(child);
+  if (c == nullptr) return make_error(ErrorCode::ActorNotFound, "no actor " + std::to_string(child), "Context::stop");
+  if (c->parent != cell_->id) {
+    return make_error(ErrorCode::InvalidArgument, "'" + c->name + "' is not a child of '" + cell_->name + "'",
+                      "Context::stop");
+  }
+  return rt_->command(*c, detail::Command::Terminate, true, "stopped by parent");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ActorHandle
+
+namespace {
+Result<detail::ActorCell*> live_cell(const std::shared_ptr<detail::RuntimeState>& rt, ActorId id) {
+  detail::ActorCell* c = rt ? rt->cell(id) : nullptr;
+  if (c == nullptr) return make_error(ErrorCode::ActorNotFound, "no actor with id " + std::to_string(id), "handle");
+  return c;
+}
+} // namespace
+
+std::string ActorHandle::name() const {
+  auto c = live_cell(rt_, id_);
+  return c ? (*c)->name : std::string();
+}
+
+Status ActorHandle::activate() {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  return rt_->command(**c, detail::Command::Activate, false);
+}
+
+Status ActorHandle::deactivate() {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  return rt_->command(**c, detail::Command::Deactivate, false);
+}
+
+Status ActorHandle::suspend() {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  if ((*c)->suspended.load()) return make_error(ErrorCode::IllegalTransition, "already suspended", (*c)->name);
+  auto st = rt_->command(**c, detail::Command::Deactivate, false);
+  if (!st) return st;
+  (*c)->suspended.store(true);
+  rt_->emit(RuntimeEvent::Kind::Suspended, **c, {});
+  return {};
+}
+
+Status ActorHandle::resume() {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  if (!(*c)->suspended.load()) return make_error(ErrorCode::IllegalTransition, "not suspended", (*c)->name);
+  auto st = rt_->command(**c, detail::Command::Activate, false);
+  if (!st) return st;
+  (*c)->suspended.store(false);
+  rt_->emit(RuntimeEvent::Kind::Resumed, **c, {});
+  return {};
+}
+
+Status ActorHandle::terminate() {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  return rt_->command(**c, detail::Command::Terminate, false, "terminated by the host");
+}
+
+Status ActorHandle::restart() {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  return rt_->command(**c, detail::Command::Restart, true, "restarted by the host");
+}
+
+Status ActorHandle::wait_for(ActorState state, std::chrono::milliseconds timeout) {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  detail::ActorCell& cell = **c;
+  std::unique_lock lk(cell.state_mu);
+  const bool ok = cell.state_cv.wait_for(lk, timeout, [&] {
+    const ActorState s = control_state(cell.cb);
+    return s == state || s == ActorState::Terminated;
+  });
+  if (!ok || control_state(cell.cb) != state) {
+    return make_error(ErrorCode::Timeout,
+                      "actor is " + std::string(to_string(control_state(cell.cb))) + ", not " +
+                          std::string(to_string(state)),
+                      cell.name);
+  }
+  return {};
+}
+
+Status ActorHandle::send_raw(TypeId type, const void* payload, std::size_t len, const SendOptions& opts,
+                             std::uint32_t correlation, std::uint8_t flags) {
+  if (!rt_) return make_error(ErrorCode::ShuttingDown, "runtime is gone", "send");
+  return rt_->send(nullptr, id_, type, payload, len, opts, correlation, flags);
+}
+
+Result<std::size_t> ActorHandle::send_many_raw(TypeId type, const void* payloads, std::size_t len, std::size_t count,
+                                               const SendOptions& opts) {
+  if (!rt_) return make_error(ErrorCode::ShuttingDown, "runtime is gone", "send_many");
+  if (count == 0) return std::size_t{0};
+  if (payloads == nullptr) return make_error(ErrorCode::InvalidArgument, "null payloads", "send_many");
+  return rt_->send_many(id_, type, payloads, len, count, opts);
+}
+
+Result<Envelope> ActorHandle::try_receive() {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  detail::ActorCell& cell = **c;
+  std::optional<Envelope> got;
+  {
+    std::lock_guard lk(cell.out_mu);
+    MpscConsumer(cell.outbox.view()).pop_batch(1, [&](const MessageHeader& h, const std::byte* p) {
+      got = Envelope{h, std::vector<std::byte>(p, p + h.payload_len)};
+    });
+  }
+  if (!got) return make_error(ErrorCode::QueueEmpty, "no message from the actor", cell.name);
+  return std::move(*got);
+}
+
+Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  detail::ActorCell& cell = **c;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt_->cfg.idle_spin);
+  do {
+    auto r = try_receive();
+    if (r || r.error().code() != ErrorCode::QueueEmpty) return r;
+  } while (std::chrono::steady_clock::now() < spin_until);
+  cell.out_waiters.fetch_add(1);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::optional<Envelope> got;
+  {
+    std::unique_lock lk(cell.out_mu);
+    for (;;) {
+      MpscConsumer(cell.outbox.view()).pop_batch(1, [&](const MessageHeader& h, const std::byte* p) {
+        got = Envelope{h, std::vector<std::byte>(p, p + h.payload_len)};
+      });
+      if (got || control_state(cell.cb) == ActorState::Terminated) break;
+      if (cell.out_cv.wait_until(lk, deadline) == std::cv_status::timeout) {
+        MpscConsumer(cell.outbox.view()).pop_batch(1, [&](const MessageHeader& h, const std::byte* p) {
+          got = Envelope{h, std::vector<std::byte>(p, p + h.payload_len)};
+        });
+        break;
+      }
+    }
+  }
+  cell.out_waiters.fetch_sub(1);
+  if (got) return std::move(*got);
+  if (control_state(cell.cb) == ActorState::Terminated) {
+    return make_error(ErrorCode::ActorTerminated, "actor terminated with nothing left to receive", cell.name);
+  }
+  return make_error(ErrorCode::Timeout, "no message within " + std::to_string(timeout.count()) + " us", cell.name);
+}
+
+std::vector<Envelope> ActorHandle::receive_many(std::size_t max) {
+  std::vector<Envelope> out;
+  auto c = live_cell(rt_, id_);
+  if (!c || max == 0) return out;
+  detail::ActorCell& cell = **c;
+  std::lock_guard lk(cell.out_mu);
+  MpscConsumer(cell.outbox.view())
+      .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
+                 [&](const MessageHeader& h, const std::byte* p) {
+                   out.push_back(Envelope{h, std::vector<std::byte>(p, p + h.payload_len)});
+                 });
+  return out;
+}
+
+Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, std::size_t len,
+                                            std::chrono::microseconds timeout, const SendOptions& opts) {
+  if (!rt_) return make_error(ErrorCode::ShuttingDown, "runtime is gone", "call");
+  detail::RuntimeState& rt = *rt_;
+  std::uint32_t corr = rt.next_correlation.fetch_add(1);
+  if (corr == 0) corr = rt.next_correlation.fetch_add(1);
+  auto pc = std::make_shared<detail::PendingCall>();
+  {
+    std::lock_guard lk(rt.calls_mu);
+    rt.calls[corr] = pc;
+  }
+  const std::uint64_t t0 = detail::steady_ns();
+  auto st = rt.send(nullptr, id_, type, payload, len, opts, corr, msg_flags::kExpectsReply);
+  if (!st) {
+    std::lock_guard lk(rt.calls_mu);
+    rt.calls.erase(corr);
+    return st.error();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt.cfg.idle_spin);
+  while (!pc->done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spin_until) {
+  }
+  if (!pc->done.load(std::memory_order_acquire)) {
+    std::unique_lock lk(pc->mu);
+    pc->cv.wait_until(lk, deadline, [&] { return pc->done.load(std::memory_order_acquire); });
+  }
+  if (!pc->done.load(std::memory_order_acquire)) {
+    bool removed = false;
+    {
+      std::lock_guard lk(rt.calls_mu);
+      removed = rt.calls.erase(corr) != 0;
+    }
+    if (removed) {
+      rt.call_timeouts.fetch_add(1, std::memory_order_relaxed);
+      return make_error(ErrorCode::Timeout, "no reply within " + std::to_string(timeout.count()) + " us",
+                        name().empty() ? "call" : name());
+    }
+    // The reply is being delivered right now: wait for it.
+    std::unique_lock lk(pc->mu);
+    pc->cv.wait(lk, [&] { return pc->done.load(std::memory_order_acquire); });
+  }
+  rt.call_latency.record(detail::steady_ns() - t0);
+  rt.calls_done.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lk(pc->mu);
+  return pc->result;
+}
+
+std::uint64_t ActorHandle::credits() const {
+  auto c = live_cell(rt_, id_);
+  if (!c) return 0;
+  const std::uint64_t depth = (*c)->inbox.view().size_approx();
+  const std::uint64_t high = (*c)->gauge.high();
+  return depth < high ? high - depth : 0;
+}
+
+Result<ActorStatus> ActorHandle::status() const {
+  auto c = live_cell(rt_, id_);
+  if (!c) return c.error();
+  return rt_->status_of(**c);
+}
+
+Result<ActorMetrics> ActorHandle::metrics() const {
+  auto s = status();
+  if (!s) return s.error();
+  return s->metrics;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Runtime
+
+Runtime::Runtime(std::shared_ptr<detail::RuntimeState> state) noexcept : state_(std::move(state)) {}
+Runtime::Runtime(Runtime&&) noexcept = default;
+Runtime& Runtime::operator=(Runtime&& other) noexcept {
+  if (this != &other) {
+    if (state_) (void)state_->shutdown(std::chrono::milliseconds(2000));
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+Runtime::~Runtime() {
+  if (state_) (void)state_->shutdown(std::chrono::milliseconds(2000));
+}
+
+Result<ActorHandle> Runtime::launch_type(std::string_view name, const LaunchOptions& opts, ActorType type) {
+  auto id = state_->launch(kHostActor, name, opts, std::move(type));
+  if (!id) return id.error();
+  return ActorHandle(state_, *id);
+}
+
+Result<ActorHandle> Runtime::find(std::string_view name) const {
+  auto id = state_->registry.lookup(name);
+  if (!id) return id.error();
+  return ActorHandle(state_, *id);
+}
+
+Result<ActorHandle> Runtime::handle(ActorId id) const {
+  if (state_->cell(id) == nullptr) {
+    return make_error(ErrorCode::ActorNotFound, "no actor with id " + std::to_string(id), "Runtime::handle");
+  }
+  return ActorHandle(state_, id);
+}
+
+Status Runtime::kill_tree(ActorId id) {
+  detail::ActorCell* c = state_->cell(id);
+  if (c == nullptr) return make_error(ErrorCode::ActorNotFound, "no actor with id " + std::to_string(id), "kill_tree");
+  return state_->command(*c, detail::Command::Kill, true, "kill_tree");
+}
+
+Result<PublishReport> Runtime::publish_envelope(std::string_view topic, Envelope env, bool retain) {
+  env.header.magic = kMessageMagic;
+  env.header.version = kMessageVersion;
+  env.header.source = kHostActor;
+  env.header.payload_len = static_cast<std::uint16_t>(env.payload.size());
+  if (env.payload.size() > kMaxPayload) {
+    return make_error(ErrorCode::MessageTooLarge, "payload exceeds 65535 bytes", "publish");
+  }
+  return state_->pubsub.publish(topic, env, retain);
+}
+
+Result<std::uint64_t> Runtime::subscribe(std::string_view pattern, ActorId subscriber) {
+  if (state_->cell(subscriber) == nullptr) {
+    return make_error(ErrorCode::ActorNotFound, "no actor with id " + std::to_string(subscriber), "subscribe");
+  }
+  return state_->pubsub.subscribe(pattern, subscriber);
+}
+
+Registry& Runtime::registry() { return state_->registry; }
+PubSub& Runtime::pubsub() { return state_->pubsub; }
+DeadLetterQueue& Runtime::dead_letters() { return state_->dlq; }
+HlcClock& Runtime::clock() { return state_->clock; }
+Backend Runtime::backend() const noexcept { return state_->backend; }
+unsigned Runtime::workers() const noexcept { return state_->exec->workers(); }
+bool Runtime::running() const noexcept { return state_ && !state_->shutting_down.load(); }
+
+ReplayReport Runtime::replay_dead_letters(const std::function<bool(const DeadLetter&)>& filter) {
+  auto* st = state_.get();
+  return state_->dlq.replay(filter ? filter : [](const DeadLetter&) { return true; },
+                            [st](const Envelope& env) { return st->deliver_envelope(env.header.destination, env); });
+}
+
+RuntimeMetrics Runtime::metrics() const {
+  RuntimeMetrics m;
+  std::vector<detail::ActorCell*> snapshot;
+  {
+    std::lock_guard lk(state_->cells_mu);
+    for (auto& c : state_->cells) snapshot.push_back(c.get());
+  }
+  for (auto* c : snapshot) {
+    if (control_state(c->cb) != ActorState::Terminated) ++m.actors_live;
+    m.messages_sent += c->received.load();
+    m.messages_processed += detail::load_relaxed(&c->cb.processed);
+  }
+  m.actors_launched = state_->launched.load();
+  m.dead_letters = state_->dead_letters.load();
+  m.tenant_violations = state_->tenant_violations.load();
+  m.restarts = state_->restarts.load();
+  m.failures = state_->failures.load();
+  m.calls = state_->calls_done.load();
+  m.call_timeouts = state_->call_timeouts.load();
+  m.call_p50_ns = state_->call_latency.percentile(0.5);
+  m.call_p99_ns = state_->call_latency.percentile(0.99);
+  return m;
+}
+
+std::vector<ActorStatus> Runtime::actors() const {
+  std::vector<detail::ActorCell*> snapshot;
+  {
+    std::lock_guard lk(state_->cells_mu);
+    for (auto& c : state_->cells) snapshot.push_back(c.get());
+  }
+  std::vector<ActorStatus> out;
+  out.reserve(snapshot.size());
+  for (auto* c : snapshot) out.push_back(state_->status_of(*c));
+  return out;
+}
+
+std::uint64_t Runtime::on_event(std::function<void(const RuntimeEvent&)> observer) {
+  std::lock_guard lk(state_->observers_mu);
+  const std::uint64_t id = state_->next_observer++;
+  state_->observers.emplace_back(id, std::move(observer));
+  return id;
+}
+
+void Runtime::remove_observer(std::uint64_t id) {
+  std::lock_guard lk(state_->observers_mu);
+  std::erase_if(state_->observers, [id](const auto& p) { return p.first == id; });
+}
+
+Status Runtime::shutdown(std::chrono::milliseconds deadline) { return state_->shutdown(deadline); }
+
+} // namespace ringkernel

@@ -1,0 +1,188 @@
+// Private to the library: the runtime's shared state, the per-actor cell, and the executor interface that a
+// backend implements. Not installed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "ringkernel/runtime.hpp"
+#include "ringkernel/ring.hpp"
+
+namespace ringkernel::detail {
+
+struct ActorCell;
+struct RuntimeState;
+
+/// What a backend provides: threads (or a device) that run cells. The runtime owns message routing,
+/// lifecycle and supervision; the executor only decides when and where `RuntimeState::drain` runs.
+class Executor {
+public:
+  virtual ~Executor() = default;
+  /// Number of workers.
+  [[nodiscard]] virtual unsigned workers() const noexcept = 0;
+  /// Chooses a worker for a new cell (sets cell.worker).
+  virtual void attach(ActorCell& cell) = 0;
+  /// The cell has work; make sure a worker will drain it soon. Safe from any thread.
+  virtual void schedule(ActorCell& cell) = 0;
+  /// Stops the workers; false if some did not stop by `deadline` (they are abandoned, not joined).
+  virtual bool stop(std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+
+/// Lifecycle commands, applied by the owning worker at a message boundary.
+enum class Command : std::uint8_t { Start, Activate, Deactivate, Terminate, Kill, Restart, Fail };
+
+struct PendingCommand {
+  Command cmd;
+  std::uint64_t barrier;  // applied once the mailbox tail reaches this position (messages sent before it)
+  bool urgent;            // apply at the next boundary regardless of the barrier
+  std::string reason;
+};
+
+/// Everything the runtime knows about one actor.
+struct ActorCell {
+  ActorId id = 0;
+  std::string name;
+  ActorId parent = kHostActor;
+  LaunchOptions opts;
+  ActorType type;
+  ControlBlock cb{};
+  HeapRing inbox;
+  HeapRing outbox;
+  WatermarkGauge gauge;
+  void* state = nullptr;
+  unsigned worker = 0;
+  std::uint64_t launch_seq = 0;  // order among siblings (RestForOne)
+
+  std::atomic<bool> scheduled{false};
+  std::mutex consumer_mu;  // one consumer of the inbox at a time (worker drain, DropOldest eviction)
+
+  std::mutex ctl_mu;
+  std::deque<PendingCommand> commands;
+  std::atomic<std::uint32_t> pending_commands{0};
+  std::atomic<std::uint64_t> next_barrier{UINT64_MAX};
+  ActorState projected = ActorState::Created;  // state after all queued commands (under ctl_mu)
+  std::atomic<bool> suspended{false};
+  std::atomic<bool> terminate_requested{false};
+
+  // Host-side receive queue waiters.
+  std::mutex out_mu;
+  std::condition_variable out_cv;
+  std::atomic<std::uint32_t> out_waiters{0};
+  // Waiters for state changes.
+  std::mutex state_mu;
+  std::condition_variable state_cv;
+
+  // Counters.
+  std::atomic<std::uint64_t> received{0}, sent{0}, dropped{0}, rejected{0}, tenant_violations{0}, stalls{0};
+  std::atomic<std::uint64_t> handler_started_ns{0};
+  std::atomic<bool> stall_flagged{false};
+  LatencyHistogram handler_latency;
+
+  // Supervision of this cell's children (under RuntimeState::tree_mu).
+  std::vector<ActorId> children;
+  RestartBudget child_budget;
+
+  ActorCell(HeapRing in, HeapRing out, const LaunchOptions& o)
+      : opts(o), inbox(std::move(in)), outbox(std::move(out)),
+        gauge(o.mailbox_capacity, o.backpressure.high_water, o.backpressure.low_water),
+        child_budget(o.supervision) {}
+};
+
+struct PendingCall {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<bool> done{false};
+  Result<Envelope> result{make_error(ErrorCode::Timeout, "no reply yet")};
+};
+
+/// The runtime's shared state; handles keep it alive.
+struct RuntimeState : std::enable_shared_from_this<RuntimeState> {
+  explicit RuntimeState(const RuntimeConfig& c);
+  ~RuntimeState();
+
+  RuntimeConfig cfg;
+  Backend backend = Backend::Cpu;
+  HlcClock clock;
+  Registry registry;
+  PubSub pubsub;
+  DeadLetterQueue dlq;
+  std::unique_ptr<Executor> exec;
+
+  // Actor table: ids index `table`; cells are owned by `cells` and live until the runtime is destroyed, so a
+  // pointer read from `table` never dangles.
+  std::unique_ptr<std::atomic<ActorCell*>[]> table;
+  std::atomic<std::uint32_t> next_id{1};
+  std::atomic<std::uint64_t> next_launch_seq{1};
+  mutable std::mutex cells_mu;
+  std::vector<std::unique_ptr<ActorCell>> cells;
+
+  mutable std::mutex tree_mu;  // parent/children links and restart budgets
+  RestartBudget root_budget;
+
+  std::mutex calls_mu;
+  std::unordered_map<std::uint32_t, std::shared_ptr<PendingCall>> calls;
+  std::atomic<std::uint32_t> next_correlation{1};
+
+  std::mutex observers_mu;
+  std::vector<std::pair<std::uint64_t, std::function<void(const RuntimeEvent&)>>> observers;
+  std::uint64_t next_observer = 1;
+
+  std::atomic<std::uint64_t> next_message_id{1};
+  std::atomic<bool> shutting_down{false};
+  std::atomic<bool> stopped{false};
+
+  // Runtime-wide counters not derivable from cells.
+  std::atomic<std::uint64_t> launched{0}, failures{0}, restarts{0}, tenant_violations{0}, calls_done{0},
+      call_timeouts{0}, dead_letters{0};
+  LatencyHistogram call_latency;
+
+  std::thread watchdog;
+  std::mutex watchdog_mu;
+  std::condition_variable watchdog_cv;
+
+  // --- used by handles and contexts ---
+  ActorCell* cell(ActorId id) const noexcept;
+  Result<ActorId> launch(ActorId parent, std::string_view name, const LaunchOptions& opts, ActorType type);
+  Status send(ActorCell* from, ActorId to, TypeId type, const void* payload, std::size_t len,
+              const SendOptions& opts, std::uint32_t correlation, std::uint8_t flags);
+  Result<std::size_t> send_many(ActorId to, TypeId type, const void* payloads, std::size_t len, std::size_t count,
+                                const SendOptions& opts);
+  Status deliver_envelope(ActorId to, const Envelope& env);
+  Status command(ActorCell& c, Command cmd, bool urgent, std::string reason = {});
+  void dead_letter(const MessageHeader& h, const std::byte* payload, DeadLetterReason reason, std::string detail);
+  void emit(RuntimeEvent::Kind kind, const ActorCell& c, std::string detail);
+  void complete_call(std::uint32_t correlation, Result<Envelope> result);
+  ActorStatus status_of(const ActorCell& c) const;
+  Status shutdown(std::chrono::milliseconds deadline);
+
+  // --- used by the executor, on the worker that owns the cell ---
+  std::size_t drain(ActorCell& c, unsigned budget);
+  bool has_work(ActorCell& c) const noexcept;
+
+private:
+  void apply_commands(ActorCell& c);
+  void apply(ActorCell& c, const PendingCommand& cmd);
+  bool handle_one(ActorCell& c, const MessageHeader& h, const std::byte* payload, std::string* reason);
+  void on_failure(ActorCell& c, std::string reason);
+  void restart(ActorCell& c, std::string reason);
+  void finish(ActorCell& c, bool kill, std::string reason);
+  void run_hook(ActorCell& c, void (*hook)(void*, Context&));
+  void set_state(ActorCell& c, ActorState to);
+
+public:
+  void watchdog_loop();
+};
+
+std::uint64_t steady_ns() noexcept;
+
+} // namespace ringkernel::detail
