@@ -6,6 +6,8 @@
 /// WebGPU and Metal backends include this same header (or check their mirror against these offsets).
 #pragma once
 
+#include <array>
+#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -154,9 +156,10 @@ struct Envelope {
                             std::to_string(T::type_id),
                         "Envelope::as");
     }
-    T out;
-    std::memcpy(&out, payload.data(), sizeof(T));
-    return out;
+    // bit_cast, not `T out; memcpy`: a Message need not be default-constructible.
+    std::array<std::byte, sizeof(T)> raw;
+    std::memcpy(raw.data(), payload.data(), sizeof(T));
+    return std::bit_cast<T>(raw);
   }
   /// Builds an envelope holding `msg`.
   template <Message T>

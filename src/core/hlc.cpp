@@ -21,7 +21,8 @@ HlcTimestamp HlcClock::tick() noexcept {
 
 Result<HlcTimestamp> HlcClock::update(std::uint64_t received_packed) noexcept {
   const std::uint64_t wall = physical_();
-  if (hlc_physical(received_packed) > wall + max_drift_ms_) {
+  // Compare the difference, not `wall + max_drift_ms_`, which wraps for a huge (unbounded) drift setting.
+  if (hlc_physical(received_packed) > wall && hlc_physical(received_packed) - wall > max_drift_ms_) {
     detail::fetch_add_relaxed(&drift_rejections_, std::uint64_t{1});
     return make_error(ErrorCode::ClockDrift,
                       "received timestamp is " + std::to_string(hlc_physical(received_packed) - wall) +

@@ -73,6 +73,7 @@ struct ActorCell {
   ActorState projected = ActorState::Created;  // state after all queued commands (under ctl_mu)
   std::atomic<bool> suspended{false};
   std::atomic<bool> terminate_requested{false};
+  std::atomic<std::uint32_t> inflight_sends{0};  // sends between their termination check and their push
 
   // Host-side receive queue waiters.
   std::mutex out_mu;

@@ -1,0 +1,723 @@
+// Single-threaded tests for ringkernel/ring.hpp: geometry, init/attach validation, SPSC and MPSC semantics.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "ringkernel/ring.hpp"
+
+namespace rk = ringkernel;
+using rk::ErrorCode;
+using rk::RingKind;
+
+namespace {
+
+struct Seq {
+  static constexpr auto type_id = rk::message_type("test.Seq");
+  std::uint64_t value;
+};
+
+// 128-byte aligned owned buffer for ring_init tests.
+struct AlignedBuffer {
+  explicit AlignedBuffer(std::size_t n) : size(n), data(static_cast<std::byte*>(::operator new(n, std::align_val_t{128}))) {}
+  ~AlignedBuffer() { ::operator delete(data, std::align_val_t{128}); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  std::size_t size;
+  std::byte* data;
+};
+
+rk::MessageHeader header_for(std::uint64_t seq, std::uint16_t payload_len = 0) {
+  rk::MessageHeader h = rk::make_header<Seq>(1, 2);
+  h.message_id = seq;
+  h.payload_len = payload_len;
+  return h;
+}
+
+// Uniform access to both ring kinds so every behaviour is checked on SPSC and MPSC alike.
+template <RingKind K>
+struct Ops;
+
+template <>
+struct Ops<RingKind::Spsc> {
+  using Producer = rk::SpscProducer;
+  using Consumer = rk::SpscConsumer;
+};
+template <>
+struct Ops<RingKind::Mpsc> {
+  using Producer = rk::MpscProducer;
+  using Consumer = rk::MpscConsumer;
+};
+
+template <class KindTag>
+class RingTest : public ::testing::Test {
+protected:
+  static constexpr RingKind kKind = KindTag::value;
+  using Producer = typename Ops<kKind>::Producer;
+  using Consumer = typename Ops<kKind>::Consumer;
+
+  static rk::HeapRing make(std::uint32_t capacity, std::uint32_t slot_size = 128) {
+    auto r = rk::HeapRing::create(kKind, capacity, slot_size);
+    EXPECT_TRUE(r.ok());
+    return std::move(r).value();
+  }
+
+  // Pushes a message whose payload is the 8-byte sequence number (slot must be >= 128) or header only.
+  static ErrorCode push(Producer& p, std::uint64_t seq, bool with_payload = true) {
+    const rk::MessageHeader h = header_for(seq, with_payload ? sizeof(std::uint64_t) : 0);
+    return p.try_push(h, with_payload ? &seq : nullptr);
+  }
+
+  // Pops up to `max` messages, checking header/payload consistency; returns the sequence numbers.
+  static std::vector<std::uint64_t> pop(Consumer& c, std::uint32_t max) {
+    std::vector<std::uint64_t> out;
+    const std::uint32_t n = c.pop_batch(max, [&](const rk::MessageHeader& h, const std::byte* payload) {
+      EXPECT_TRUE(h.valid());
+      EXPECT_EQ(h.type_id, Seq::type_id);
+      if (h.payload_len == sizeof(std::uint64_t)) {
+        std::uint64_t v;
+        std::memcpy(&v, payload, sizeof v);
+        EXPECT_EQ(v, h.message_id);
+      }
+      out.push_back(h.message_id);
+    });
+    EXPECT_EQ(n, out.size());
+    return out;
+  }
+
+  // Pops until a pop returns nothing. (An SpscConsumer re-reads the producer index only once its cached
+  // view is drained, so one pop_batch may return fewer than are published; see SpscRingTest.)
+  static std::vector<std::uint64_t> drain(Consumer& c) {
+    std::vector<std::uint64_t> all;
+    for (;;) {
+      auto part = pop(c, 1000);
+      if (part.empty()) return all;
+      all.insert(all.end(), part.begin(), part.end());
+    }
+  }
+};
+
+using Kinds = ::testing::Types<std::integral_constant<RingKind, RingKind::Spsc>,
+                               std::integral_constant<RingKind, RingKind::Mpsc>>;
+struct KindNames {
+  template <class T>
+  static std::string GetName(int) {
+    return T::value == RingKind::Spsc ? "Spsc" : "Mpsc";
+  }
+};
+TYPED_TEST_SUITE(RingTest, Kinds, KindNames);
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// Geometry and storage
+// ---------------------------------------------------------------------------------------------------------
+
+static_assert(rk::ring_check_geometry(2, 64) == ErrorCode::Ok);
+static_assert(rk::ring_check_geometry(3, 64) == ErrorCode::InvalidArgument);
+static_assert(rk::ring_storage_bytes(RingKind::Spsc, 4, 64) == 384 + 4 * 64);
+
+TEST(RingGeometryTest, AcceptsValidGeometry) {
+  EXPECT_EQ(rk::ring_check_geometry(2, 64), ErrorCode::Ok);
+  EXPECT_EQ(rk::ring_check_geometry(1024, 128), ErrorCode::Ok);
+  EXPECT_EQ(rk::ring_check_geometry(rk::kMaxRingCapacity, rk::kMinSlotSize), ErrorCode::Ok);
+  EXPECT_EQ(rk::ring_check_geometry(2, rk::kMaxSlotSize), ErrorCode::Ok);
+}
+
+TEST(RingGeometryTest, RejectsCapacityNotPowerOfTwo) {
+  for (std::uint32_t c : {3u, 5u, 6u, 7u, 12u, 1000u, 1023u, 1025u}) {
+    EXPECT_EQ(rk::ring_check_geometry(c, 64), ErrorCode::InvalidArgument) << c;
+  }
+}
+
+TEST(RingGeometryTest, RejectsCapacityTooSmallOrTooBig) {
+  EXPECT_EQ(rk::ring_check_geometry(0, 64), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_check_geometry(1, 64), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_check_geometry(rk::kMaxRingCapacity * 2, 64), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_check_geometry(0x80000000u, 64), ErrorCode::InvalidArgument);
+}
+
+TEST(RingGeometryTest, RejectsBadSlotSize) {
+  EXPECT_EQ(rk::ring_check_geometry(8, 0), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_check_geometry(8, 32), ErrorCode::InvalidArgument);   // smaller than a header
+  EXPECT_EQ(rk::ring_check_geometry(8, 65), ErrorCode::InvalidArgument);   // not a multiple of 64
+  EXPECT_EQ(rk::ring_check_geometry(8, 96), ErrorCode::InvalidArgument);   // not a multiple of 64
+  EXPECT_EQ(rk::ring_check_geometry(8, 100), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_check_geometry(8, rk::kMaxSlotSize + 64), ErrorCode::InvalidArgument);  // too big
+}
+
+TEST(RingGeometryTest, StorageBytes) {
+  EXPECT_EQ(sizeof(rk::RingControl), 384u);
+  EXPECT_EQ(rk::ring_storage_bytes(RingKind::Spsc, 8, 64), 384u + 8 * 64);
+  EXPECT_EQ(rk::ring_storage_bytes(RingKind::Spsc, 1024, 256), 384u + 1024 * 256);
+  // MPSC adds one u64 sequence word per slot, rounded up to a 128-byte line.
+  EXPECT_EQ(rk::ring_storage_bytes(RingKind::Mpsc, 8, 64), 384u + 128 + 8 * 64);     // 64 B -> 128
+  EXPECT_EQ(rk::ring_storage_bytes(RingKind::Mpsc, 16, 64), 384u + 128 + 16 * 64);   // 128 B exactly
+  EXPECT_EQ(rk::ring_storage_bytes(RingKind::Mpsc, 2, 64), 384u + 128 + 2 * 64);     // 16 B -> 128
+  EXPECT_EQ(rk::ring_storage_bytes(RingKind::Mpsc, 1024, 128), 384u + 8192 + 1024 * 128);
+  // Invalid geometry: 0.
+  EXPECT_EQ(rk::ring_storage_bytes(RingKind::Spsc, 3, 64), 0u);
+  EXPECT_EQ(rk::ring_storage_bytes(RingKind::Mpsc, 8, 65), 0u);
+}
+
+TEST(RingGeometryTest, AlignHelper) {
+  EXPECT_EQ(rk::ring_align(0), 0u);
+  EXPECT_EQ(rk::ring_align(1), 128u);
+  EXPECT_EQ(rk::ring_align(128), 128u);
+  EXPECT_EQ(rk::ring_align(129), 256u);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ring_init / ring_attach
+// ---------------------------------------------------------------------------------------------------------
+
+TEST(RingInitTest, InitialisesViewAndControl) {
+  for (RingKind kind : {RingKind::Spsc, RingKind::Mpsc}) {
+    const std::uint64_t need = rk::ring_storage_bytes(kind, 16, 128);
+    AlignedBuffer buf(need);
+    std::memset(buf.data, 0xCD, buf.size);  // garbage: init must not depend on zeroed memory
+    rk::RingView v;
+    ASSERT_EQ(rk::ring_init(buf.data, need, kind, 16, 128, &v), ErrorCode::Ok);
+    EXPECT_TRUE(v.valid());
+    EXPECT_EQ(v.capacity(), 16u);
+    EXPECT_EQ(v.mask, 15u);
+    EXPECT_EQ(v.slot_size, 128u);
+    EXPECT_EQ(v.max_payload(), 64u);
+    EXPECT_EQ(v.size_approx(), 0u);
+    EXPECT_EQ(reinterpret_cast<std::byte*>(v.control), buf.data);
+    EXPECT_EQ(v.control->magic, rk::kRingMagic);
+    EXPECT_EQ(v.control->kind, static_cast<std::uint32_t>(kind));
+    EXPECT_EQ(v.control->head, 0u);
+    EXPECT_EQ(v.control->tail, 0u);
+    EXPECT_EQ(v.slots + 16 * 128, buf.data + need);  // slots end exactly at the storage end
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(v.slots) % rk::kCacheLine, 0u);
+    if (kind == RingKind::Mpsc) {
+      ASSERT_NE(v.seq, nullptr);
+      for (int i = 0; i < 16; ++i) EXPECT_EQ(v.seq[i], 0u) << i;
+    } else {
+      EXPECT_EQ(v.seq, nullptr);
+    }
+    EXPECT_EQ(v.slot(0), v.slots);
+    EXPECT_EQ(v.slot(17), v.slots + 128);  // wraps with the mask
+  }
+}
+
+TEST(RingInitTest, RejectsBadArguments) {
+  const std::uint64_t need = rk::ring_storage_bytes(RingKind::Mpsc, 8, 64);
+  AlignedBuffer buf(need + 256);
+  rk::RingView v;
+  EXPECT_EQ(rk::ring_init(nullptr, need, RingKind::Spsc, 8, 64, &v), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_init(buf.data, need, RingKind::Spsc, 8, 64, nullptr), ErrorCode::InvalidArgument);
+  // Misaligned memory (64-byte aligned is not enough).
+  EXPECT_EQ(rk::ring_init(buf.data + 64, need, RingKind::Spsc, 8, 64, &v), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_init(buf.data + 8, need, RingKind::Spsc, 8, 64, &v), ErrorCode::InvalidArgument);
+  // Too few bytes.
+  EXPECT_EQ(rk::ring_init(buf.data, need - 1, RingKind::Mpsc, 8, 64, &v), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_init(buf.data, rk::ring_storage_bytes(RingKind::Spsc, 8, 64) - 1, RingKind::Spsc, 8, 64, &v),
+            ErrorCode::InvalidArgument);
+  // The MPSC sequence array is accounted for: SPSC-sized memory is too small for MPSC.
+  EXPECT_EQ(rk::ring_init(buf.data, rk::ring_storage_bytes(RingKind::Spsc, 8, 64), RingKind::Mpsc, 8, 64, &v),
+            ErrorCode::InvalidArgument);
+  // Bad geometry.
+  EXPECT_EQ(rk::ring_init(buf.data, need, RingKind::Spsc, 6, 64, &v), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_init(buf.data, need, RingKind::Spsc, 8, 72, &v), ErrorCode::InvalidArgument);
+  // Unknown kind.
+  EXPECT_EQ(rk::ring_init(buf.data, need, static_cast<RingKind>(7), 8, 64, &v), ErrorCode::InvalidArgument);
+  EXPECT_FALSE(v.valid());  // nothing was written to the view on failure
+  // More memory than needed is fine.
+  EXPECT_EQ(rk::ring_init(buf.data, need + 256, RingKind::Mpsc, 8, 64, &v), ErrorCode::Ok);
+}
+
+TEST(RingAttachTest, AttachSeesTheSameRing) {
+  for (RingKind kind : {RingKind::Spsc, RingKind::Mpsc}) {
+    const std::uint64_t need = rk::ring_storage_bytes(kind, 8, 128);
+    AlignedBuffer buf(need);
+    rk::RingView a, b;
+    ASSERT_EQ(rk::ring_init(buf.data, need, kind, 8, 128, &a), ErrorCode::Ok);
+    ASSERT_EQ(rk::ring_attach(buf.data, kind, &b), ErrorCode::Ok);
+    EXPECT_EQ(a.control, b.control);
+    EXPECT_EQ(a.seq, b.seq);
+    EXPECT_EQ(a.slots, b.slots);
+    EXPECT_EQ(a.mask, b.mask);
+    EXPECT_EQ(a.slot_size, b.slot_size);
+    // Produce through one view, consume through the other.
+    const std::uint64_t payload = 99;
+    const rk::MessageHeader h = header_for(5, sizeof payload);
+    std::uint64_t got = 0;
+    std::uint32_t n = 0;
+    if (kind == RingKind::Spsc) {
+      rk::SpscProducer p(a);
+      ASSERT_EQ(p.try_push(h, &payload), ErrorCode::Ok);
+      rk::SpscConsumer c(b);
+      n = c.pop_batch(8, [&](const rk::MessageHeader&, const std::byte* pl) { std::memcpy(&got, pl, 8); });
+    } else {
+      rk::MpscProducer p(a);
+      ASSERT_EQ(p.try_push(h, &payload), ErrorCode::Ok);
+      rk::MpscConsumer c(b);
+      n = c.pop_batch(8, [&](const rk::MessageHeader&, const std::byte* pl) { std::memcpy(&got, pl, 8); });
+    }
+    EXPECT_EQ(n, 1u);
+    EXPECT_EQ(got, 99u);
+  }
+}
+
+TEST(RingAttachTest, RejectsBadMemory) {
+  const std::uint64_t need = rk::ring_storage_bytes(RingKind::Mpsc, 8, 64);
+  AlignedBuffer buf(need);
+  rk::RingView v;
+  EXPECT_EQ(rk::ring_attach(nullptr, RingKind::Spsc, &v), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_attach(buf.data, RingKind::Spsc, nullptr), ErrorCode::InvalidArgument);
+  // Uninitialised (bad magic).
+  std::memset(buf.data, 0, buf.size);
+  EXPECT_EQ(rk::ring_attach(buf.data, RingKind::Spsc, &v), ErrorCode::Corrupt);
+  // Initialised as MPSC, attached as SPSC (wrong kind) and vice versa.
+  ASSERT_EQ(rk::ring_init(buf.data, need, RingKind::Mpsc, 8, 64, &v), ErrorCode::Ok);
+  rk::RingView w;
+  EXPECT_EQ(rk::ring_attach(buf.data, RingKind::Spsc, &w), ErrorCode::Corrupt);
+  EXPECT_FALSE(w.valid());
+  EXPECT_EQ(rk::ring_attach(buf.data, RingKind::Mpsc, &w), ErrorCode::Ok);
+  // Corrupted magic.
+  v.control->magic ^= 1;
+  EXPECT_EQ(rk::ring_attach(buf.data, RingKind::Mpsc, &w), ErrorCode::Corrupt);
+  v.control->magic ^= 1;
+  // Corrupted geometry.
+  v.control->capacity = 6;
+  EXPECT_EQ(rk::ring_attach(buf.data, RingKind::Mpsc, &w), ErrorCode::Corrupt);
+  v.control->capacity = 8;
+  v.control->slot_size = 100;
+  EXPECT_EQ(rk::ring_attach(buf.data, RingKind::Mpsc, &w), ErrorCode::Corrupt);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// HeapRing
+// ---------------------------------------------------------------------------------------------------------
+
+TEST(HeapRingTest, CreateRejectsBadGeometryWithDescriptiveError) {
+  const auto r = rk::HeapRing::create(RingKind::Spsc, 100, 64);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
+  EXPECT_EQ(r.error().context(), "HeapRing::create");
+  EXPECT_NE(r.error().message().find("100"), std::string::npos) << r.error().message();
+  const auto s = rk::HeapRing::create(RingKind::Mpsc, 8, 70);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message().find("70"), std::string::npos) << s.error().message();
+}
+
+TEST(HeapRingTest, CreateAndMove) {
+  auto r = rk::HeapRing::create(RingKind::Mpsc, 32, 192);
+  ASSERT_TRUE(r.ok());
+  rk::HeapRing ring = std::move(r).value();
+  EXPECT_TRUE(ring.view().valid());
+  EXPECT_EQ(ring.view().capacity(), 32u);
+  EXPECT_EQ(ring.view().max_payload(), 128u);
+  const auto* control = ring.view().control;
+
+  rk::HeapRing moved(std::move(ring));
+  EXPECT_EQ(moved.view().control, control);
+  EXPECT_FALSE(ring.view().valid());  // NOLINT(bugprone-use-after-move): moved-from state is specified
+
+  auto other = rk::HeapRing::create(RingKind::Spsc, 4, 64);
+  ASSERT_TRUE(other.ok());
+  other.value() = std::move(moved);  // releases the old SPSC ring, takes the MPSC one
+  EXPECT_EQ(other->view().control, control);
+  EXPECT_FALSE(moved.view().valid());  // NOLINT(bugprone-use-after-move)
+  rk::RingView attached;
+  EXPECT_EQ(rk::ring_attach(other->view().control, RingKind::Mpsc, &attached), ErrorCode::Ok);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Behaviour common to SPSC and MPSC
+// ---------------------------------------------------------------------------------------------------------
+
+TYPED_TEST(RingTest, EmptyRingPopsNothing) {
+  auto ring = this->make(8);
+  typename TestFixture::Consumer c(ring.view());
+  EXPECT_TRUE(this->pop(c, 8).empty());
+  EXPECT_EQ(ring.view().size_approx(), 0u);
+}
+
+TYPED_TEST(RingTest, FullRingReportsQueueFullAndRecovers) {
+  auto ring = this->make(4);
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  for (std::uint64_t i = 0; i < 4; ++i) ASSERT_EQ(this->push(p, i), ErrorCode::Ok) << i;
+  EXPECT_EQ(ring.view().size_approx(), 4u);
+  EXPECT_EQ(this->push(p, 4), ErrorCode::QueueFull);
+  EXPECT_EQ(this->push(p, 4), ErrorCode::QueueFull);  // stays full, nothing half-written
+  EXPECT_EQ(ring.view().size_approx(), 4u);
+  EXPECT_EQ(this->pop(c, 1), std::vector<std::uint64_t>{0});
+  EXPECT_EQ(this->push(p, 4), ErrorCode::Ok);
+  EXPECT_EQ(this->push(p, 5), ErrorCode::QueueFull);
+  EXPECT_EQ(this->drain(c), (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_TRUE(this->pop(c, 100).empty());
+}
+
+TYPED_TEST(RingTest, MessageTooLargeIsRejectedWithoutSideEffects) {
+  auto ring = this->make(4, 128);  // 64 bytes of payload per slot
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  std::byte big[200]{};
+  EXPECT_EQ(p.try_push(header_for(0, 65), big), ErrorCode::MessageTooLarge);
+  EXPECT_EQ(p.try_push(header_for(0, 200), big), ErrorCode::MessageTooLarge);
+  EXPECT_EQ(p.try_push(header_for(0, 0xFFFF), big), ErrorCode::MessageTooLarge);
+  EXPECT_EQ(ring.view().size_approx(), 0u);
+  // Exactly the slot's payload capacity fits.
+  std::byte exact[64];
+  for (int i = 0; i < 64; ++i) exact[i] = static_cast<std::byte>(i);
+  ASSERT_EQ(p.try_push(header_for(7, 64), exact), ErrorCode::Ok);
+  std::uint32_t n = c.pop_batch(4, [&](const rk::MessageHeader& h, const std::byte* pl) {
+    EXPECT_EQ(h.payload_len, 64);
+    EXPECT_EQ(std::memcmp(pl, exact, 64), 0);
+  });
+  EXPECT_EQ(n, 1u);
+  // A header-only ring takes no payload at all.
+  auto tiny = this->make(4, 64);
+  typename TestFixture::Producer tp(tiny.view());
+  EXPECT_EQ(tp.try_push(header_for(0, 1), big), ErrorCode::MessageTooLarge);
+  EXPECT_EQ(tp.try_push(header_for(0, 0), nullptr), ErrorCode::Ok);
+  // MessageTooLarge takes precedence over QueueFull.
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(tp.try_push(header_for(0, 0), nullptr), ErrorCode::Ok);
+  EXPECT_EQ(tp.try_push(header_for(0, 0), nullptr), ErrorCode::QueueFull);
+  EXPECT_EQ(tp.try_push(header_for(0, 1), big), ErrorCode::MessageTooLarge);
+}
+
+TYPED_TEST(RingTest, HeaderIsCopiedVerbatim) {
+  auto ring = this->make(2, 64);
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  rk::MessageHeader h = header_for(42, 0);
+  h.priority = 200;
+  h.flags = rk::msg_flags::kReply | rk::msg_flags::kTraceSampled;
+  h.correlation_id = 0x12345678;
+  h.tenant = 9;
+  h.hlc = 0xABCDEF0123456789ull;
+  for (int i = 0; i < 16; ++i) h.trace_id[i] = static_cast<std::uint8_t>(i * 3);
+  for (int i = 0; i < 8; ++i) h.span_id[i] = static_cast<std::uint8_t>(255 - i);
+  ASSERT_EQ(p.try_push(h, nullptr), ErrorCode::Ok);
+  ASSERT_EQ(c.pop_batch(1, [&](const rk::MessageHeader& got, const std::byte*) {
+              EXPECT_EQ(std::memcmp(&got, &h, sizeof h), 0);
+            }),
+            1u);
+}
+
+TYPED_TEST(RingTest, FifoOrder) {
+  auto ring = this->make(64);
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  for (std::uint64_t i = 0; i < 50; ++i) ASSERT_EQ(this->push(p, i, i % 2 == 0), ErrorCode::Ok);
+  std::vector<std::uint64_t> got;
+  while (true) {
+    auto part = this->pop(c, 7);
+    if (part.empty()) break;
+    got.insert(got.end(), part.begin(), part.end());
+  }
+  ASSERT_EQ(got.size(), 50u);
+  for (std::uint64_t i = 0; i < 50; ++i) EXPECT_EQ(got[i], i);
+}
+
+TYPED_TEST(RingTest, PopBatchRespectsMax) {
+  auto ring = this->make(16);
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  for (std::uint64_t i = 0; i < 10; ++i) ASSERT_EQ(this->push(p, i), ErrorCode::Ok);
+  EXPECT_TRUE(this->pop(c, 0).empty());
+  EXPECT_EQ(this->pop(c, 3), (std::vector<std::uint64_t>{0, 1, 2}));
+  EXPECT_EQ(ring.view().size_approx(), 7u);
+  EXPECT_EQ(this->pop(c, 100).size(), 7u);
+  EXPECT_EQ(ring.view().size_approx(), 0u);
+}
+
+TYPED_TEST(RingTest, PushBatchIsPartialWhenNearlyFull) {
+  auto ring = this->make(8);
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  std::uint64_t next = 0;
+  std::uint64_t batch_base = 0;
+  auto fill = [&](std::byte* slot, std::uint32_t i) {
+    EXPECT_EQ(i, next - batch_base);  // indices are 0..k-1 in order within each batch
+    const std::uint64_t seq = next++;
+    const rk::MessageHeader h = header_for(seq, sizeof seq);
+    rk::ring_write_slot(slot, h, &seq);
+    return true;
+  };
+  auto batch = [&](std::uint32_t n) { batch_base = next; return p.push_batch(n, fill); };
+  EXPECT_EQ(batch(5), 5u);
+  EXPECT_EQ(ring.view().size_approx(), 5u);
+  EXPECT_EQ(batch(5), 3u);  // only 3 slots left
+  EXPECT_EQ(ring.view().size_approx(), 8u);
+  EXPECT_EQ(batch(5), 0u);  // full
+  EXPECT_EQ(batch(0), 0u);
+  EXPECT_EQ(next, 8u);      // fill was called exactly once per landed message
+  EXPECT_EQ(this->pop(c, 2), (std::vector<std::uint64_t>{0, 1}));
+  EXPECT_EQ(batch(10), 2u);
+  EXPECT_EQ(this->drain(c), (std::vector<std::uint64_t>{2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TYPED_TEST(RingTest, PushBatchPassesSequentialIndices) {
+  auto ring = this->make(16);
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  std::vector<std::uint32_t> indices;
+  const std::uint32_t n = p.push_batch(6, [&](std::byte* slot, std::uint32_t i) {
+    indices.push_back(i);
+    rk::ring_write_slot(slot, header_for(100 + i), nullptr);
+    return true;
+  });
+  EXPECT_EQ(n, 6u);
+  EXPECT_EQ(indices, (std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(this->pop(c, 16), (std::vector<std::uint64_t>{100, 101, 102, 103, 104, 105}));
+}
+
+TYPED_TEST(RingTest, WrapAroundOverManyLaps) {
+  constexpr std::uint32_t kCap = 8;
+  auto ring = this->make(kCap);
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  std::uint64_t pushed = 0, popped = 0;
+  // Uneven push/pop sizes so the occupied window drifts across the wrap point in every phase.
+  for (int round = 0; round < 2000; ++round) {
+    const int want = 1 + round % 7;
+    for (int i = 0; i < want; ++i) {
+      const ErrorCode rc = this->push(p, pushed);
+      if (rc == ErrorCode::QueueFull) {
+        ASSERT_EQ(pushed - popped, kCap);
+        break;
+      }
+      ASSERT_EQ(rc, ErrorCode::Ok);
+      ++pushed;
+    }
+    ASSERT_EQ(ring.view().size_approx(), pushed - popped);
+    for (std::uint64_t v : this->pop(c, 1 + round % 5)) ASSERT_EQ(v, popped++);
+  }
+  for (std::uint64_t v : this->pop(c, kCap)) ASSERT_EQ(v, popped++);
+  EXPECT_EQ(pushed, popped);
+  EXPECT_GT(pushed / kCap, 500u) << "should have lapped the ring many times";
+  EXPECT_EQ(ring.view().control->head, pushed);
+  EXPECT_EQ(ring.view().control->tail, popped);
+}
+
+TYPED_TEST(RingTest, ReattachedEndpointsResumeFromSharedIndices) {
+  auto ring = this->make(8);
+  {
+    typename TestFixture::Producer p(ring.view());
+    for (std::uint64_t i = 0; i < 5; ++i) ASSERT_EQ(this->push(p, i), ErrorCode::Ok);
+  }
+  {
+    typename TestFixture::Consumer c(ring.view());
+    EXPECT_EQ(this->pop(c, 2), (std::vector<std::uint64_t>{0, 1}));
+  }
+  // New endpoints pick up head/tail from the ring memory.
+  typename TestFixture::Producer p(ring.view());
+  typename TestFixture::Consumer c(ring.view());
+  for (std::uint64_t i = 5; i < 10; ++i) ASSERT_EQ(this->push(p, i), ErrorCode::Ok);
+  EXPECT_EQ(this->push(p, 10), ErrorCode::QueueFull);
+  EXPECT_EQ(this->drain(c), (std::vector<std::uint64_t>{2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// SPSC specifics
+// ---------------------------------------------------------------------------------------------------------
+
+TEST(SpscRingTest, FreeSlotsAndAvailable) {
+  auto r = rk::HeapRing::create(RingKind::Spsc, 8, 64);
+  ASSERT_TRUE(r.ok());
+  rk::SpscProducer p(r->view());
+  rk::SpscConsumer c(r->view());
+  EXPECT_EQ(p.free_slots(), 8u);
+  EXPECT_EQ(c.available(), 0u);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(p.try_push(header_for(i), nullptr), ErrorCode::Ok);
+  EXPECT_EQ(p.free_slots(), 5u);
+  EXPECT_EQ(c.available(), 3u);
+  EXPECT_EQ(c.pop_batch(2, [](const rk::MessageHeader&, const std::byte*) {}), 2u);
+  EXPECT_EQ(c.available(), 1u);
+  // The producer's cached tail is stale until it needs more room than it thinks it has.
+  EXPECT_EQ(p.free_slots(1), 5u);
+  EXPECT_EQ(p.free_slots(6), 7u);
+}
+
+TEST(SpscRingTest, ConsumerSeesNewMessagesAfterDrainingItsCachedView) {
+  auto r = rk::HeapRing::create(RingKind::Spsc, 8, 64);
+  ASSERT_TRUE(r.ok());
+  rk::SpscProducer p(r->view());
+  rk::SpscConsumer c(r->view());
+  auto none = [](const rk::MessageHeader&, const std::byte*) {};
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(p.try_push(header_for(i), nullptr), ErrorCode::Ok);
+  EXPECT_EQ(c.pop_batch(1, none), 1u);  // caches head = 3
+  for (int i = 3; i < 6; ++i) ASSERT_EQ(p.try_push(header_for(i), nullptr), ErrorCode::Ok);
+  EXPECT_EQ(c.pop_batch(8, none), 2u);  // the cached view: messages 1 and 2
+  EXPECT_EQ(c.pop_batch(8, none), 3u);  // drained -> refresh -> 3, 4, 5
+  EXPECT_EQ(c.pop_batch(8, none), 0u);
+}
+
+TEST(SpscRingTest, PushBatchStopsWhenFillReturnsFalse) {
+  auto r = rk::HeapRing::create(RingKind::Spsc, 16, 128);
+  ASSERT_TRUE(r.ok());
+  rk::SpscProducer p(r->view());
+  rk::SpscConsumer c(r->view());
+  // Messages 0..9 where #4 is "too large": fill refuses it, the batch stops there.
+  int calls = 0;
+  const std::uint32_t n = p.push_batch(10, [&](std::byte* slot, std::uint32_t i) {
+    ++calls;
+    if (i == 4) return false;
+    rk::ring_write_slot(slot, header_for(i), nullptr);
+    return true;
+  });
+  EXPECT_EQ(n, 4u);
+  EXPECT_EQ(calls, 5);
+  EXPECT_EQ(r->view().size_approx(), 4u);
+  // Refusing the very first message publishes nothing.
+  EXPECT_EQ(p.push_batch(3, [](std::byte*, std::uint32_t) { return false; }), 0u);
+  EXPECT_EQ(r->view().size_approx(), 4u);
+  std::vector<std::uint64_t> got;
+  c.pop_batch(16, [&](const rk::MessageHeader& h, const std::byte*) { got.push_back(h.message_id); });
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2, 3}));
+  // The slot the refused fill touched is reused by the next push.
+  ASSERT_EQ(p.try_push(header_for(77), nullptr), ErrorCode::Ok);
+  got.clear();
+  c.pop_batch(16, [&](const rk::MessageHeader& h, const std::byte*) { got.push_back(h.message_id); });
+  EXPECT_EQ(got, std::vector<std::uint64_t>{77});
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// MPSC specifics
+// ---------------------------------------------------------------------------------------------------------
+
+TEST(MpscRingTest, ReadyTracksThePublishedSlot) {
+  auto r = rk::HeapRing::create(RingKind::Mpsc, 4, 64);
+  ASSERT_TRUE(r.ok());
+  rk::MpscProducer p(r->view());
+  rk::MpscConsumer c(r->view());
+  EXPECT_FALSE(c.ready());
+  ASSERT_EQ(p.try_push(header_for(1), nullptr), ErrorCode::Ok);
+  EXPECT_TRUE(c.ready());
+  EXPECT_EQ(r->view().seq[0], 1u);  // position 0 published as 1
+  EXPECT_EQ(c.pop_batch(4, [](const rk::MessageHeader&, const std::byte*) {}), 1u);
+  EXPECT_FALSE(c.ready());
+}
+
+TEST(MpscRingTest, ConsumerStopsAtUnpublishedSlot) {
+  // Simulate a producer that claimed a position but has not published it yet: the consumer must stop there
+  // even though later positions are published.
+  auto r = rk::HeapRing::create(RingKind::Mpsc, 8, 64);
+  ASSERT_TRUE(r.ok());
+  const rk::RingView& v = r->view();
+  rk::MpscProducer p(v);
+  rk::MpscConsumer c(v);
+  ASSERT_EQ(p.try_push(header_for(0), nullptr), ErrorCode::Ok);
+  ASSERT_EQ(p.try_push(header_for(1), nullptr), ErrorCode::Ok);
+  ASSERT_EQ(p.try_push(header_for(2), nullptr), ErrorCode::Ok);
+  v.seq[1] = 0;  // un-publish position 1
+  std::vector<std::uint64_t> got;
+  auto collect = [&](const rk::MessageHeader& h, const std::byte*) { got.push_back(h.message_id); };
+  EXPECT_EQ(c.pop_batch(8, collect), 1u);
+  EXPECT_EQ(got, std::vector<std::uint64_t>{0});
+  EXPECT_FALSE(c.ready());
+  EXPECT_EQ(c.pop_batch(8, collect), 0u);
+  EXPECT_EQ(v.size_approx(), 2u);  // claimed-but-unpublished counts as queued
+  v.seq[1] = 2;  // publish it
+  EXPECT_EQ(c.pop_batch(8, collect), 2u);
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2}));
+}
+
+TEST(MpscRingTest, StaleSequenceFromPreviousLapIsNotMistakenForPublished) {
+  auto r = rk::HeapRing::create(RingKind::Mpsc, 4, 64);
+  ASSERT_TRUE(r.ok());
+  rk::MpscProducer p(r->view());
+  rk::MpscConsumer c(r->view());
+  auto drop = [](const rk::MessageHeader&, const std::byte*) {};
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(p.try_push(header_for(i), nullptr), ErrorCode::Ok);
+  EXPECT_EQ(c.pop_batch(4, drop), 4u);
+  // Slot 0 still holds seq 1 from lap 0; position 4 needs seq 5.
+  EXPECT_FALSE(c.ready());
+  EXPECT_EQ(c.pop_batch(4, drop), 0u);
+  ASSERT_EQ(p.try_push(header_for(4), nullptr), ErrorCode::Ok);
+  EXPECT_EQ(r->view().seq[0], 5u);
+  EXPECT_TRUE(c.ready());
+}
+
+TEST(MpscRingTest, SeveralProducerObjectsShareOneRing) {
+  auto r = rk::HeapRing::create(RingKind::Mpsc, 8, 64);
+  ASSERT_TRUE(r.ok());
+  rk::MpscProducer a(r->view()), b(r->view());
+  rk::MpscConsumer c(r->view());
+  ASSERT_EQ(a.try_push(header_for(0), nullptr), ErrorCode::Ok);
+  ASSERT_EQ(b.try_push(header_for(1), nullptr), ErrorCode::Ok);
+  EXPECT_EQ(a.push_batch(10, [](std::byte* s, std::uint32_t i) { rk::ring_write_slot(s, header_for(2 + i), nullptr); }),
+            6u);
+  EXPECT_EQ(b.try_push(header_for(99), nullptr), ErrorCode::QueueFull);
+  EXPECT_EQ(b.push_batch(3, [](std::byte*, std::uint32_t) { ADD_FAILURE() << "fill called on a full ring"; }), 0u);
+  std::vector<std::uint64_t> got;
+  c.pop_batch(8, [&](const rk::MessageHeader& h, const std::byte*) { got.push_back(h.message_id); });
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Model-based property: any sequence of operations behaves like a bounded FIFO.
+// ---------------------------------------------------------------------------------------------------------
+
+namespace {
+template <RingKind K>
+void check_against_model() {
+  using P = typename Ops<K>::Producer;
+  using C = typename Ops<K>::Consumer;
+  const std::uint32_t cap = 1u << *rc::gen::inRange(1, 6);
+  auto made = rk::HeapRing::create(K, cap, 128);
+  RC_ASSERT(made.ok());
+  const rk::HeapRing ring = std::move(made).value();
+  P p(ring.view());
+  C c(ring.view());
+  std::deque<std::uint64_t> model;
+  std::uint64_t next = 0;
+  const auto ops = *rc::gen::container<std::vector<std::pair<int, std::uint32_t>>>(
+      rc::gen::pair(rc::gen::inRange(0, 3), rc::gen::inRange<std::uint32_t>(0, 2 * cap + 1)));
+  for (const auto& [op, n] : ops) {
+    if (op == 0) {  // single push
+      const std::uint64_t seq = next;
+      const ErrorCode rc = p.try_push(header_for(seq, 8), &seq);
+      if (model.size() == cap) {
+        RC_ASSERT(rc == ErrorCode::QueueFull);
+      } else {
+        RC_ASSERT(rc == ErrorCode::Ok);
+        model.push_back(next++);
+      }
+    } else if (op == 1) {  // batch push
+      const std::uint32_t expect = std::min<std::uint32_t>(n, cap - static_cast<std::uint32_t>(model.size()));
+      const std::uint32_t got = p.push_batch(n, [&](std::byte* slot, std::uint32_t) {
+        const std::uint64_t seq = next++;
+        rk::ring_write_slot(slot, header_for(seq, 8), &seq);
+        model.push_back(seq);
+        return true;
+      });
+      RC_ASSERT(got == expect);
+    } else {  // batch pop
+      std::vector<std::uint64_t> got;
+      c.pop_batch(n, [&](const rk::MessageHeader& h, const std::byte* pl) {
+        std::uint64_t v;
+        std::memcpy(&v, pl, 8);
+        RC_ASSERT(v == h.message_id);
+        got.push_back(v);
+      });
+      const std::size_t most = std::min<std::size_t>(n, model.size());
+      if (K == RingKind::Mpsc) {
+        RC_ASSERT(got.size() == most);
+      } else {
+        // SPSC consumers refresh the producer index only when their cached view is drained.
+        RC_ASSERT(got.size() <= most);
+        if (most > 0) RC_ASSERT(!got.empty());
+      }
+      for (std::uint64_t v : got) {
+        RC_ASSERT(v == model.front());
+        model.pop_front();
+      }
+    }
+    RC_ASSERT(ring.view().size_approx() == model.size());
+  }
+}
+} // namespace
+
+RC_GTEST_PROP(RingModelProp, SpscBehavesLikeBoundedFifo, ()) { check_against_model<RingKind::Spsc>(); }
+RC_GTEST_PROP(RingModelProp, MpscBehavesLikeBoundedFifo, ()) { check_against_model<RingKind::Mpsc>(); }
