@@ -6,8 +6,8 @@
 //    message is copied once in (from a local header) and once out (into a local header kept alive with
 //    DoNotOptimize), on both sides.
 //  * Equal capacities: our rings hold 1024 slots; ReaderWriterQueue(1023) allocates one 1024-slot block (it
-//    keeps one slot spare, so 1023 usable); ConcurrentQueue gets minCapacity 1024 via its
-//    (capacity, explicit producers, implicit producers) constructor, which may hold somewhat more.
+//    keeps one slot spare, so 1023 usable); ConcurrentQueue holds exactly 1024, split evenly between the
+//    producer tokens (see make_cq), whereas producers share our MPSC ring's 1024 slots.
 //  * moodycamel runs in its fastest documented mode: try_* (no allocation), explicit producer and consumer
 //    tokens for ConcurrentQueue.
 //  * Batches are 32 messages: our push_batch/pop_batch vs enqueue_bulk/try_dequeue_bulk. readerwriterqueue
@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -110,7 +111,7 @@ void run_rounds(benchmark::State& state, int producers, const std::function<void
 // ---------------------------------------------------------------------------------------------------------
 
 void rk_spsc_single(benchmark::State& state) {
-  auto ring = rk::HeapRing::create(rk::RingKind::Spsc, kCapacity, 64);
+  auto ring = rk::OwnedRing::create(rk::RingKind::Spsc, kCapacity, 64);
   rk::SpscProducer producer(ring->view());
   rk::SpscConsumer consumer(ring->view());
   run_rounds(
@@ -141,7 +142,7 @@ void rk_spsc_single(benchmark::State& state) {
 }
 
 void rk_spsc_batch(benchmark::State& state) {
-  auto ring = rk::HeapRing::create(rk::RingKind::Spsc, kCapacity, 64);
+  auto ring = rk::OwnedRing::create(rk::RingKind::Spsc, kCapacity, 64);
   rk::SpscProducer producer(ring->view());
   rk::SpscConsumer consumer(ring->view());
   run_rounds(
@@ -177,7 +178,7 @@ void rk_spsc_batch(benchmark::State& state) {
 
 void rk_mpsc_single(benchmark::State& state) {
   const int producers = static_cast<int>(state.range(0));
-  auto ring = rk::HeapRing::create(rk::RingKind::Mpsc, kCapacity, 64);
+  auto ring = rk::OwnedRing::create(rk::RingKind::Mpsc, kCapacity, 64);
   rk::MpscConsumer consumer(ring->view());
   run_rounds(
       state, producers,
@@ -210,7 +211,7 @@ void rk_mpsc_single(benchmark::State& state) {
 
 void rk_mpsc_batch(benchmark::State& state) {
   const int producers = static_cast<int>(state.range(0));
-  auto ring = rk::HeapRing::create(rk::RingKind::Mpsc, kCapacity, 64);
+  auto ring = rk::OwnedRing::create(rk::RingKind::Mpsc, kCapacity, 64);
   rk::MpscConsumer consumer(ring->view());
   run_rounds(
       state, producers,
@@ -278,18 +279,39 @@ void mc_spsc_single(benchmark::State& state) {
       });
 }
 
-// ConcurrentQueue sized so that `producers` explicit producers share at least kCapacity elements.
-std::unique_ptr<moodycamel::ConcurrentQueue<rk::MessageHeader>> make_cq(int producers) {
-  return std::make_unique<moodycamel::ConcurrentQueue<rk::MessageHeader>>(kCapacity,
-                                                                         static_cast<std::size_t>(producers), 0);
+// A ConcurrentQueue with a hard capacity of kCapacity elements, split evenly between `producers` explicit
+// producers. Blocks taken by an explicit producer never return to the shared pool, so a plain
+// ConcurrentQueue(kCapacity) lets the first producer grab every block and starves the others under try_enqueue.
+// The warm-up hands each token exactly kCapacity / producers elements' worth of blocks and empties the queue.
+struct CqSetup {
+  std::unique_ptr<moodycamel::ConcurrentQueue<rk::MessageHeader>> q;
+  std::vector<std::unique_ptr<moodycamel::ProducerToken>> tokens;
+  std::unique_ptr<moodycamel::ConsumerToken> consumer;
+};
+
+CqSetup make_cq(int producers) {
+  CqSetup s;
+  s.q = std::make_unique<moodycamel::ConcurrentQueue<rk::MessageHeader>>(kCapacity);
+  for (int i = 0; i < producers; ++i) s.tokens.push_back(std::make_unique<moodycamel::ProducerToken>(*s.q));
+  s.consumer = std::make_unique<moodycamel::ConsumerToken>(*s.q);
+  const rk::MessageHeader h = prototype();
+  for (auto& t : s.tokens) {
+    for (std::uint32_t i = 0; i < kCapacity / static_cast<std::uint32_t>(producers); ++i) {
+      if (!s.q->try_enqueue(*t, h)) std::abort();
+    }
+  }
+  rk::MessageHeader out;
+  while (s.q->try_dequeue(*s.consumer, out)) {
+  }
+  return s;
 }
 
 void mc_mpsc_single(benchmark::State& state) {
   const int producers = static_cast<int>(state.range(0));
-  auto q = make_cq(producers);
-  std::vector<std::unique_ptr<moodycamel::ProducerToken>> tokens;
-  for (int i = 0; i < producers; ++i) tokens.push_back(std::make_unique<moodycamel::ProducerToken>(*q));
-  moodycamel::ConsumerToken ctok(*q);
+  CqSetup cq = make_cq(producers);
+  auto& q = cq.q;
+  auto& tokens = cq.tokens;
+  auto& ctok = *cq.consumer;
   run_rounds(
       state, producers,
       [&](int id, std::uint64_t n) {
@@ -320,10 +342,10 @@ void mc_mpsc_single(benchmark::State& state) {
 }
 
 void mc_batch(benchmark::State& state, int producers) {
-  auto q = make_cq(producers);
-  std::vector<std::unique_ptr<moodycamel::ProducerToken>> tokens;
-  for (int i = 0; i < producers; ++i) tokens.push_back(std::make_unique<moodycamel::ProducerToken>(*q));
-  moodycamel::ConsumerToken ctok(*q);
+  CqSetup cq = make_cq(producers);
+  auto& q = cq.q;
+  auto& tokens = cq.tokens;
+  auto& ctok = *cq.consumer;
   run_rounds(
       state, producers,
       [&](int id, std::uint64_t n) {

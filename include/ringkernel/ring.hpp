@@ -176,8 +176,10 @@ RK_HOST_DEVICE RK_FORCEINLINE void ring_write_slot(std::byte* slot, const Messag
   }
 }
 
-/// Producer side of an SPSC ring. Holds the producer's index and a cached copy of the consumer's.
-class SpscProducer {
+/// Producer side of an SPSC ring. Holds the producer's index and a cached copy of the consumer's. Aligned to
+/// its own cache line(s): the producer rewrites `head_` on every push, so an endpoint object sharing a line
+/// with the consumer's (e.g. both members of one mailbox struct) would false-share on every message.
+class alignas(kCacheLine) SpscProducer {
 public:
   /// Binds to a ring; only one SpscProducer may exist per ring at a time.
   RK_HOST_DEVICE explicit SpscProducer(RingView ring) noexcept
@@ -204,6 +206,26 @@ public:
     return ErrorCode::Ok;
   }
 
+  /// Writes one message into the next free slot without publishing it (see publish()); lets a producer that
+  /// emits messages one at a time (a handler's replies) still publish once per batch.
+  RK_HOST_DEVICE ErrorCode try_stage(const MessageHeader& header, const void* payload) noexcept {
+    if (header.payload_len > ring_.max_payload()) return ErrorCode::MessageTooLarge;
+    if (free_slots(staged_ + 1) < staged_ + 1) return ErrorCode::QueueFull;
+    ring_write_slot(ring_.slot(head_ + staged_), header, payload);
+    ++staged_;
+    return ErrorCode::Ok;
+  }
+  /// Publishes everything staged with one release store; returns how many.
+  RK_HOST_DEVICE std::uint32_t publish() noexcept {
+    const std::uint32_t n = staged_;
+    if (n != 0) {
+      head_ += n;
+      staged_ = 0;
+      detail::store_release(&ring_.control->head, head_);
+    }
+    return n;
+  }
+
   /// Writes up to `n` messages with `fill(std::byte* slot, uint32_t i) -> bool` and publishes them with one
   /// release store. `fill` returns false to stop early (e.g. an oversized message). Returns how many landed.
   template <class Fill>
@@ -223,10 +245,11 @@ private:
   RingView ring_;
   std::uint64_t head_;
   std::uint64_t cached_tail_;
+  std::uint32_t staged_ = 0;
 };
 
-/// Consumer side of an SPSC ring.
-class SpscConsumer {
+/// Consumer side of an SPSC ring. Cache-line aligned for the same reason as SpscProducer.
+class alignas(kCacheLine) SpscConsumer {
 public:
   /// Binds to a ring; only one consumer may use a ring at a time.
   RK_HOST_DEVICE explicit SpscConsumer(RingView ring) noexcept
@@ -316,8 +339,8 @@ private:
   RingView ring_;
 };
 
-/// Consumer side of an MPSC ring.
-class MpscConsumer {
+/// Consumer side of an MPSC ring. Cache-line aligned for the same reason as SpscProducer.
+class alignas(kCacheLine) MpscConsumer {
 public:
   /// Binds to a ring; only one consumer may use a ring at a time (create it per drain under a lock if
   /// several threads take turns consuming).
@@ -351,23 +374,40 @@ private:
   std::uint64_t tail_;
 };
 
-/// Ring memory owned on the heap (the CPU backend's mailboxes); movable, not copyable.
-class HeapRing {
+/// Where ring memory comes from: the heap by default; the CUDA backend passes pinned mapped host memory so
+/// the same ring is visible to the GPU.
+struct RingAllocator {
+  void* (*allocate)(std::size_t bytes, void* ctx) = nullptr;  ///< Returns 128-byte aligned memory or nullptr.
+  void (*release)(void* memory, void* ctx) = nullptr;         ///< Frees what allocate returned.
+  void* ctx = nullptr;                                        ///< Passed to both.
+  const char* what = "heap";                                  ///< For error messages.
+};
+
+/// Ring memory with an owner (the CPU backend's mailboxes, the CUDA backend's mapped queues); movable only.
+class OwnedRing {
 public:
-  /// Allocates and initialises a ring; InvalidArgument names the bad geometry.
-  static Result<HeapRing> create(RingKind kind, std::uint32_t capacity, std::uint32_t slot_size);
-  HeapRing(HeapRing&& other) noexcept : memory_(other.memory_), view_(other.view_) { other.memory_ = nullptr; other.view_ = {}; }
+  /// Allocates (heap unless `alloc` says otherwise) and initialises a ring; InvalidArgument names bad geometry.
+  static Result<OwnedRing> create(RingKind kind, std::uint32_t capacity, std::uint32_t slot_size,
+                                  const RingAllocator& alloc = {});
+  OwnedRing(OwnedRing&& other) noexcept : memory_(other.memory_), alloc_(other.alloc_), view_(other.view_) {
+    other.memory_ = nullptr;
+    other.view_ = {};
+  }
   /// Move assignment.
-  HeapRing& operator=(HeapRing&& other) noexcept;
-  HeapRing(const HeapRing&) = delete;
-  HeapRing& operator=(const HeapRing&) = delete;
-  ~HeapRing();
+  OwnedRing& operator=(OwnedRing&& other) noexcept;
+  OwnedRing(const OwnedRing&) = delete;
+  OwnedRing& operator=(const OwnedRing&) = delete;
+  ~OwnedRing();
   /// The ring.
   [[nodiscard]] const RingView& view() const noexcept { return view_; }
+  /// Start of the ring memory (what the allocator returned).
+  [[nodiscard]] void* memory() const noexcept { return memory_; }
 
 private:
-  HeapRing() = default;
+  OwnedRing() = default;
+  void reset() noexcept;
   void* memory_ = nullptr;
+  RingAllocator alloc_{};
   RingView view_{};
 };
 

@@ -5,7 +5,8 @@
 
 namespace ringkernel {
 
-Result<HeapRing> HeapRing::create(RingKind kind, std::uint32_t capacity, std::uint32_t slot_size) {
+Result<OwnedRing> OwnedRing::create(RingKind kind, std::uint32_t capacity, std::uint32_t slot_size,
+                                    const RingAllocator& alloc) {
   const std::uint64_t bytes = ring_storage_bytes(kind, capacity, slot_size);
   if (bytes == 0) {
     return make_error(ErrorCode::InvalidArgument,
@@ -13,24 +14,35 @@ Result<HeapRing> HeapRing::create(RingKind kind, std::uint32_t capacity, std::ui
                           " must be a power of two in [2, " + std::to_string(kMaxRingCapacity) + "], slot size " +
                           std::to_string(slot_size) + " must be a multiple of 64 in [64, " +
                           std::to_string(kMaxSlotSize) + "]",
-                      "HeapRing::create");
+                      "OwnedRing::create");
   }
-  void* memory = ::operator new(bytes, std::align_val_t{kCacheLine}, std::nothrow);
+  void* memory = alloc.allocate != nullptr ? alloc.allocate(bytes, alloc.ctx)
+                                           : ::operator new(bytes, std::align_val_t{kCacheLine}, std::nothrow);
   if (memory == nullptr) {
-    return make_error(ErrorCode::Internal, "out of memory allocating " + std::to_string(bytes) + " bytes",
-                      "HeapRing::create");
+    return make_error(ErrorCode::Internal,
+                      std::string("out of ") + alloc.what + " memory allocating " + std::to_string(bytes) + " bytes",
+                      "OwnedRing::create");
   }
-  HeapRing ring;
+  OwnedRing ring;
   ring.memory_ = memory;
+  ring.alloc_ = alloc;
   const ErrorCode rc = ring_init(memory, bytes, kind, capacity, slot_size, &ring.view_);
-  if (rc != ErrorCode::Ok) return make_error(rc, "ring_init failed", "HeapRing::create");
+  if (rc != ErrorCode::Ok) return make_error(rc, "ring_init failed (memory not 128-byte aligned?)", "OwnedRing::create");
   return ring;
 }
 
-HeapRing& HeapRing::operator=(HeapRing&& other) noexcept {
+void OwnedRing::reset() noexcept {
+  if (memory_ == nullptr) return;
+  if (alloc_.release != nullptr) alloc_.release(memory_, alloc_.ctx);
+  else ::operator delete(memory_, std::align_val_t{kCacheLine});
+  memory_ = nullptr;
+}
+
+OwnedRing& OwnedRing::operator=(OwnedRing&& other) noexcept {
   if (this != &other) {
-    if (memory_ != nullptr) ::operator delete(memory_, std::align_val_t{kCacheLine});
+    reset();
     memory_ = other.memory_;
+    alloc_ = other.alloc_;
     view_ = other.view_;
     other.memory_ = nullptr;
     other.view_ = {};
@@ -38,8 +50,6 @@ HeapRing& HeapRing::operator=(HeapRing&& other) noexcept {
   return *this;
 }
 
-HeapRing::~HeapRing() {
-  if (memory_ != nullptr) ::operator delete(memory_, std::align_val_t{kCacheLine});
-}
+OwnedRing::~OwnedRing() { reset(); }
 
 } // namespace ringkernel

@@ -257,9 +257,9 @@ Result<ActorId> RuntimeState::launch(ActorId parent_id, std::string_view name, c
     }
   }
 
-  auto in = HeapRing::create(RingKind::Mpsc, o.mailbox_capacity, o.slot_size);
+  auto in = OwnedRing::create(RingKind::Mpsc, o.mailbox_capacity, o.slot_size, exec->inbox_allocator());
   if (!in) return in.error().with_context(ctx);
-  auto out = HeapRing::create(RingKind::Mpsc, o.outbox_capacity, o.slot_size);
+  auto out = OwnedRing::create(RingKind::Mpsc, o.outbox_capacity, o.slot_size);
   if (!out) return out.error().with_context(ctx);
 
   const ActorId id = next_id.fetch_add(1);
@@ -283,7 +283,13 @@ Result<ActorId> RuntimeState::launch(ActorId parent_id, std::string_view name, c
   } catch (...) {
     return make_error(ErrorCode::HandlerFailed, "actor constructor threw", ctx);
   }
+  if (auto p = exec->prepare(c); !p) {
+    c.type.destroy(c.state);
+    c.state = nullptr;
+    return p.error().with_context(ctx);
+  }
   if (auto b = registry.bind(name, id); !b) {
+    exec->release(c);
     c.type.destroy(c.state);
     c.state = nullptr;
     return b.error().with_context(ctx);
@@ -345,6 +351,7 @@ Status RuntimeState::command(ActorCell& c, Command cmd, bool urgent, std::string
     c.commands.push_back(PendingCommand{cmd, barrier, urgent, std::move(reason)});
     c.pending_commands.fetch_add(1);
     if (barrier < c.next_barrier.load()) c.next_barrier.store(barrier);
+    update_device_limit(c);
   }
   exec->schedule(c);
   return {};
@@ -370,6 +377,7 @@ void RuntimeState::apply_commands(ActorCell& c) {
       cmd = std::move(c.commands.front());
       c.commands.pop_front();
       c.pending_commands.fetch_sub(1);
+      update_device_limit(c);
       c.next_barrier.store(c.commands.empty() ? UINT64_MAX
                                               : (c.commands.front().urgent ? 0 : c.commands.front().barrier));
     }
@@ -377,8 +385,20 @@ void RuntimeState::apply_commands(ActorCell& c) {
   }
 }
 
+void RuntimeState::update_device_limit(ActorCell& c) {
+  if (exec->hosts_handlers()) return;
+  // A device consumes its inbox on its own; it must stop exactly where the first queued stop-type command
+  // was issued so that the command is ordered with the messages around it.
+  std::uint64_t limit = UINT64_MAX;
+  for (const auto& q : c.commands) {
+    if (q.cmd != Command::Start && q.cmd != Command::Activate) limit = std::min(limit, q.barrier);
+  }
+  exec->set_limit(c, limit);
+}
+
 void RuntimeState::run_hook(ActorCell& c, void (*hook)(void*, Context&)) {
   if (hook == nullptr || c.state == nullptr) return;
+  if (!exec->hosts_handlers()) return;  // device actors run their hooks on the device
   MessageHeader none{};
   Context ctx(this, &c, &none);
   try {
@@ -395,6 +415,11 @@ void RuntimeState::apply(ActorCell& c, const PendingCommand& cmd) {
   switch (cmd.cmd) {
     case Command::Start:
       if (s == ActorState::Created) {
+        if (auto st = exec->device_command(c, kDeviceLoad, c.state); !st) {
+          set_state(c, ActorState::Failed);
+          emit(RuntimeEvent::Kind::Failed, c, st.error().describe());
+          break;
+        }
         run_hook(c, c.type.on_start);
         set_state(c, ActorState::Launched);
         emit(RuntimeEvent::Kind::Launched, c, c.type.type_name);
@@ -402,12 +427,20 @@ void RuntimeState::apply(ActorCell& c, const PendingCommand& cmd) {
       break;
     case Command::Activate:
       if (s == ActorState::Launched || s == ActorState::Deactivated) {
+        if (auto st = exec->device_command(c, kDeviceActivate, nullptr); !st) {
+          emit(RuntimeEvent::Kind::Failed, c, st.error().describe());
+          break;
+        }
         set_state(c, ActorState::Active);
         emit(RuntimeEvent::Kind::Activated, c, {});
       }
       break;
     case Command::Deactivate:
       if (s == ActorState::Active || s == ActorState::Launched) {
+        if (auto st = exec->device_command(c, kDeviceDeactivate, nullptr); !st) {
+          emit(RuntimeEvent::Kind::Failed, c, st.error().describe());
+          break;
+        }
         set_state(c, ActorState::Deactivated);
         emit(RuntimeEvent::Kind::Deactivated, c, {});
       }
@@ -436,6 +469,11 @@ bool RuntimeState::has_work(ActorCell& c) const noexcept {
 
 std::size_t RuntimeState::drain(ActorCell& c, unsigned budget) {
   std::lock_guard consumer(c.consumer_mu);
+  if (!exec->hosts_handlers()) {
+    // The device runs the handlers; the host side only applies lifecycle commands once they are due.
+    if (c.pending_commands.load() != 0) apply_commands(c);
+    return 0;
+  }
   detail::store_relaxed(&c.cb.heartbeat_ns, steady_ns());
   std::size_t processed = 0;
   while (processed < budget) {
@@ -571,6 +609,7 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
   }
   if (s != ActorState::Failed) {
     run_hook(c, c.type.on_stop);
+    (void)exec->device_command(c, kDeviceUnload, nullptr);  // device actors run on_stop on the device
     set_state(c, ActorState::Failed);
   }
   if (c.state != nullptr) c.type.destroy(c.state);
@@ -581,6 +620,11 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
     emit(RuntimeEvent::Kind::Failed, c, "constructor threw during restart; actor left failed");
     return;
   }
+  if (auto st = exec->device_command(c, kDeviceLoad, c.state); !st) {
+    emit(RuntimeEvent::Kind::Failed, c, "device reload failed: " + st.error().describe());
+    return;
+  }
+  if (c.opts.auto_activate) (void)exec->device_command(c, kDeviceActivate, nullptr);
   detail::fetch_add_relaxed(&c.cb.restarts, std::uint32_t{1});
   restarts.fetch_add(1, std::memory_order_relaxed);
   set_state(c, ActorState::Launched);
@@ -607,6 +651,7 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
   }
   set_state(c, ActorState::Terminating);
   if (s != ActorState::Created && s != ActorState::Failed) run_hook(c, c.type.on_stop);
+  if (s != ActorState::Created) (void)exec->device_command(c, kDeviceUnload, nullptr);
   // Whatever is still queued was sent after terminate() (or is being killed): dead-letter it.
   const DeadLetterReason why = shutting_down.load() ? DeadLetterReason::Shutdown : DeadLetterReason::ActorTerminated;
   MpscConsumer rest(c.inbox.view());
@@ -624,6 +669,7 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
     if (ActorCell* p = cell(c.parent)) std::erase(p->children, c.id);
   }
   set_state(c, ActorState::Terminated);
+  exec->release(c);
   emit(RuntimeEvent::Kind::Terminated, c, reason);
 }
 
@@ -663,38 +709,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
 
   if (to == kHostActor) {
     if (from == nullptr) return make_error(ErrorCode::InvalidArgument, "the host cannot send to itself", "send");
-    h.tenant = from->opts.tenant;
-    // Receiving on the host is an HLC receive event: merge so later host stamps follow this message.
-    (void)clock.update(h.hlc);
-    if ((flags & msg_flags::kReply) != 0 && correlation != 0) {
-      bool pending = false;
-      {
-        std::lock_guard lk(calls_mu);
-        pending = calls.count(correlation) != 0;
-      }
-      if (pending) {
-        complete_call(correlation, envelope_of(h, bytes));
-        from->sent.fetch_add(1, std::memory_order_relaxed);
-        return {};
-      }
-      dead_letter(h, bytes, DeadLetterReason::Expired, "reply arrived after its call timed out");
-      return {};
-    }
-    if (len > from->outbox.view().max_payload()) {
-      return make_error(ErrorCode::MessageTooLarge, "reply does not fit the outbox slot", from->name);
-    }
-    if (MpscProducer(from->outbox.view()).try_push(h, bytes) != ErrorCode::Ok) {
-      from->dropped.fetch_add(1, std::memory_order_relaxed);
-      dead_letter(h, bytes, DeadLetterReason::QueueFull, "host receive queue of '" + from->name + "' is full");
-      return make_error(ErrorCode::QueueFull, "host receive queue is full (nobody is receiving?)", from->name);
-    }
-    from->sent.fetch_add(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (from->out_waiters.load() != 0) {
-      { std::lock_guard lk(from->out_mu); }
-      from->out_cv.notify_all();
-    }
-    return {};
+    return deliver_to_host(*from, h, bytes);
   }
 
   ActorCell* dest = cell(to);
@@ -808,6 +823,56 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
   if (from != nullptr) from->sent.fetch_add(1, std::memory_order_relaxed);
   exec->schedule(*dest);
   return {};
+}
+
+Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* bytes) {
+  h.tenant = from.opts.tenant;
+  // Receiving on the host is an HLC receive event: merge so later host stamps follow this message.
+  (void)clock.update(h.hlc);
+  if ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) {
+    bool pending = false;
+    {
+      std::lock_guard lk(calls_mu);
+      pending = calls.count(h.correlation_id) != 0;
+    }
+    if (pending) {
+      complete_call(h.correlation_id, envelope_of(h, bytes));
+      from.sent.fetch_add(1, std::memory_order_relaxed);
+      return {};
+    }
+    dead_letter(h, bytes, DeadLetterReason::Expired, "reply arrived after its call timed out");
+    return {};
+  }
+  if (h.payload_len > from.outbox.view().max_payload()) {
+    return make_error(ErrorCode::MessageTooLarge, "reply does not fit the outbox slot", from.name);
+  }
+  if (MpscProducer(from.outbox.view()).try_push(h, bytes) != ErrorCode::Ok) {
+    from.dropped.fetch_add(1, std::memory_order_relaxed);
+    dead_letter(h, bytes, DeadLetterReason::QueueFull, "host receive queue of '" + from.name + "' is full");
+    return make_error(ErrorCode::QueueFull, "host receive queue is full (nobody is receiving?)", from.name);
+  }
+  from.sent.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (from.out_waiters.load() != 0) {
+    { std::lock_guard lk(from.out_mu); }
+    from.out_cv.notify_all();
+  }
+  return {};
+}
+
+void RuntimeState::device_failed(ActorCell& c, const std::byte* failed_message, std::string reason) {
+  detail::fetch_add_relaxed(&c.cb.errors, std::uint64_t{1});
+  detail::store_relaxed(&c.cb.last_error, static_cast<std::uint32_t>(ErrorCode::HandlerFailed));
+  failures.fetch_add(1, std::memory_order_relaxed);
+  if (failed_message != nullptr) {
+    const auto& h = *reinterpret_cast<const MessageHeader*>(failed_message);
+    if (h.valid()) {
+      dead_letter(h, failed_message + sizeof(MessageHeader), DeadLetterReason::HandlerFailed,
+                  "actor '" + c.name + "' failed on the device: " + reason);
+    }
+  }
+  std::lock_guard consumer(c.consumer_mu);
+  on_failure(c, std::move(reason));
 }
 
 Result<std::size_t> RuntimeState::send_many(ActorId to, TypeId type, const void* payloads, std::size_t len,

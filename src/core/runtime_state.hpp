@@ -35,8 +35,29 @@ public:
   virtual void schedule(ActorCell& cell) = 0;
   /// Stops the workers; false if some did not stop by `deadline` (they are abandoned, not joined).
   virtual bool stop(std::chrono::steady_clock::time_point deadline) = 0;
+
+  // --- device executors (handlers run on an accelerator, not in drain) ---
+  /// True when handlers run on host threads through RuntimeState::drain.
+  [[nodiscard]] virtual bool hosts_handlers() const noexcept { return true; }
+  /// Memory for a cell's inbox (device executors hand out memory the device can read).
+  [[nodiscard]] virtual RingAllocator inbox_allocator() { return {}; }
+  /// Validates and reserves device resources for a new cell before it becomes visible.
+  virtual Status prepare(ActorCell& /*cell*/) { return {}; }
+  /// Applies a lifecycle step on the device: copies `host_state` into the slot (Load), or activates,
+  /// deactivates or unloads it. Waits for the device's acknowledgement (bounded).
+  virtual Status device_command(ActorCell& /*cell*/, int /*slot_command*/, const void* /*host_state*/) { return {}; }
+  /// The first queued stop-type command's barrier changed: the device must not consume beyond `limit`.
+  virtual void set_limit(ActorCell& /*cell*/, std::uint64_t /*limit*/) {}
+  /// Releases the cell's device resources once it is terminated.
+  virtual void release(ActorCell& /*cell*/) {}
 };
 
+
+/// Slot commands a device executor understands (values match cuda::SlotCommand).
+inline constexpr int kDeviceLoad = 1;
+inline constexpr int kDeviceActivate = 2;
+inline constexpr int kDeviceDeactivate = 3;
+inline constexpr int kDeviceUnload = 4;
 
 /// Lifecycle commands, applied by the owning worker at a message boundary.
 enum class Command : std::uint8_t { Start, Activate, Deactivate, Terminate, Kill, Restart, Fail };
@@ -56,8 +77,9 @@ struct ActorCell {
   LaunchOptions opts;
   ActorType type;
   ControlBlock cb{};
-  HeapRing inbox;
-  HeapRing outbox;
+  OwnedRing inbox;
+  OwnedRing outbox;
+  void* device = nullptr;  // executor-private per-cell data (device slot), owned by the executor
   WatermarkGauge gauge;
   void* state = nullptr;
   unsigned worker = 0;
@@ -93,7 +115,7 @@ struct ActorCell {
   std::vector<ActorId> children;
   RestartBudget child_budget;
 
-  ActorCell(HeapRing in, HeapRing out, const LaunchOptions& o)
+  ActorCell(OwnedRing in, OwnedRing out, const LaunchOptions& o)
       : opts(o), inbox(std::move(in)), outbox(std::move(out)),
         gauge(o.mailbox_capacity, o.backpressure.high_water, o.backpressure.low_water),
         child_budget(o.supervision) {}
@@ -169,9 +191,15 @@ struct RuntimeState : std::enable_shared_from_this<RuntimeState> {
   // --- used by the executor, on the worker that owns the cell ---
   std::size_t drain(ActorCell& c, unsigned budget);
   bool has_work(ActorCell& c) const noexcept;
+  /// A message an actor addressed to the host (a device executor's K2H traffic): completes a pending call
+  /// or lands in the actor's host receive queue.
+  Status deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload);
+  /// A device handler failed on `failed_message` (header + payload, may be null): dead-letter it, supervise.
+  void device_failed(ActorCell& c, const std::byte* failed_message, std::string reason);
 
 private:
   void apply_commands(ActorCell& c);
+  void update_device_limit(ActorCell& c);  // under c.ctl_mu
   void apply(ActorCell& c, const PendingCommand& cmd);
   bool handle_one(ActorCell& c, const MessageHeader& h, const std::byte* payload, std::string* reason);
   void on_failure(ActorCell& c, std::string reason);

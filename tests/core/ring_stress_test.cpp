@@ -88,9 +88,9 @@ void spin_pause(unsigned& spins) {
 
 TEST(RingStressTest, Spsc1P1C) {
   constexpr std::uint32_t kCap = 256;
-  auto made = rk::HeapRing::create(RingKind::Spsc, kCap, 128);
+  auto made = rk::OwnedRing::create(RingKind::Spsc, kCap, 128);
   ASSERT_TRUE(made.ok());
-  const rk::HeapRing ring = std::move(made).value();
+  const rk::OwnedRing ring = std::move(made).value();
 
   std::atomic<std::uint64_t> fulls{0};
   std::atomic<bool> saw_full{false};
@@ -142,9 +142,9 @@ TEST(RingStressTest, Spsc1P1C) {
 
 TEST(RingStressTest, SpscBatched1P1C) {
   constexpr std::uint32_t kCap = 64;
-  auto made = rk::HeapRing::create(RingKind::Spsc, kCap, 128);
+  auto made = rk::OwnedRing::create(RingKind::Spsc, kCap, 128);
   ASSERT_TRUE(made.ok());
-  const rk::HeapRing ring = std::move(made).value();
+  const rk::OwnedRing ring = std::move(made).value();
 
   std::atomic<std::uint64_t> short_batches{0};
   std::thread producer([&] {
@@ -200,9 +200,9 @@ struct MpscResult {
 // is exercised deterministically: while it waits, the ring must hold exactly `capacity` messages.
 MpscResult run_mpsc(std::size_t producers, std::uint32_t capacity, ProducerMode mode,
                     std::uint64_t per_producer = kMpscPerProducer) {
-  auto made = rk::HeapRing::create(RingKind::Mpsc, capacity, 128);
+  auto made = rk::OwnedRing::create(RingKind::Mpsc, capacity, 128);
   EXPECT_TRUE(made.ok());
-  const rk::HeapRing ring = std::move(made).value();
+  const rk::OwnedRing ring = std::move(made).value();
 
   std::atomic<std::size_t> saw_full{0};
   std::atomic<std::uint64_t> fulls{0};
@@ -301,9 +301,9 @@ TEST(RingStressTest, Mpsc4P1CTinyRing) {
 TEST(RingStressTest, MpscSharedProducerObject) {
   // One MpscProducer object used by three threads at once (documented as allowed).
   constexpr std::uint64_t kPer = kMpscPerProducer / 2;
-  auto made = rk::HeapRing::create(RingKind::Mpsc, 64, 128);
+  auto made = rk::OwnedRing::create(RingKind::Mpsc, 64, 128);
   ASSERT_TRUE(made.ok());
-  const rk::HeapRing ring = std::move(made).value();
+  const rk::OwnedRing ring = std::move(made).value();
   rk::MpscProducer shared(ring.view());
   std::vector<std::thread> threads;
   for (std::uint64_t id = 0; id < 3; ++id) {

@@ -60,8 +60,8 @@ protected:
   using Producer = typename Ops<kKind>::Producer;
   using Consumer = typename Ops<kKind>::Consumer;
 
-  static rk::HeapRing make(std::uint32_t capacity, std::uint32_t slot_size = 128) {
-    auto r = rk::HeapRing::create(kKind, capacity, slot_size);
+  static rk::OwnedRing make(std::uint32_t capacity, std::uint32_t slot_size = 128) {
+    auto r = rk::OwnedRing::create(kKind, capacity, slot_size);
     EXPECT_TRUE(r.ok());
     return std::move(r).value();
   }
@@ -293,34 +293,34 @@ TEST(RingAttachTest, RejectsBadMemory) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// HeapRing
+// OwnedRing
 // ---------------------------------------------------------------------------------------------------------
 
-TEST(HeapRingTest, CreateRejectsBadGeometryWithDescriptiveError) {
-  const auto r = rk::HeapRing::create(RingKind::Spsc, 100, 64);
+TEST(OwnedRingTest, CreateRejectsBadGeometryWithDescriptiveError) {
+  const auto r = rk::OwnedRing::create(RingKind::Spsc, 100, 64);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), ErrorCode::InvalidArgument);
-  EXPECT_EQ(r.error().context(), "HeapRing::create");
+  EXPECT_EQ(r.error().context(), "OwnedRing::create");
   EXPECT_NE(r.error().message().find("100"), std::string::npos) << r.error().message();
-  const auto s = rk::HeapRing::create(RingKind::Mpsc, 8, 70);
+  const auto s = rk::OwnedRing::create(RingKind::Mpsc, 8, 70);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message().find("70"), std::string::npos) << s.error().message();
 }
 
-TEST(HeapRingTest, CreateAndMove) {
-  auto r = rk::HeapRing::create(RingKind::Mpsc, 32, 192);
+TEST(OwnedRingTest, CreateAndMove) {
+  auto r = rk::OwnedRing::create(RingKind::Mpsc, 32, 192);
   ASSERT_TRUE(r.ok());
-  rk::HeapRing ring = std::move(r).value();
+  rk::OwnedRing ring = std::move(r).value();
   EXPECT_TRUE(ring.view().valid());
   EXPECT_EQ(ring.view().capacity(), 32u);
   EXPECT_EQ(ring.view().max_payload(), 128u);
   const auto* control = ring.view().control;
 
-  rk::HeapRing moved(std::move(ring));
+  rk::OwnedRing moved(std::move(ring));
   EXPECT_EQ(moved.view().control, control);
   EXPECT_FALSE(ring.view().valid());  // NOLINT(bugprone-use-after-move): moved-from state is specified
 
-  auto other = rk::HeapRing::create(RingKind::Spsc, 4, 64);
+  auto other = rk::OwnedRing::create(RingKind::Spsc, 4, 64);
   ASSERT_TRUE(other.ok());
   other.value() = std::move(moved);  // releases the old SPSC ring, takes the MPSC one
   EXPECT_EQ(other->view().control, control);
@@ -523,7 +523,7 @@ TYPED_TEST(RingTest, ReattachedEndpointsResumeFromSharedIndices) {
 // ---------------------------------------------------------------------------------------------------------
 
 TEST(SpscRingTest, FreeSlotsAndAvailable) {
-  auto r = rk::HeapRing::create(RingKind::Spsc, 8, 64);
+  auto r = rk::OwnedRing::create(RingKind::Spsc, 8, 64);
   ASSERT_TRUE(r.ok());
   rk::SpscProducer p(r->view());
   rk::SpscConsumer c(r->view());
@@ -540,7 +540,7 @@ TEST(SpscRingTest, FreeSlotsAndAvailable) {
 }
 
 TEST(SpscRingTest, ConsumerSeesNewMessagesAfterDrainingItsCachedView) {
-  auto r = rk::HeapRing::create(RingKind::Spsc, 8, 64);
+  auto r = rk::OwnedRing::create(RingKind::Spsc, 8, 64);
   ASSERT_TRUE(r.ok());
   rk::SpscProducer p(r->view());
   rk::SpscConsumer c(r->view());
@@ -554,7 +554,7 @@ TEST(SpscRingTest, ConsumerSeesNewMessagesAfterDrainingItsCachedView) {
 }
 
 TEST(SpscRingTest, PushBatchStopsWhenFillReturnsFalse) {
-  auto r = rk::HeapRing::create(RingKind::Spsc, 16, 128);
+  auto r = rk::OwnedRing::create(RingKind::Spsc, 16, 128);
   ASSERT_TRUE(r.ok());
   rk::SpscProducer p(r->view());
   rk::SpscConsumer c(r->view());
@@ -587,7 +587,7 @@ TEST(SpscRingTest, PushBatchStopsWhenFillReturnsFalse) {
 // ---------------------------------------------------------------------------------------------------------
 
 TEST(MpscRingTest, ReadyTracksThePublishedSlot) {
-  auto r = rk::HeapRing::create(RingKind::Mpsc, 4, 64);
+  auto r = rk::OwnedRing::create(RingKind::Mpsc, 4, 64);
   ASSERT_TRUE(r.ok());
   rk::MpscProducer p(r->view());
   rk::MpscConsumer c(r->view());
@@ -602,7 +602,7 @@ TEST(MpscRingTest, ReadyTracksThePublishedSlot) {
 TEST(MpscRingTest, ConsumerStopsAtUnpublishedSlot) {
   // Simulate a producer that claimed a position but has not published it yet: the consumer must stop there
   // even though later positions are published.
-  auto r = rk::HeapRing::create(RingKind::Mpsc, 8, 64);
+  auto r = rk::OwnedRing::create(RingKind::Mpsc, 8, 64);
   ASSERT_TRUE(r.ok());
   const rk::RingView& v = r->view();
   rk::MpscProducer p(v);
@@ -624,7 +624,7 @@ TEST(MpscRingTest, ConsumerStopsAtUnpublishedSlot) {
 }
 
 TEST(MpscRingTest, StaleSequenceFromPreviousLapIsNotMistakenForPublished) {
-  auto r = rk::HeapRing::create(RingKind::Mpsc, 4, 64);
+  auto r = rk::OwnedRing::create(RingKind::Mpsc, 4, 64);
   ASSERT_TRUE(r.ok());
   rk::MpscProducer p(r->view());
   rk::MpscConsumer c(r->view());
@@ -640,7 +640,7 @@ TEST(MpscRingTest, StaleSequenceFromPreviousLapIsNotMistakenForPublished) {
 }
 
 TEST(MpscRingTest, SeveralProducerObjectsShareOneRing) {
-  auto r = rk::HeapRing::create(RingKind::Mpsc, 8, 64);
+  auto r = rk::OwnedRing::create(RingKind::Mpsc, 8, 64);
   ASSERT_TRUE(r.ok());
   rk::MpscProducer a(r->view()), b(r->view());
   rk::MpscConsumer c(r->view());
@@ -665,9 +665,9 @@ void check_against_model() {
   using P = typename Ops<K>::Producer;
   using C = typename Ops<K>::Consumer;
   const std::uint32_t cap = 1u << *rc::gen::inRange(1, 6);
-  auto made = rk::HeapRing::create(K, cap, 128);
+  auto made = rk::OwnedRing::create(K, cap, 128);
   RC_ASSERT(made.ok());
-  const rk::HeapRing ring = std::move(made).value();
+  const rk::OwnedRing ring = std::move(made).value();
   P p(ring.view());
   C c(ring.view());
   std::deque<std::uint64_t> model;

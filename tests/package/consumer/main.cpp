@@ -24,7 +24,7 @@ int fail(const char* what) {
 int main() {
   using namespace ringkernel;
 
-  auto ring = HeapRing::create(RingKind::Mpsc, 8, 128);
+  auto ring = OwnedRing::create(RingKind::Mpsc, 8, 128);
   if (!ring) return fail(ring.error().describe().c_str());
 
   HlcClock clock(7);
