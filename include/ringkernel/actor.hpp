@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 #include "ringkernel/backpressure.hpp"
@@ -102,6 +103,7 @@ class Context;
 /// Type-erased description of an actor type, built by `make_actor_type<A>(args...)`.
 struct ActorType {
   std::string type_name;                                   ///< For status and errors.
+  std::string type_key;                                    ///< typeid(A).name(): finds a backend's device code.
   std::function<void*()> create;                           ///< New state (constructed from the launch args).
   void (*destroy)(void*) noexcept = nullptr;               ///< Deletes a state.
   ErrorCode (*dispatch)(void*, Context&, const MessageHeader&, const std::byte*) = nullptr;  ///< Runs a handler.
@@ -138,6 +140,7 @@ ActorType make_actor_type(std::string type_name, Args&&... args) {
   static_assert(detail::unique_type_ids(List{}), "two message types in A::messages share a type_id");
   ActorType t;
   t.type_name = std::move(type_name);
+  t.type_key = typeid(A).name();
   t.create = [... captured = std::forward<Args>(args)]() -> void* { return new A(captured...); };
   t.destroy = [](void* p) noexcept { delete static_cast<A*>(p); };
   t.dispatch = [](void* p, Context& ctx, const MessageHeader& h, const std::byte* payload) -> ErrorCode {

@@ -183,8 +183,8 @@ class alignas(kCacheLine) SpscProducer {
 public:
   /// Binds to a ring; only one SpscProducer may exist per ring at a time.
   RK_HOST_DEVICE explicit SpscProducer(RingView ring) noexcept
-      : ring_(ring), head_(detail::load_relaxed(&ring.control->head)),
-        cached_tail_(detail::load_acquire(&ring.control->tail)) {}
+      : ring_(ring), head_(ring.control != nullptr ? detail::load_relaxed(&ring.control->head) : 0),
+        cached_tail_(ring.control != nullptr ? detail::load_acquire(&ring.control->tail) : 0) {}
 
   /// Free slots, re-reading the consumer index only when the cached one says fewer than `want`.
   RK_HOST_DEVICE std::uint64_t free_slots(std::uint64_t want = 1) noexcept {
@@ -215,13 +215,23 @@ public:
     ++staged_;
     return ErrorCode::Ok;
   }
-  /// Publishes everything staged with one release store; returns how many.
-  RK_HOST_DEVICE std::uint32_t publish() noexcept {
+  /// Bytes per slot of the ring.
+  [[nodiscard]] RK_HOST_DEVICE std::uint32_t slot_size() const noexcept { return ring_.slot_size; }
+  /// Claims the next free slot for the caller to fill in place (unpublished until publish()); nullptr when
+  /// full. Lets a device producer write a slot with wide stores instead of a byte-wise memcpy.
+  RK_HOST_DEVICE std::byte* try_claim() noexcept {
+    if (free_slots(staged_ + 1) < staged_ + 1) return nullptr;
+    return ring_.slot(head_ + staged_++);
+  }
+  /// Publishes everything staged with one release store; returns how many. With `fenced`, the caller has
+  /// just issued detail::fence_release() and the index is stored relaxed (sharing that fence).
+  RK_HOST_DEVICE std::uint32_t publish(bool fenced = false) noexcept {
     const std::uint32_t n = staged_;
     if (n != 0) {
       head_ += n;
       staged_ = 0;
-      detail::store_release(&ring_.control->head, head_);
+      if (fenced) detail::store_relaxed(&ring_.control->head, head_);
+      else detail::store_release(&ring_.control->head, head_);
     }
     return n;
   }
@@ -253,8 +263,8 @@ class alignas(kCacheLine) SpscConsumer {
 public:
   /// Binds to a ring; only one consumer may use a ring at a time.
   RK_HOST_DEVICE explicit SpscConsumer(RingView ring) noexcept
-      : ring_(ring), tail_(detail::load_relaxed(&ring.control->tail)),
-        cached_head_(detail::load_acquire(&ring.control->head)) {}
+      : ring_(ring), tail_(ring.control != nullptr ? detail::load_relaxed(&ring.control->tail) : 0),
+        cached_head_(ring.control != nullptr ? detail::load_acquire(&ring.control->head) : 0) {}
 
   /// Messages ready, re-reading the producer index only when the cached one shows none.
   RK_HOST_DEVICE std::uint64_t available() noexcept {
@@ -389,6 +399,7 @@ public:
   /// Allocates (heap unless `alloc` says otherwise) and initialises a ring; InvalidArgument names bad geometry.
   static Result<OwnedRing> create(RingKind kind, std::uint32_t capacity, std::uint32_t slot_size,
                                   const RingAllocator& alloc = {});
+  /// Move constructor; `other` is left empty (no memory, invalid view).
   OwnedRing(OwnedRing&& other) noexcept : memory_(other.memory_), alloc_(other.alloc_), view_(other.view_) {
     other.memory_ = nullptr;
     other.view_ = {};

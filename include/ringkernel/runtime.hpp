@@ -62,16 +62,23 @@ struct RuntimeConfig {
   std::chrono::milliseconds stall_timeout{1000};         ///< Handler time the watchdog reports as a stall; 0 = off.
   std::chrono::milliseconds watchdog_interval{50};       ///< How often the watchdog looks.
   unsigned drain_budget = 64;                            ///< Messages one actor handles before yielding the worker.
+  int cuda_device = 0;                                   ///< CUDA backend: device ordinal.
+  std::uint32_t cuda_slots_per_type = 8;                 ///< CUDA backend: actor slots (blocks) per actor type.
+  bool cuda_spin = true;                                 ///< CUDA backend: idle blocks spin (else __nanosleep back-off).
+  std::chrono::milliseconds cuda_command_timeout{200};   ///< CUDA backend: longest wait for a device acknowledgement.
+  std::size_t cuda_mapped_arena_mb = 64;                 ///< CUDA backend: pinned mapped memory reserved for rings.
 };
 
 class Runtime;
 
 namespace detail {
 class Executor;
-/// Creates a backend's executor for a runtime.
-using ExecutorFactory = std::unique_ptr<Executor> (*)(RuntimeState& rt);
+/// Creates a backend's executor for a runtime (BackendUnavailable when the machine lacks the device).
+using ExecutorFactory = Result<std::unique_ptr<Executor>> (*)(RuntimeState& rt);
 /// The CPU backend's executor (defined in the cpu component).
-std::unique_ptr<Executor> make_cpu_executor(RuntimeState& rt);
+Result<std::unique_ptr<Executor>> make_cpu_executor(RuntimeState& rt);
+/// The CUDA backend's executor (defined in the cuda component, built when CUDA is enabled).
+Result<std::unique_ptr<Executor>> make_cuda_executor(RuntimeState& rt);
 /// Executors compiled into this program, by backend.
 struct ExecutorFactories {
   ExecutorFactory cpu = nullptr;   ///< CPU backend.
@@ -294,6 +301,7 @@ public:
   /// True until shutdown starts.
   [[nodiscard]] bool running() const noexcept;
 
+  /// Move constructor; the moved-from runtime is empty (its destructor does nothing).
   Runtime(Runtime&&) noexcept;
   /// Move assignment (shuts down the runtime being replaced).
   Runtime& operator=(Runtime&&) noexcept;
@@ -311,6 +319,9 @@ private:
 inline Result<Runtime> RuntimeBuilder::build() const {
   detail::ExecutorFactories f;
   f.cpu = &detail::make_cpu_executor;
+#if defined(RINGKERNEL_HAS_CUDA)
+  f.cuda = &detail::make_cuda_executor;
+#endif
   return detail::build_runtime(cfg_, f);
 }
 

@@ -44,7 +44,11 @@ Result<Backend> parse_backend(std::string_view name) {
                     "parse_backend");
 }
 
-bool backend_available(Backend b) noexcept { return b == Backend::Cpu || b == Backend::Auto; }
+bool backend_available(Backend b) noexcept {
+  if (b == Backend::Cpu || b == Backend::Auto) return true;
+  if (b == Backend::Cuda) return detail::g_cuda_probe != nullptr && detail::g_cuda_probe();
+  return false;
+}
 
 std::string_view to_string(RuntimeEvent::Kind k) noexcept {
   using K = RuntimeEvent::Kind;
@@ -134,6 +138,28 @@ std::string_view command_name(Command c) {
 }
 
 bool is_final(ActorState s) { return s == ActorState::Terminating || s == ActorState::Terminated; }
+
+// An actor's own HLC lives in its control block. Its worker steps it, but so can other threads (a dead-letter
+// replay or a retained pub/sub message is re-sent on behalf of its original sender), so every step is a CAS:
+// a load + store pair could overwrite a concurrent step and move the clock backwards.
+std::uint64_t actor_clock_tick(ControlBlock& cb) noexcept {
+  std::uint64_t current = detail::load_relaxed(&cb.hlc);
+  std::uint64_t next = 0;
+  do {
+    next = hlc_next_tick(current, system_physical_ms());
+  } while (!detail::compare_exchange_weak(&cb.hlc, current, next));
+  return next;
+}
+
+// Merges a received timestamp into an actor's HLC (a receive event); returns the new value.
+std::uint64_t actor_clock_merge(ControlBlock& cb, std::uint64_t received) noexcept {
+  std::uint64_t current = detail::load_relaxed(&cb.hlc);
+  std::uint64_t next = 0;
+  do {
+    next = hlc_next_update(current, received, system_physical_ms());
+  } while (!detail::compare_exchange_weak(&cb.hlc, current, next));
+  return next;
+}
 
 } // namespace
 
@@ -377,15 +403,18 @@ void RuntimeState::apply_commands(ActorCell& c) {
       cmd = std::move(c.commands.front());
       c.commands.pop_front();
       c.pending_commands.fetch_sub(1);
-      update_device_limit(c);
       c.next_barrier.store(c.commands.empty() ? UINT64_MAX
                                               : (c.commands.front().urgent ? 0 : c.commands.front().barrier));
     }
     apply(c, cmd);
+    // Only now may a device run past this command's barrier: lifting the limit before the device has
+    // acknowledged a deactivate would let it consume messages sent after the deactivate.
+    std::lock_guard lk(c.ctl_mu);
+    update_device_limit(c);
   }
 }
 
-void RuntimeState::update_device_limit(ActorCell& c) {
+void RuntimeState::update_device_limit(ActorCell& c) const {
   if (exec->hosts_handlers()) return;
   // A device consumes its inbox on its own; it must stop exactly where the first queued stop-type command
   // was issued so that the command is ordered with the messages around it.
@@ -492,15 +521,18 @@ std::size_t RuntimeState::drain(ActorCell& c, unsigned budget) {
     const std::uint32_t n = consumer_side.pop_batch(
         static_cast<std::uint32_t>(limit), [&](const MessageHeader& h, const std::byte* p) -> bool {
           if (failed) return false;  // leave the rest queued for the restarted actor
+          // A DropOldest sender needs the consumer side to evict: stop at this message boundary and let it in
+          // (the executor reschedules the cell because it still has work).
+          if (c.evictors.load(std::memory_order_acquire) != 0) return false;
           failed = !handle_one(c, h, p, &reason);
           return true;
         });
     processed += n;
     if (failed) {
-      on_failure(c, std::move(reason));
+      on_failure(c, reason);
       break;
     }
-    if (n == 0) break;
+    if (n == 0 || c.evictors.load(std::memory_order_acquire) != 0) break;
   }
   return processed;
 }
@@ -508,7 +540,7 @@ std::size_t RuntimeState::drain(ActorCell& c, unsigned budget) {
 bool RuntimeState::handle_one(ActorCell& c, const MessageHeader& h, const std::byte* payload,
                               std::string* reason) {
   Context ctx(this, &c, &h);
-  detail::store_relaxed(&c.cb.hlc, hlc_next_update(detail::load_relaxed(&c.cb.hlc), h.hlc, system_physical_ms()));
+  (void)actor_clock_merge(c.cb, h.hlc);
   const std::uint64_t t0 = steady_ns();
   c.handler_started_ns.store(t0, std::memory_order_relaxed);
   ErrorCode rc = ErrorCode::Ok;
@@ -544,7 +576,7 @@ bool RuntimeState::handle_one(ActorCell& c, const MessageHeader& h, const std::b
 // ---------------------------------------------------------------------------------------------------------
 // Supervision
 
-void RuntimeState::on_failure(ActorCell& c, std::string reason) {
+void RuntimeState::on_failure(ActorCell& c, const std::string& reason) {
   const ActorState s = control_state(c.cb);
   if (is_final(s) || s == ActorState::Failed) return;
   set_state(c, ActorState::Failed);
@@ -630,7 +662,7 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
   set_state(c, ActorState::Launched);
   run_hook(c, c.type.on_start);
   if (c.opts.auto_activate) set_state(c, ActorState::Active);
-  emit(RuntimeEvent::Kind::Restarted, c, reason);
+  emit(RuntimeEvent::Kind::Restarted, c, std::move(reason));
   exec->schedule(c);
 }
 
@@ -670,7 +702,7 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
   }
   set_state(c, ActorState::Terminated);
   exec->release(c);
-  emit(RuntimeEvent::Kind::Terminated, c, reason);
+  emit(RuntimeEvent::Kind::Terminated, c, std::move(reason));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -698,10 +730,8 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
     std::memcpy(h.span_id, opts.trace->span_id, sizeof(h.span_id));
   }
   if (from != nullptr) {
-    // The actor's own clock: only its worker touches it, so no contention on the runtime clock.
-    const std::uint64_t t = hlc_next_tick(detail::load_relaxed(&from->cb.hlc), system_physical_ms());
-    detail::store_relaxed(&from->cb.hlc, t);
-    h.hlc = t;
+    // The actor's own clock (normally only its worker steps it), so no contention on the runtime clock.
+    h.hlc = actor_clock_tick(from->cb);
   } else {
     h.hlc = clock.tick().packed;
   }
@@ -785,8 +815,13 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
         break;
       }
       case OverflowPolicy::DropOldest: {
-        for (int attempt = 0; attempt < 4 && rc == ErrorCode::QueueFull; ++attempt) {
-          // try_lock: the owning worker may hold it mid-drain; never wait (deadlock-free by construction).
+        // Evicting needs the consumer side, which the owning worker holds while it drains. The sender announces
+        // itself (drain() then stops at the next message boundary) and only ever try_locks, so nothing can
+        // deadlock. The host waits for that boundary up to block_timeout; an actor sender (a worker, which must
+        // never block on another mailbox) makes a few attempts only.
+        dest->evictors.fetch_add(1, std::memory_order_acq_rel);
+        const auto deadline = std::chrono::steady_clock::now() + bp.block_timeout;
+        for (int attempt = 0; rc == ErrorCode::QueueFull; ++attempt) {
           if (dest != from && dest->consumer_mu.try_lock()) {
             MpscConsumer evict(dest->inbox.view());
             evict.pop_batch(1, [&](const MessageHeader& oh, const std::byte* op) {
@@ -796,7 +831,13 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
             dest->consumer_mu.unlock();
           }
           rc = producer.try_push(h, bytes);
+          if (rc != ErrorCode::QueueFull) break;
+          if (from != nullptr ? attempt >= 3 : std::chrono::steady_clock::now() >= deadline) break;
+          // finish() waits for in-flight senders while it holds the consumer side: never keep it waiting.
+          if (dest->terminate_requested.load()) break;
+          std::this_thread::yield();
         }
+        dest->evictors.fetch_sub(1, std::memory_order_acq_rel);
         break;
       }
       case OverflowPolicy::Reject:
@@ -825,7 +866,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
   return {};
 }
 
-Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* bytes) {
+Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload) {
   h.tenant = from.opts.tenant;
   // Receiving on the host is an HLC receive event: merge so later host stamps follow this message.
   (void)clock.update(h.hlc);
@@ -833,22 +874,22 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
     bool pending = false;
     {
       std::lock_guard lk(calls_mu);
-      pending = calls.count(h.correlation_id) != 0;
+      pending = calls.contains(h.correlation_id);
     }
     if (pending) {
-      complete_call(h.correlation_id, envelope_of(h, bytes));
+      complete_call(h.correlation_id, envelope_of(h, payload));
       from.sent.fetch_add(1, std::memory_order_relaxed);
       return {};
     }
-    dead_letter(h, bytes, DeadLetterReason::Expired, "reply arrived after its call timed out");
+    dead_letter(h, payload, DeadLetterReason::Expired, "reply arrived after its call timed out");
     return {};
   }
   if (h.payload_len > from.outbox.view().max_payload()) {
     return make_error(ErrorCode::MessageTooLarge, "reply does not fit the outbox slot", from.name);
   }
-  if (MpscProducer(from.outbox.view()).try_push(h, bytes) != ErrorCode::Ok) {
+  if (MpscProducer(from.outbox.view()).try_push(h, payload) != ErrorCode::Ok) {
     from.dropped.fetch_add(1, std::memory_order_relaxed);
-    dead_letter(h, bytes, DeadLetterReason::QueueFull, "host receive queue of '" + from.name + "' is full");
+    dead_letter(h, payload, DeadLetterReason::QueueFull, "host receive queue of '" + from.name + "' is full");
     return make_error(ErrorCode::QueueFull, "host receive queue is full (nobody is receiving?)", from.name);
   }
   from.sent.fetch_add(1, std::memory_order_relaxed);
@@ -860,7 +901,7 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   return {};
 }
 
-void RuntimeState::device_failed(ActorCell& c, const std::byte* failed_message, std::string reason) {
+void RuntimeState::device_failed(ActorCell& c, const std::byte* failed_message, const std::string& reason) {
   detail::fetch_add_relaxed(&c.cb.errors, std::uint64_t{1});
   detail::store_relaxed(&c.cb.last_error, static_cast<std::uint32_t>(ErrorCode::HandlerFailed));
   failures.fetch_add(1, std::memory_order_relaxed);
@@ -872,7 +913,7 @@ void RuntimeState::device_failed(ActorCell& c, const std::byte* failed_message, 
     }
   }
   std::lock_guard consumer(c.consumer_mu);
-  on_failure(c, std::move(reason));
+  on_failure(c, reason);
 }
 
 Result<std::size_t> RuntimeState::send_many(ActorId to, TypeId type, const void* payloads, std::size_t len,
@@ -1102,23 +1143,29 @@ Result<PublishReport> context_publish(Context& ctx, std::string_view topic, Type
 
 Result<Runtime> build_runtime(const RuntimeConfig& cfg_in, const ExecutorFactories& factories) {
   RuntimeConfig cfg = cfg_in;
-  Backend chosen = cfg.backend;
-  if (chosen == Backend::Auto) chosen = Backend::Cpu;
-  if (chosen != Backend::Cpu || factories.cpu == nullptr) {
-    return make_error(ErrorCode::BackendUnavailable,
-                      "backend '" + std::string(to_string(chosen)) +
-                          "' is not available in this build (available: cpu)",
-                      "Runtime::build");
-  }
   if (cfg.max_actors == 0 || cfg.max_actors > (1u << 24)) {
     return make_error(ErrorCode::InvalidArgument, "max_actors must be in [1, 16777216]", "Runtime::build");
   }
   if (cfg.drain_budget == 0) return make_error(ErrorCode::InvalidArgument, "drain_budget must be > 0", "Runtime::build");
   if (cfg.workers == 0) cfg.workers = std::max(1u, std::thread::hardware_concurrency());
   if (cfg.workers > 256) return make_error(ErrorCode::InvalidArgument, "workers must be <= 256", "Runtime::build");
+  // Auto stays on the CPU until device actors can do everything host actors can (K2K sends, spawning):
+  // choosing the GPU silently would make launches of CPU-only actor types fail.
+  const Backend chosen = cfg.backend == Backend::Auto ? Backend::Cpu : cfg.backend;
+  ExecutorFactory factory = nullptr;
+  if (chosen == Backend::Cpu) factory = factories.cpu;
+  if (chosen == Backend::Cuda) factory = factories.cuda;
+  if (factory == nullptr) {
+    return make_error(ErrorCode::BackendUnavailable,
+                      "backend '" + std::string(to_string(chosen)) + "' is not compiled into this program (available: cpu" +
+                          std::string(factories.cuda != nullptr ? ", cuda" : "") + ")",
+                      "Runtime::build");
+  }
   auto st = std::make_shared<RuntimeState>(cfg);
   st->backend = chosen;
-  st->exec = factories.cpu(*st);
+  auto exec = factory(*st);
+  if (!exec) return exec.error().with_context("Runtime::build");
+  st->exec = std::move(exec).value();
   if (cfg.stall_timeout.count() > 0) st->watchdog = std::thread([raw = st.get()] { raw->watchdog_loop(); });
   return Runtime(std::move(st));
 }
@@ -1133,9 +1180,7 @@ const std::string& Context::name() const noexcept { return cell_->name; }
 TenantId Context::tenant() const noexcept { return cell_->opts.tenant; }
 
 HlcTimestamp Context::now() noexcept {
-  const std::uint64_t t = hlc_next_tick(detail::load_relaxed(&cell_->cb.hlc), system_physical_ms());
-  detail::store_relaxed(&cell_->cb.hlc, t);
-  return HlcTimestamp{t, rt_->cfg.node_id};
+  return HlcTimestamp{detail::actor_clock_tick(cell_->cb), rt_->cfg.node_id};
 }
 
 Status Context::stop(ActorId child) {

@@ -53,6 +53,9 @@ public:
 };
 
 
+/// Set by the CUDA component when it is linked in: true when a CUDA device is usable.
+inline bool (*g_cuda_probe)() = nullptr;
+
 /// Slot commands a device executor understands (values match cuda::SlotCommand).
 inline constexpr int kDeviceLoad = 1;
 inline constexpr int kDeviceActivate = 2;
@@ -87,6 +90,7 @@ struct ActorCell {
 
   std::atomic<bool> scheduled{false};
   std::mutex consumer_mu;  // one consumer of the inbox at a time (worker drain, DropOldest eviction)
+  std::atomic<std::uint32_t> evictors{0};  // DropOldest senders waiting for consumer_mu: drain yields it
 
   std::mutex ctl_mu;
   std::deque<PendingCommand> commands;
@@ -195,14 +199,14 @@ struct RuntimeState : std::enable_shared_from_this<RuntimeState> {
   /// or lands in the actor's host receive queue.
   Status deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload);
   /// A device handler failed on `failed_message` (header + payload, may be null): dead-letter it, supervise.
-  void device_failed(ActorCell& c, const std::byte* failed_message, std::string reason);
+  void device_failed(ActorCell& c, const std::byte* failed_message, const std::string& reason);
 
 private:
   void apply_commands(ActorCell& c);
-  void update_device_limit(ActorCell& c);  // under c.ctl_mu
+  void update_device_limit(ActorCell& c) const;  // under c.ctl_mu
   void apply(ActorCell& c, const PendingCommand& cmd);
   bool handle_one(ActorCell& c, const MessageHeader& h, const std::byte* payload, std::string* reason);
-  void on_failure(ActorCell& c, std::string reason);
+  void on_failure(ActorCell& c, const std::string& reason);
   void restart(ActorCell& c, std::string reason);
   void finish(ActorCell& c, bool kill, std::string reason);
   void run_hook(ActorCell& c, void (*hook)(void*, Context&));

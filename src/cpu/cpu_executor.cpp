@@ -140,8 +140,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<Executor> make_cpu_executor(RuntimeState& rt) {
-  return std::make_unique<CpuExecutor>(rt, rt.cfg.workers, rt.cfg.idle_spin, rt.cfg.drain_budget);
+Result<std::unique_ptr<Executor>> make_cpu_executor(RuntimeState& rt) {
+  return std::unique_ptr<Executor>(std::make_unique<CpuExecutor>(rt, rt.cfg.workers, rt.cfg.idle_spin, rt.cfg.drain_budget));
 }
 
 } // namespace ringkernel::detail

@@ -19,10 +19,14 @@ namespace ringkernel::detail {
 
 // Both passes see the same declarations; only the bodies differ between device and host compilation.
 #if RK_DEVICE_COMPILE
+/// An atomic reference to the plain object `x` of type `T` (system scope on the device).
 #define RK_ATOMIC_REF(T, x) cuda::atomic_ref<T, cuda::thread_scope_system>(x)
+/// The memory order named `order` (relaxed, acquire, release, acq_rel, seq_cst) for RK_ATOMIC_REF.
 #define RK_MO(order) cuda::std::memory_order_##order
 #else
+/// An atomic reference to the plain object `x` of type `T` (std::atomic_ref on the host).
 #define RK_ATOMIC_REF(T, x) std::atomic_ref<T>(x)
+/// The memory order named `order` (relaxed, acquire, release, acq_rel, seq_cst) for RK_ATOMIC_REF.
 #define RK_MO(order) std::memory_order_##order
 #endif
 
@@ -58,6 +62,16 @@ RK_HOST_DEVICE RK_FORCEINLINE bool compare_exchange_weak(T* p, T& expected, T de
   return RK_ATOMIC_REF(T, *p).compare_exchange_weak(expected, desired, RK_MO(acq_rel),
                                                    RK_MO(acquire));
 }
+/// Release fence at system scope: orders every earlier access before every later store, so several relaxed
+/// index stores after one fence each publish like a release store (one fence instead of one per index).
+RK_HOST_DEVICE RK_FORCEINLINE void fence_release() noexcept {
+#if RK_DEVICE_COMPILE
+  cuda::atomic_thread_fence(cuda::std::memory_order_release, cuda::thread_scope_system);
+#else
+  std::atomic_thread_fence(std::memory_order_release);
+#endif
+}
+
 /// Relaxed fetch-add (counters).
 template <class T>
 RK_HOST_DEVICE RK_FORCEINLINE T fetch_add_relaxed(T* p, T v) noexcept {

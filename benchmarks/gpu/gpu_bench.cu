@@ -1,0 +1,345 @@
+// GPU round-trip benchmark: RingKernel's persistent actors against the launch-per-request baselines, all in
+// one run on one device. Every latency is end to end: from the host call until the host sees the result.
+//
+//   1. empty kernel: cudaLaunchKernel + cudaStreamSynchronize
+//   2. CUDA graph (one empty kernel node): cudaGraphLaunch + cudaStreamSynchronize
+//   3. raw ping-pong over mapped memory with a spinning kernel (the floor for any host<->GPU request/reply)
+//   4. RingKernel call(): host -> H2K ring -> real handler on the GPU -> K2H ring -> pump -> host
+//   5. sustained request->reply throughput through real handlers from one host thread (send_many/receive_many)
+//   7. actor create (launch -> Active acknowledged) and restart (restart() -> running again) latency
+//
+// Usage: bench_gpu_bench [--json FILE] [--md FILE] [--iters N]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ringkernel/cuda/actor_kernel.cuh"
+#include "../../tests/cuda/gpu_actors.hpp"
+
+RINGKERNEL_CUDA_ACTOR(gpu_test::Echo)
+
+namespace {
+
+using namespace ringkernel;
+using clk = std::chrono::steady_clock;
+
+#define CK(x)                                                                                                   \
+  do {                                                                                                          \
+    cudaError_t e_ = (x);                                                                                       \
+    if (e_ != cudaSuccess) {                                                                                    \
+      std::fprintf(stderr, "CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__);             \
+      std::exit(1);                                                                                             \
+    }                                                                                                           \
+  } while (0)
+
+struct Stats {
+  double p50 = 0, p99 = 0, mean = 0, min = 0;
+  std::size_t n = 0;
+};
+
+Stats summarize(std::vector<double> v) {
+  Stats s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.n = v.size();
+  s.p50 = v[v.size() / 2];
+  s.p99 = v[std::min(v.size() - 1, v.size() * 99 / 100)];
+  s.min = v.front();
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / static_cast<double>(v.size());
+  return s;
+}
+
+double us_since(clk::time_point t0) { return std::chrono::duration<double, std::micro>(clk::now() - t0).count(); }
+
+__global__ void empty_kernel() {}
+
+__device__ __forceinline__ std::uint64_t ld_acq_sys(const std::uint64_t* p) {
+  std::uint64_t v;
+  asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ __forceinline__ void st_rel_sys(std::uint64_t* p, std::uint64_t v) {
+  asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+// Floor: the kernel echoes a sequence number from one mapped line to another.
+__global__ void pingpong_kernel(std::uint64_t* ping, std::uint64_t* pong, std::uint64_t rounds) {
+  for (std::uint64_t i = 1; i <= rounds; ++i) {
+    while (ld_acq_sys(ping) != i) {
+    }
+    st_rel_sys(pong, i);
+  }
+}
+
+struct Row {
+  std::string name;
+  Stats s;
+  std::string unit;
+  std::string note;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path, md_path;
+  int iters = 20000;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    else if (a == "--md" && i + 1 < argc) md_path = argv[++i];
+    else if (a == "--iters" && i + 1 < argc) iters = std::max(100, std::atoi(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: %s [--json FILE] [--md FILE] [--iters N]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (!backend_available(Backend::Cuda)) {
+    std::fprintf(stderr, "no usable CUDA device: nothing to measure\n");
+    return 1;
+  }
+  cudaDeviceProp prop{};
+  CK(cudaGetDeviceProperties(&prop, 0));
+  int driver = 0, runtime = 0;
+  CK(cudaDriverGetVersion(&driver));
+  CK(cudaRuntimeGetVersion(&runtime));
+  int clock_khz = 0, mem_clock_khz = 0;
+  (void)cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0);
+  (void)cudaDeviceGetAttribute(&mem_clock_khz, cudaDevAttrMemoryClockRate, 0);
+  std::printf("device: %s (cc %d.%d, %d SMs), driver %d, runtime %d\n", prop.name, prop.major, prop.minor,
+              prop.multiProcessorCount, driver, runtime);
+  const int warm = iters / 10;
+  std::vector<Row> rows;
+
+  // 1. Launch + sync.
+  {
+    cudaStream_t s;
+    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    std::vector<double> v;
+    for (int i = 0; i < iters + warm; ++i) {
+      auto t0 = clk::now();
+      empty_kernel<<<1, 32, 0, s>>>();
+      CK(cudaStreamSynchronize(s));
+      if (i >= warm) v.push_back(us_since(t0));
+    }
+    rows.push_back({"1. empty kernel cudaLaunchKernel + sync", summarize(v), "us", "baseline"});
+    // 2. Graph launch + sync.
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    empty_kernel<<<1, 32, 0, s>>>();
+    CK(cudaStreamEndCapture(s, &g));
+    CK(cudaGraphInstantiate(&ge, g, 0));
+    v.clear();
+    for (int i = 0; i < iters + warm; ++i) {
+      auto t0 = clk::now();
+      CK(cudaGraphLaunch(ge, s));
+      CK(cudaStreamSynchronize(s));
+      if (i >= warm) v.push_back(us_since(t0));
+    }
+    rows.push_back({"2. CUDA graph launch + sync", summarize(v), "us", "baseline"});
+    CK(cudaGraphExecDestroy(ge));
+    CK(cudaGraphDestroy(g));
+    // 3. Raw mapped ping-pong.
+    std::uint64_t* mem = nullptr;
+    CK(cudaHostAlloc(reinterpret_cast<void**>(&mem), 256, cudaHostAllocMapped));
+    std::memset(mem, 0, 256);
+    std::uint64_t* dmem = nullptr;
+    CK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&dmem), mem, 0));
+    const std::uint64_t rounds = static_cast<std::uint64_t>(iters + warm);
+    pingpong_kernel<<<1, 1, 0, s>>>(dmem, dmem + 16, rounds);
+    auto* ping = reinterpret_cast<std::atomic<std::uint64_t>*>(mem);
+    auto* pong = reinterpret_cast<std::atomic<std::uint64_t>*>(mem + 16);
+    v.clear();
+    for (std::uint64_t i = 1; i <= rounds; ++i) {
+      auto t0 = clk::now();
+      ping->store(i, std::memory_order_release);
+      while (pong->load(std::memory_order_acquire) != i) {
+      }
+      if (i > static_cast<std::uint64_t>(warm)) v.push_back(us_since(t0));
+    }
+    CK(cudaStreamSynchronize(s));
+    CK(cudaFreeHost(mem));
+    CK(cudaStreamDestroy(s));
+    rows.push_back({"3. raw mapped-memory ping-pong (spinning kernel)", summarize(v), "us", "floor"});
+  }
+
+  double call_p50 = 0, launch_p50 = rows[0].s.p50;
+  double throughput_1 = 0, throughput_8 = 0;
+  Stats create_s, restart_s;
+  {
+    RuntimeConfig cfg;
+    cfg.backend = Backend::Cuda;
+    cfg.cuda_slots_per_type = 8;
+    auto rt = Runtime::builder().config(cfg).build();
+    if (!rt) {
+      std::fprintf(stderr, "%s\n", rt.error().describe().c_str());
+      return 1;
+    }
+    // 4. call() round trip through a real handler.
+    auto echo = rt->launch<gpu_test::Echo>("echo");
+    if (!echo) {
+      std::fprintf(stderr, "%s\n", echo.error().describe().c_str());
+      return 1;
+    }
+    std::vector<double> v;
+    for (int i = 0; i < iters + warm; ++i) {
+      auto t0 = clk::now();
+      auto r = echo->call<gpu_test::Pong>(gpu_test::Ping{static_cast<std::uint64_t>(i), 1}, std::chrono::seconds(1));
+      const double us = us_since(t0);
+      if (!r || r->seq != static_cast<std::uint64_t>(i)) {
+        std::fprintf(stderr, "call failed: %s\n", r ? "wrong reply" : r.error().describe().c_str());
+        return 1;
+      }
+      if (i >= warm) v.push_back(us);
+    }
+    Stats cs = summarize(v);
+    call_p50 = cs.p50;
+    rows.push_back({"4. RingKernel call(): request -> GPU handler -> reply", cs, "us",
+                    "ratio vs (1): " + std::to_string(launch_p50 / cs.p50).substr(0, 4) + "x"});
+
+    // 5. Sustained request->reply throughput from one host thread, 1 and 8 actors.
+    auto stream = [&](std::vector<ActorHandle>& hs, std::uint64_t total) -> double {
+      std::vector<gpu_test::Ping> batch(256);
+      std::uint64_t sent = 0, got = 0, bad = 0;
+      std::vector<std::uint64_t> next_seq(hs.size(), 0);
+      std::vector<std::uint64_t> sent_per(hs.size(), 0);
+      auto t0 = clk::now();
+      std::size_t rr = 0;
+      while (got < total) {
+        if (sent < total) {
+          const std::size_t a = rr++ % hs.size();
+          const std::uint64_t k = std::min<std::uint64_t>(batch.size(), total - sent);
+          for (std::uint64_t j = 0; j < k; ++j) batch[j] = gpu_test::Ping{sent_per[a] + j, 2};
+          auto n = hs[a].send_many(std::span<const gpu_test::Ping>(batch.data(), k));
+          if (n) {
+            sent += *n;
+            sent_per[a] += *n;
+          }
+        }
+        for (std::size_t a = 0; a < hs.size(); ++a) {
+          for (auto& env : hs[a].receive_many(4096)) {
+            auto p = env.as<gpu_test::Pong>();
+            if (!p || p->seq != next_seq[a] || p->value != 7) ++bad;
+            ++next_seq[a];
+            ++got;
+          }
+        }
+      }
+      const double secs = std::chrono::duration<double>(clk::now() - t0).count();
+      if (bad != 0) std::fprintf(stderr, "throughput: %llu bad replies\n", static_cast<unsigned long long>(bad));
+      return static_cast<double>(total) / secs;
+    };
+    LaunchOptions big;
+    big.mailbox_capacity = 8192;
+    big.outbox_capacity = 16384;
+    big.slot_size = 128;
+    big.backpressure.policy = OverflowPolicy::Reject;
+    std::vector<ActorHandle> one;
+    auto a0 = rt->launch<gpu_test::Echo>("tp0", big, std::uint64_t{1});
+    if (!a0) {
+      std::fprintf(stderr, "%s\n", a0.error().describe().c_str());
+      return 1;
+    }
+    one.push_back(*a0);
+    (void)stream(one, 200000);  // warm-up
+    throughput_1 = stream(one, 2'000'000);
+    std::vector<ActorHandle> many = one;
+    for (int i = 1; i < 6; ++i) {
+      auto a = rt->launch<gpu_test::Echo>("tp" + std::to_string(i), big, std::uint64_t{1});
+      if (!a) {
+        std::fprintf(stderr, "%s\n", a.error().describe().c_str());
+        return 1;
+      }
+      many.push_back(*a);
+    }
+    (void)stream(many, 200000);
+    throughput_8 = stream(many, 4'000'000);
+    Stats t1;
+    t1.p50 = throughput_1 / 1e6;
+    t1.n = 1;
+    rows.push_back({"5. sustained request->reply, 1 actor, 1 host thread", t1, "M msg/s",
+                    "64 B header + 16 B payload, send_many/receive_many"});
+    Stats t8;
+    t8.p50 = throughput_8 / 1e6;
+    t8.n = 1;
+    rows.push_back({"5. sustained request->reply, 6 actors, 1 host thread", t8, "M msg/s", "same"});
+    for (auto& h : many) (void)h.terminate();
+    for (auto& h : many) (void)h.wait_for(ActorState::Terminated, std::chrono::seconds(1));
+    (void)echo->terminate();
+    (void)echo->wait_for(ActorState::Terminated, std::chrono::seconds(1));
+
+    // 7. Create and restart latency.
+    std::vector<double> cv, rv;
+    for (int i = 0; i < 200; ++i) {
+      auto t0 = clk::now();
+      auto h = rt->launch<gpu_test::Echo>("life" + std::to_string(i));
+      if (!h || !h->wait_for(ActorState::Active, std::chrono::seconds(1)).ok()) {
+        std::fprintf(stderr, "create failed\n");
+        return 1;
+      }
+      cv.push_back(us_since(t0));
+      const auto before = h->metrics()->restarts;
+      t0 = clk::now();
+      if (!h->restart().ok()) return 1;
+      while (h->metrics()->restarts == before) {
+      }
+      rv.push_back(us_since(t0));
+      (void)h->terminate();
+      (void)h->wait_for(ActorState::Terminated, std::chrono::seconds(1));
+    }
+    create_s = summarize(cv);
+    restart_s = summarize(rv);
+    rows.push_back({"7. actor create (launch -> Active acknowledged by the GPU)", create_s, "us", ""});
+    rows.push_back({"7. actor restart (restart() -> reloaded and active on the GPU)", restart_s, "us", ""});
+    (void)rt->shutdown(std::chrono::milliseconds(2000));
+  }
+
+  std::printf("\n%-62s %10s %10s %10s\n", "measurement", "p50", "p99", "unit");
+  for (const auto& r : rows) {
+    std::printf("%-62s %10.3f %10.3f %10s  %s\n", r.name.c_str(), r.s.p50, r.s.p99, r.unit.c_str(), r.note.c_str());
+  }
+  std::printf("\ncall p50 %.2f us vs launch+sync p50 %.2f us: %.2fx\n", call_p50, launch_p50, launch_p50 / call_p50);
+
+  char date[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  if (!json_path.empty()) {
+    std::ofstream f(json_path);
+    f << "{\n  \"device\": \"" << prop.name << "\",\n  \"compute_capability\": \"" << prop.major << "." << prop.minor
+      << "\",\n  \"sms\": " << prop.multiProcessorCount << ",\n  \"driver_version\": " << driver
+      << ",\n  \"runtime_version\": " << runtime << ",\n  \"sm_clock_khz\": " << clock_khz
+      << ",\n  \"mem_clock_khz\": " << mem_clock_khz << ",\n  \"date\": \"" << date << "\",\n  \"iterations\": " << iters
+      << ",\n  \"results\": [\n";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      f << "    {\"name\": \"" << r.name << "\", \"unit\": \"" << r.unit << "\", \"p50\": " << r.s.p50
+        << ", \"p99\": " << r.s.p99 << ", \"mean\": " << r.s.mean << ", \"min\": " << r.s.min
+        << ", \"samples\": " << r.s.n << ", \"note\": \"" << r.note << "\"}" << (i + 1 < rows.size() ? ",\n" : "\n");
+    }
+    f << "  ]\n}\n";
+  }
+  if (!md_path.empty()) {
+    std::ofstream f(md_path);
+    f << "| measurement | p50 | p99 | unit | note |\n|---|---:|---:|---|---|\n";
+    for (const auto& r : rows) {
+      char b[64], c[64];
+      std::snprintf(b, sizeof(b), "%.3f", r.s.p50);
+      std::snprintf(c, sizeof(c), "%.3f", r.s.p99);
+      f << "| " << r.name << " | " << b << " | " << (r.s.n > 1 ? c : "") << " | " << r.unit << " | " << r.note << " |\n";
+    }
+    f << "\nDevice: " << prop.name << " (cc " << prop.major << "." << prop.minor << ", " << prop.multiProcessorCount
+      << " SMs), driver " << driver << ", CUDA runtime " << runtime << ", SM clock " << clock_khz / 1000
+      << " MHz, " << date << ".\n";
+  }
+  return 0;
+}

@@ -1,0 +1,87 @@
+/// @file cuda/slot.hpp
+/// @brief Host/device shared layouts of the CUDA backend: one actor slot of a persistent kernel.
+///
+/// A persistent kernel hosts a fixed number of actor slots (one thread block each). The host drives a slot
+/// through `SlotControl`, which lives in pinned mapped host memory: it writes a command and bumps
+/// `cmd_seq`; the block applies the command at a message boundary and publishes `ack_seq`. The block
+/// reports its state and counters on a separate 128-byte line so host writes and device writes never share
+/// a line. Compiled by both g++ and nvcc; sizes and offsets are asserted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ringkernel/config.hpp"
+#include "ringkernel/ring.hpp"
+
+namespace ringkernel::cuda {
+
+/// Commands the host sends to a slot.
+enum class SlotCommand : std::uint32_t {
+  None = 0,        ///< Nothing pending.
+  Load = 1,        ///< Copy the initial state from `init_state`, run on_start; state -> Launched.
+  Activate = 2,    ///< state -> Active (process messages up to `limit`).
+  Deactivate = 3,  ///< state -> Deactivated (stop processing; messages stay queued).
+  Unload = 4,      ///< Run on_stop; state -> Terminated; the slot is free for reuse.
+  Exit = 5,        ///< The block leaves the persistent kernel (runtime shutdown).
+};
+
+/// How an idle block waits for work.
+enum class IdlePolicy : std::uint32_t {
+  Spin = 0,     ///< Poll continuously: lowest latency, one SM partition busy per slot.
+  Backoff = 1,  ///< __nanosleep with exponential back-off up to `max_sleep_ns`.
+};
+
+/// Per-slot control block in pinned mapped host memory. Host writes the first line, the device the second.
+struct SlotControl {
+  // --- written by the host ---
+  alignas(kCacheLine) std::uint64_t cmd_seq;  ///< Bumped (release) after `cmd` is written.
+  std::uint32_t cmd;                          ///< SlotCommand.
+  std::uint32_t idle_policy;                  ///< IdlePolicy.
+  std::uint64_t limit;                        ///< Consume inbox positions below this only (ordering barrier).
+  std::uint32_t max_sleep_ns;                 ///< Back-off ceiling.
+  std::uint32_t actor_id;                     ///< Actor in this slot.
+  std::uint64_t wall_ms_at_launch;            ///< Host wall clock (ms) when the kernel was launched.
+  // --- written by the device ---
+  alignas(kCacheLine) std::uint64_t ack_seq;  ///< Last cmd_seq applied.
+  std::uint32_t state;                        ///< ActorState mirror.
+  std::uint32_t last_error;                   ///< ErrorCode of the last failure.
+  std::uint64_t processed;                    ///< Messages handled.
+  std::uint64_t errors;                       ///< Handler failures.
+  std::uint64_t heartbeat;                    ///< Device globaltimer (ns) at the last poll.
+  std::uint64_t hlc;                          ///< Actor HLC (packed).
+  std::uint64_t replies_dropped;              ///< Replies lost to a full K2H ring.
+  std::uint64_t unknown_types;                ///< Messages with no handler (skipped).
+};
+static_assert(offsetof(SlotControl, cmd_seq) == 0);
+static_assert(offsetof(SlotControl, limit) == 16);
+static_assert(offsetof(SlotControl, wall_ms_at_launch) == 32);
+static_assert(offsetof(SlotControl, ack_seq) == 128);
+static_assert(offsetof(SlotControl, processed) == 144);
+static_assert(offsetof(SlotControl, hlc) == 168);
+static_assert(sizeof(SlotControl) == 256);
+
+/// What a block needs to run its slot: device-visible pointers, written once by the host before launch.
+struct SlotDescriptor {
+  SlotControl* control;      ///< Device pointer of the mapped control block.
+  RingView inbox;            ///< H2K: MPSC ring in mapped memory (host producers, this block consumes).
+  RingView outbox;           ///< K2H: SPSC ring in mapped memory (this block produces, host consumes).
+  void* state;               ///< Device memory holding the actor's state.
+  const void* init_state;    ///< Device memory holding the state to (re)load on Load.
+};
+
+/// What the host needs to run a device actor type (registered by RINGKERNEL_CUDA_ACTOR).
+struct DeviceActorEntry {
+  const char* type_key = nullptr;  ///< typeid(A).name(): matches ActorType::type_key.
+  const void* kernel = nullptr;    ///< actor_kernel<A> (host stub, for cudaLaunchKernel).
+  std::size_t state_size = 0;      ///< sizeof(A).
+  std::size_t state_align = 0;     ///< alignof(A).
+};
+
+/// Registers a device actor type with the CUDA backend (defined in the cuda component).
+bool register_device_actor_entry(const DeviceActorEntry& entry);
+
+/// Messages a block stages per batch (one per lane).
+inline constexpr std::uint32_t kWarpBatch = 32;
+
+} // namespace ringkernel::cuda

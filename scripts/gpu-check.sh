@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds and runs the CUDA backend's tests and GPU benchmark on a machine with an NVIDIA GPU but without the
+# Debian test packages (the lent GPU machines): GoogleTest is built from a source tree given in
+# RK_GTEST_SRC (default .device/googletest, a copy of Debian's /usr/src/googletest).
+#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench]
+set -uo pipefail
+out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench]}"; shift
+steps="${*:-tests bench}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export NCCL_NVLS_ENABLE=0
+gtest="${RK_GTEST_SRC:-$root/.device/googletest}"
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$out/gpu.txt" 2>&1
+if [[ ! -f build/gpu/build.ninja ]]; then
+  cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGKERNEL_CUDA=ON \
+    -DRINGKERNEL_GPU_TESTS_ONLY=ON -DRINGKERNEL_GTEST_SOURCE_DIR="$gtest" \
+    -DRINGKERNEL_BUILD_EXAMPLES=OFF -DRINGKERNEL_BUILD_CLI=OFF > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+fi
+cmake --build build/gpu -j"$(nproc)" --target ringkernel_cuda_tests bench_gpu_bench >> "$out/build.log" 2>&1 \
+  || { tail -40 "$out/build.log"; exit 1; }
+rc=0
+for s in $steps; do
+  case "$s" in
+    tests) timeout 240 build/gpu/tests/ringkernel_cuda_tests 2>&1 | tee "$out/tests.log" | grep -E "OK \]|FAILED|Failure|Which|error|\.cu:|PASSED" || true
+           grep -q "FAILED" "$out/tests.log" && rc=1 ;;
+    memcheck) timeout 400 compute-sanitizer --tool memcheck --leak-check no build/gpu/tests/ringkernel_cuda_tests \
+                --gtest_filter='-*CoResidency*' > "$out/memcheck.log" 2>&1; tail -4 "$out/memcheck.log" ;;
+    racecheck) timeout 400 compute-sanitizer --tool racecheck build/gpu/tests/ringkernel_cuda_tests \
+                --gtest_filter='-*CoResidency*' > "$out/racecheck.log" 2>&1; tail -4 "$out/racecheck.log" ;;
+    bench) timeout 200 build/gpu/benchmarks/bench_gpu_bench --iters 20000 --json "$out/gpu.json" --md "$out/gpu.md" 2>&1 | tail -16 ;;
+    *) echo "unknown step $s"; exit 2 ;;
+  esac
+done
+exit $rc

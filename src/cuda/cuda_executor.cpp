@@ -1,0 +1,607 @@
+// CUDA backend, host side: one persistent kernel per device actor type (one 32-thread block per actor slot),
+// inboxes (H2K) and K2H rings in pinned mapped memory using the core ring layout, lifecycle commands through
+// each slot's mapped control block, and one pump thread that delivers K2H traffic to the runtime (replies to
+// calls, host receive queues), applies due lifecycle commands and notices device-side failures.
+// Only the CUDA runtime API is used (cudart is linked statically and loads the driver at run time), so
+// programs built with this backend still start on machines without a GPU; the backend then reports itself
+// unavailable.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/runtime_state.hpp"
+#include "ringkernel/cuda/slot.hpp"
+
+namespace ringkernel::cuda {
+
+namespace {
+std::mutex& entries_mu() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<std::string, DeviceActorEntry>& entries() {
+  static std::map<std::string, DeviceActorEntry> m;
+  return m;
+}
+} // namespace
+
+bool register_device_actor_entry(const DeviceActorEntry& entry) {
+  std::lock_guard lk(entries_mu());
+  entries()[entry.type_key] = entry;
+  return true;
+}
+
+} // namespace ringkernel::cuda
+
+namespace ringkernel::detail {
+namespace {
+
+using cuda::SlotCommand;
+using cuda::SlotControl;
+using cuda::SlotDescriptor;
+
+Error cuda_error(cudaError_t e, const std::string& what) {
+  return make_error(ErrorCode::BackendUnavailable, std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e),
+                    "cuda: " + what);
+}
+
+// Pinned mapped memory for rings. One arena is allocated before any kernel starts and carved up first-fit:
+// cudaHostAlloc costs ~100 us (actor creation latency), and freeing pinned memory may synchronize with the
+// device, which never finishes while persistent kernels run. Overflow allocations come from cudaHostAlloc and
+// their frees are parked until the kernels have stopped.
+struct MappedPool {
+  std::mutex mu;
+  std::byte* base = nullptr;
+  std::size_t size = 0;
+  std::map<std::size_t, std::size_t> free_blocks;  // offset -> length
+  std::map<std::size_t, std::size_t> used_blocks;  // offset -> length
+  std::vector<void*> parked;
+  bool kernels_stopped = false;
+  bool kernels_stuck = false;
+
+  void* take(std::size_t bytes) {
+    bytes = (bytes + 255) / 256 * 256;
+    std::lock_guard lk(mu);
+    for (auto it = free_blocks.begin(); it != free_blocks.end(); ++it) {
+      if (it->second < bytes) continue;
+      const std::size_t off = it->first;
+      const std::size_t len = it->second;
+      free_blocks.erase(it);
+      if (len > bytes) free_blocks.emplace(off + bytes, len - bytes);
+      used_blocks.emplace(off, bytes);
+      std::memset(base + off, 0, bytes);
+      return base + off;
+    }
+    return nullptr;
+  }
+  bool give_back(void* p) {
+    std::lock_guard lk(mu);
+    auto* b = static_cast<std::byte*>(p);
+    if (base == nullptr || b < base || b >= base + size) return false;
+    auto used = used_blocks.find(static_cast<std::size_t>(b - base));
+    if (used == used_blocks.end()) return true;
+    auto [it, inserted] = free_blocks.emplace(used->first, used->second);
+    used_blocks.erase(used);
+    auto next = std::next(it);
+    if (next != free_blocks.end() && it->first + it->second == next->first) {
+      it->second += next->second;
+      free_blocks.erase(next);
+    }
+    if (it != free_blocks.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second == it->first) {
+        prev->second += it->second;
+        free_blocks.erase(it);
+      }
+    }
+    return true;
+  }
+};
+
+void* mapped_alloc(std::size_t bytes, void* ctx) {
+  auto* pool = static_cast<MappedPool*>(ctx);
+  if (void* p = pool->take(bytes)) return p;
+  void* p = nullptr;
+  if (cudaHostAlloc(&p, bytes, cudaHostAllocMapped | cudaHostAllocPortable) != cudaSuccess) return nullptr;
+  std::memset(p, 0, bytes);
+  return p;
+}
+void mapped_free(void* p, void* ctx) {
+  auto* pool = static_cast<MappedPool*>(ctx);
+  if (pool->give_back(p)) return;
+  std::lock_guard lk(pool->mu);
+  if (pool->kernels_stopped) (void)cudaFreeHost(p);
+  else if (!pool->kernels_stuck) pool->parked.push_back(p);
+  // kernels_stuck: a kernel never left; freeing could hang, so the memory is deliberately leaked.
+}
+
+// A view with device pointers for mapped memory (identical to host pointers under UVA, asked anyway).
+Result<RingView> device_view(const RingView& host) {
+  void* dev = nullptr;
+  if (auto e = cudaHostGetDevicePointer(&dev, host.control, 0); e != cudaSuccess) return cuda_error(e, "map ring");
+  const auto delta = reinterpret_cast<std::byte*>(dev) - reinterpret_cast<std::byte*>(host.control);
+  RingView d = host;
+  d.control = reinterpret_cast<RingControl*>(reinterpret_cast<std::byte*>(host.control) + delta);
+  d.seq = host.seq != nullptr ? reinterpret_cast<std::uint64_t*>(reinterpret_cast<std::byte*>(host.seq) + delta) : nullptr;
+  d.slots = host.slots + delta;
+  return d;
+}
+
+struct Group;
+
+struct DeviceCell {
+  Group* group = nullptr;
+  std::uint32_t slot = 0;
+  OwnedRing k2h;
+  SpscConsumer consumer;
+  std::uint64_t cmd_seq = 0;
+  bool failure_reported = false;
+  DeviceCell(OwnedRing ring) : k2h(std::move(ring)), consumer(k2h.view()) {}
+};
+
+struct Group {
+  cuda::DeviceActorEntry entry;
+  std::uint32_t slots = 0;
+  std::size_t stride = 0;
+  cudaStream_t stream = nullptr;
+  SlotControl* ctl = nullptr;       // mapped, host pointer
+  SlotControl* ctl_dev = nullptr;   // same memory, device pointer
+  SlotDescriptor* desc = nullptr;   // device memory
+  std::byte* state = nullptr;       // device memory, slots * stride
+  std::byte* init = nullptr;        // device memory, slots * stride
+  std::vector<ActorCell*> occupant;
+};
+
+class CudaExecutor final : public Executor {
+public:
+  CudaExecutor(RuntimeState& rt, int device) : rt_(rt), device_(device) {}
+
+  Status init() {
+    if (auto e = cudaSetDevice(device_); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
+    if (auto e = cudaGetDeviceProperties(&prop_, device_); e != cudaSuccess) return cuda_error(e, "properties");
+    if (prop_.canMapHostMemory == 0) {
+      return make_error(ErrorCode::BackendUnavailable, "device cannot map host memory", "cuda");
+    }
+    if (auto e = cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking); e != cudaSuccess) {
+      return cuda_error(e, "copy stream");
+    }
+    const std::size_t arena = rt_.cfg.cuda_mapped_arena_mb * std::size_t{1} << 20;
+    if (arena != 0) {
+      void* p = nullptr;
+      if (auto e = cudaHostAlloc(&p, arena, cudaHostAllocMapped | cudaHostAllocPortable); e != cudaSuccess) {
+        return cuda_error(e, "mapped ring arena of " + std::to_string(rt_.cfg.cuda_mapped_arena_mb) + " MiB");
+      }
+      pool_->base = static_cast<std::byte*>(p);
+      pool_->size = arena;
+      pool_->free_blocks.emplace(0, arena);
+    }
+    pump_ = std::thread([this] { pump(); });
+    return {};
+  }
+
+  ~CudaExecutor() override {
+    stop(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    // Rings carved from the arena belong to cells the runtime destroys before its executor; the arena goes
+    // last, and only if no kernel can still read it.
+    if (pool_->base != nullptr && pool_->kernels_stopped) (void)cudaFreeHost(pool_->base);
+  }
+
+  [[nodiscard]] unsigned workers() const noexcept override { return 1; }
+  [[nodiscard]] bool hosts_handlers() const noexcept override { return false; }
+  [[nodiscard]] RingAllocator inbox_allocator() override { return mapped_allocator(); }
+
+  RingAllocator mapped_allocator() { return RingAllocator{&mapped_alloc, &mapped_free, pool_.get(), "pinned mapped"}; }
+  void attach(ActorCell& /*cell*/) override {}
+
+  void schedule(ActorCell& cell) override {
+    if (cell.pending_commands.load() != 0 && !cell.scheduled.exchange(true)) {
+      std::lock_guard lk(mu_);
+      due_.push_back(&cell);
+    }
+    wake_.store(true, std::memory_order_release);
+    if (sleeping_.load(std::memory_order_acquire)) cv_.notify_one();
+  }
+
+  Status prepare(ActorCell& cell) override {
+    std::lock_guard lk(groups_mu_);
+    cuda::DeviceActorEntry entry;
+    {
+      std::lock_guard ek(cuda::entries_mu());
+      auto it = cuda::entries().find(cell.type.type_key);
+      if (it == cuda::entries().end()) {
+        return make_error(ErrorCode::BackendUnavailable,
+                          "actor type '" + cell.type.type_name +
+                              "' has no device code: add RINGKERNEL_CUDA_ACTOR(<type>) to a .cu file of the program",
+                          "cuda");
+      }
+      entry = it->second;
+    }
+    if (cell.opts.slot_size > kMaxStagedSlot) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "slot_size " + std::to_string(cell.opts.slot_size) + " exceeds the CUDA backend's " +
+                            std::to_string(kMaxStagedSlot) + "-byte staging slot",
+                        "cuda");
+    }
+    auto g = group_for(entry);
+    if (!g) return g.error();
+    Group& group = **g;
+    auto free_it = std::find(group.occupant.begin(), group.occupant.end(), nullptr);
+    if (free_it == group.occupant.end()) {
+      return make_error(ErrorCode::QueueFull,
+                        "all " + std::to_string(group.slots) + " CUDA slots for '" + cell.type.type_name +
+                            "' are in use (RuntimeConfig::cuda_slots_per_type)",
+                        "cuda");
+    }
+    const auto slot = static_cast<std::uint32_t>(free_it - group.occupant.begin());
+    auto k2h = OwnedRing::create(RingKind::Spsc, cell.opts.outbox_capacity, cell.opts.slot_size, mapped_allocator());
+    if (!k2h) return k2h.error().with_context("cuda K2H ring");
+    auto in_dev = device_view(cell.inbox.view());
+    if (!in_dev) return in_dev.error();
+    auto out_dev = device_view(k2h->view());
+    if (!out_dev) return out_dev.error();
+    SlotDescriptor d{};
+    d.control = group.ctl_dev + slot;
+    d.inbox = *in_dev;
+    d.outbox = *out_dev;
+    d.state = group.state + slot * group.stride;
+    d.init_state = group.init + slot * group.stride;
+    if (auto e = cudaMemcpyAsync(group.desc + slot, &d, sizeof(d), cudaMemcpyHostToDevice, copy_stream_);
+        e != cudaSuccess) {
+      return cuda_error(e, "write slot descriptor");
+    }
+    if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "write slot descriptor");
+    SlotControl& ctl = group.ctl[slot];
+    detail::store_relaxed(&ctl.actor_id, cell.id);
+    detail::store_relaxed(&ctl.limit, UINT64_MAX);
+    auto* dc = new DeviceCell(std::move(k2h).value());
+    dc->group = &group;
+    dc->slot = slot;
+    dc->cmd_seq = detail::load_acquire(&ctl.ack_seq);
+    cell.device = dc;
+    *free_it = &cell;
+    {
+      std::lock_guard plk(mu_);
+      live_.push_back(&cell);
+      ++live_generation_;
+    }
+    return {};
+  }
+
+  Status device_command(ActorCell& cell, int command, const void* host_state) override {
+    auto* dc = static_cast<DeviceCell*>(cell.device);
+    if (dc == nullptr) return make_error(ErrorCode::Internal, "cell has no device slot", cell.name);
+    Group& g = *dc->group;
+    if (command == kDeviceLoad) {
+      if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
+      if (auto e = cudaMemcpyAsync(g.init + dc->slot * g.stride, host_state, g.entry.state_size,
+                                   cudaMemcpyHostToDevice, copy_stream_);
+          e != cudaSuccess) {
+        return cuda_error(e, "upload actor state");
+      }
+      if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "upload actor state");
+      dc->failure_reported = false;
+    }
+    return send_slot_command(g, dc->slot, dc->cmd_seq, static_cast<SlotCommand>(command), cell.name);
+  }
+
+  void set_limit(ActorCell& cell, std::uint64_t limit) override {
+    auto* dc = static_cast<DeviceCell*>(cell.device);
+    if (dc != nullptr) detail::store_release(&dc->group->ctl[dc->slot].limit, limit);
+  }
+
+  void release(ActorCell& cell) override {
+    auto* dc = static_cast<DeviceCell*>(cell.device);
+    if (dc == nullptr) return;
+    {
+      std::lock_guard lk(mu_);
+      std::erase(live_, &cell);
+      std::erase(due_, &cell);
+      ++live_generation_;
+      retired_.emplace_back(dc);  // the pump may hold a pointer this iteration; freed at stop
+    }
+    {
+      std::lock_guard glk(groups_mu_);
+      dc->group->occupant[dc->slot] = nullptr;
+    }
+    cell.device = nullptr;
+  }
+
+  bool stop(std::chrono::steady_clock::time_point deadline) override {
+    if (stopping_.exchange(true)) return clean_;
+    running_.store(false);
+    cv_.notify_all();
+    if (pump_.joinable()) pump_.join();
+    bool ok = true;
+    std::lock_guard lk(groups_mu_);
+    for (auto& g : groups_) {
+      for (std::uint32_t s = 0; s < g->slots; ++s) {
+        const std::uint64_t seq = detail::load_relaxed(&g->ctl[s].cmd_seq);
+        detail::store_relaxed(&g->ctl[s].cmd, static_cast<std::uint32_t>(SlotCommand::Exit));
+        detail::store_release(&g->ctl[s].cmd_seq, seq + 1);
+      }
+    }
+    for (auto& g : groups_) {
+      cudaError_t q = cudaErrorNotReady;
+      while ((q = cudaStreamQuery(g->stream)) == cudaErrorNotReady && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      if (q != cudaSuccess) ok = false;
+    }
+    if (ok) {
+      for (auto& g : groups_) {
+        (void)cudaStreamDestroy(g->stream);
+        (void)cudaFree(g->desc);
+        (void)cudaFree(g->state);
+        (void)cudaFree(g->init);
+        (void)cudaFreeHost(g->ctl);
+      }
+      groups_.clear();
+      std::lock_guard plk(mu_);
+      retired_.clear();
+    }
+    {
+      std::lock_guard glk(pool_->mu);
+      if (ok) {
+        pool_->kernels_stopped = true;
+        for (void* p : pool_->parked) (void)cudaFreeHost(p);
+      } else {
+        pool_->kernels_stuck = true;
+      }
+      pool_->parked.clear();
+    }
+    // Not ok: a kernel did not leave; its memory stays allocated (the runtime reports the timeout).
+    clean_ = ok;
+    return ok;
+  }
+
+private:
+  static constexpr std::uint32_t kMaxStagedSlot = 1024;  // 32 slots x 1 KiB = 32 KiB shared memory per block
+
+  Result<Group*> group_for(const cuda::DeviceActorEntry& entry) {
+    for (auto& g : groups_) {
+      if (g->entry.kernel == entry.kernel) return g.get();
+    }
+    auto g = std::make_unique<Group>();
+    g->entry = entry;
+    g->slots = rt_.cfg.cuda_slots_per_type;
+    g->stride = (entry.state_size + 127) / 128 * 128;
+    g->occupant.assign(g->slots, nullptr);
+    const std::size_t smem = std::size_t{cuda::kWarpBatch} * kMaxStagedSlot;
+    if (auto e = cudaFuncSetAttribute(entry.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(smem));
+        e != cudaSuccess) {
+      return cuda_error(e, "shared memory attribute");
+    }
+    // Co-residency: a persistent kernel whose blocks cannot all be resident at once would hang waiting for
+    // blocks that never start. Count every block already running plus this kernel's.
+    int per_sm = 0;
+    if (auto e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, entry.kernel, 32, smem); e != cudaSuccess) {
+      return cuda_error(e, "occupancy");
+    }
+    const std::uint64_t fit = static_cast<std::uint64_t>(per_sm) * static_cast<std::uint64_t>(prop_.multiProcessorCount);
+    if (resident_blocks_ + g->slots > fit) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "co-residency check failed: " + std::to_string(resident_blocks_ + g->slots) +
+                            " persistent blocks requested but only " + std::to_string(fit) + " fit on " +
+                            prop_.name + " (" + std::to_string(per_sm) + " per SM x " +
+                            std::to_string(prop_.multiProcessorCount) + " SMs); lower cuda_slots_per_type",
+                        "cuda launch");
+    }
+    const std::size_t ctl_bytes = sizeof(SlotControl) * g->slots;
+    if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->ctl), ctl_bytes, cudaHostAllocMapped | cudaHostAllocPortable);
+        e != cudaSuccess) {
+      return cuda_error(e, "slot controls");
+    }
+    std::memset(static_cast<void*>(g->ctl), 0, ctl_bytes);
+    const std::uint64_t wall = system_physical_ms();
+    for (std::uint32_t s = 0; s < g->slots; ++s) {
+      g->ctl[s].limit = UINT64_MAX;
+      g->ctl[s].idle_policy = static_cast<std::uint32_t>(rt_.cfg.cuda_spin ? cuda::IdlePolicy::Spin : cuda::IdlePolicy::Backoff);
+      g->ctl[s].max_sleep_ns = 20'000;
+      g->ctl[s].wall_ms_at_launch = wall;
+    }
+    if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->ctl_dev), g->ctl, 0); e != cudaSuccess) {
+      return cuda_error(e, "map slot controls");
+    }
+    if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->desc), sizeof(SlotDescriptor) * g->slots); e != cudaSuccess) {
+      return cuda_error(e, "descriptors");
+    }
+    if (auto e = cudaMemsetAsync(g->desc, 0, sizeof(SlotDescriptor) * g->slots, copy_stream_); e != cudaSuccess) {
+      return cuda_error(e, "descriptors");
+    }
+    if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->state), g->stride * g->slots); e != cudaSuccess) {
+      return cuda_error(e, "actor state");
+    }
+    if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->init), g->stride * g->slots); e != cudaSuccess) {
+      return cuda_error(e, "actor initial state");
+    }
+    if (auto e = cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking); e != cudaSuccess) {
+      return cuda_error(e, "kernel stream");
+    }
+    // Never cudaDeviceSynchronize here: other persistent kernels of this runtime are running and never finish.
+    if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "setup");
+    const SlotDescriptor* desc = g->desc;
+    SlotControl* controls = g->ctl_dev;
+    void* args[] = {&desc, &controls};
+    if (auto e = cudaLaunchKernel(entry.kernel, dim3(g->slots), dim3(32), args, smem, g->stream); e != cudaSuccess) {
+      return cuda_error(e, "launch persistent kernel");
+    }
+    resident_blocks_ += g->slots;
+    groups_.push_back(std::move(g));
+    return groups_.back().get();
+  }
+
+  Status send_slot_command(Group& g, std::uint32_t slot, std::uint64_t& seq, SlotCommand cmd, const std::string& who) {
+    SlotControl& ctl = g.ctl[slot];
+    // cmd_seq is written only by the host; counting from it (not from ack_seq) keeps a command that timed out
+    // from being reissued under the same number, which the device would ignore.
+    const std::uint64_t next = detail::load_relaxed(&ctl.cmd_seq) + 1;
+    detail::store_relaxed(&ctl.cmd, static_cast<std::uint32_t>(cmd));
+    detail::store_release(&ctl.cmd_seq, next);
+    seq = next;
+    const auto deadline = std::chrono::steady_clock::now() + rt_.cfg.cuda_command_timeout;
+    while (detail::load_acquire(&ctl.ack_seq) < next) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        const cudaError_t ke = cudaStreamQuery(g.stream);
+        return make_error(ErrorCode::Timeout,
+                          "device did not acknowledge command " + std::to_string(static_cast<unsigned>(cmd)) +
+                              " within " + std::to_string(rt_.cfg.cuda_command_timeout.count()) + " ms (kernel: " +
+                              (ke == cudaErrorNotReady ? std::string("running") : std::string(cudaGetErrorString(ke))) +
+                              ")\n" + dump(),
+                          who);
+      }
+      std::this_thread::yield();
+    }
+    return {};
+  }
+
+  std::string dump() {
+    std::string out = "slot dump (block: actor state cmd_seq/ack_seq inbox head/tail k2h head/tail heartbeat_ms_ago):\n";
+    std::uint64_t newest = 0;
+    for (auto& g : groups_) {
+      for (std::uint32_t s = 0; s < g->slots; ++s) newest = std::max(newest, detail::load_relaxed(&g->ctl[s].heartbeat));
+    }
+    for (auto& g : groups_) {
+      for (std::uint32_t s = 0; s < g->slots; ++s) {
+        const SlotControl& c = g->ctl[s];
+        ActorCell* cell = g->occupant[s];
+        out += "  " + std::string(g->entry.type_key) + "[" + std::to_string(s) + "]: actor " + std::to_string(c.actor_id) +
+               " state " + std::string(to_string(static_cast<ActorState>(detail::load_relaxed(&c.state)))) + " cmd " +
+               std::to_string(detail::load_relaxed(&c.cmd_seq)) + "/" + std::to_string(detail::load_relaxed(&c.ack_seq));
+        if (cell != nullptr) {
+          auto* dc = static_cast<DeviceCell*>(cell->device);
+          out += " inbox " + std::to_string(detail::load_relaxed(&cell->inbox.view().control->head)) + "/" +
+                 std::to_string(detail::load_relaxed(&cell->inbox.view().control->tail));
+          if (dc != nullptr) {
+            out += " k2h " + std::to_string(detail::load_relaxed(&dc->k2h.view().control->head)) + "/" +
+                   std::to_string(detail::load_relaxed(&dc->k2h.view().control->tail));
+          }
+        }
+        const std::uint64_t hb = detail::load_relaxed(&c.heartbeat);
+        out += " heartbeat " + (hb == 0 ? std::string("never") : std::to_string((newest - hb) / 1'000'000u) + " ms") + "\n";
+      }
+    }
+    return out;
+  }
+
+  void pump() {
+    (void)cudaSetDevice(device_);
+    auto last_work = std::chrono::steady_clock::now();
+    std::vector<ActorCell*> cells;
+    std::uint64_t cells_generation = ~std::uint64_t{0};
+    while (running_.load()) {
+      bool worked = false;
+      std::deque<ActorCell*> due;
+      {
+        std::lock_guard lk(mu_);
+        if (cells_generation != live_generation_) {  // re-copy only when actors came or went
+          cells = live_;
+          cells_generation = live_generation_;
+        }
+        if (!due_.empty()) due.swap(due_);
+      }
+      for (ActorCell* c : cells) {
+        auto* dc = static_cast<DeviceCell*>(c->device);
+        if (dc == nullptr) continue;
+        const std::uint32_t n = dc->consumer.pop_batch(256, [&](const MessageHeader& h, const std::byte* p) {
+          (void)rt_.deliver_to_host(*c, h, p);
+        });
+        worked = worked || n != 0;
+        SlotControl& ctl = dc->group->ctl[dc->slot];
+        detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
+        detail::store_relaxed(&c->cb.hlc, detail::load_relaxed(&ctl.hlc));
+        detail::store_relaxed(&c->cb.heartbeat_ns, steady_ns());
+        const auto dev_state = static_cast<ActorState>(detail::load_acquire(&ctl.state));
+        if (dev_state == ActorState::Failed && !dc->failure_reported &&
+            control_state(c->cb) == ActorState::Active) {
+          dc->failure_reported = true;
+          rt_.device_failed(*c, nullptr, "a device handler called fail()");
+          worked = true;
+        }
+      }
+      for (ActorCell* c : due) {
+        c->scheduled.store(false);
+        rt_.drain(*c, 0);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (c->pending_commands.load() != 0) schedule(*c);
+        worked = true;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (worked || wake_.exchange(false)) {
+        last_work = now;
+        continue;
+      }
+      if (now - last_work < rt_.cfg.idle_spin) continue;
+      // Nothing can signal the host when the device writes K2H, so an idle pump naps briefly instead of
+      // sleeping until woken; a host send wakes it at once (schedule()).
+      std::unique_lock lk(mu_);
+      sleeping_.store(true, std::memory_order_release);
+      cv_.wait_for(lk, std::chrono::microseconds(200), [&] { return !running_.load() || wake_.load() || !due_.empty(); });
+      sleeping_.store(false, std::memory_order_release);
+      last_work = std::chrono::steady_clock::now();
+    }
+  }
+
+  RuntimeState& rt_;
+  int device_;
+  cudaDeviceProp prop_{};
+  cudaStream_t copy_stream_ = nullptr;
+  std::mutex groups_mu_;
+  std::vector<std::unique_ptr<Group>> groups_;
+  std::uint64_t resident_blocks_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<ActorCell*> live_;
+  std::uint64_t live_generation_ = 0;
+  std::unique_ptr<MappedPool> pool_ = std::make_unique<MappedPool>();
+  std::deque<ActorCell*> due_;
+  std::vector<std::unique_ptr<DeviceCell>> retired_;
+  std::atomic<bool> wake_{false};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> running_{true};
+  std::atomic<bool> stopping_{false};
+  bool clean_ = true;
+  std::thread pump_;
+};
+
+bool cuda_probe() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+[[maybe_unused]] const bool cuda_probe_registered = (g_cuda_probe = &cuda_probe, true);
+
+} // namespace
+
+Result<std::unique_ptr<Executor>> make_cuda_executor(RuntimeState& rt) {
+  int n = 0;
+  if (auto e = cudaGetDeviceCount(&n); e != cudaSuccess || n == 0) {
+    return make_error(ErrorCode::BackendUnavailable,
+                      e != cudaSuccess ? std::string("no usable CUDA device: ") + cudaGetErrorString(e)
+                                       : std::string("no CUDA device present"),
+                      "cuda");
+  }
+  if (rt.cfg.cuda_device < 0 || rt.cfg.cuda_device >= n) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "cuda_device " + std::to_string(rt.cfg.cuda_device) + " out of range (" + std::to_string(n) +
+                          " devices)",
+                      "cuda");
+  }
+  if (rt.cfg.cuda_slots_per_type == 0) {
+    return make_error(ErrorCode::InvalidArgument, "cuda_slots_per_type must be > 0", "cuda");
+  }
+  auto ex = std::make_unique<CudaExecutor>(rt, rt.cfg.cuda_device);
+  if (auto st = ex->init(); !st) return st.error();
+  return std::unique_ptr<Executor>(std::move(ex));
+}
+
+} // namespace ringkernel::detail
