@@ -79,7 +79,7 @@ if want coverage; then
   ctest --preset coverage -j"$jobs"
   gcovr --root "$root" --object-directory "$root/build/coverage" \
     --filter "$root/src/core/" --filter "$root/include/ringkernel/" \
-    --exclude-unreachable-branches --exclude-throw-branches -j "$jobs" \
+    --exclude-unreachable-branches --exclude-throw-branches \
     --txt - --print-summary --fail-under-line "$coverage_min_lines" \
     "$root/build/coverage"
   done_stage

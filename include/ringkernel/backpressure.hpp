@@ -12,7 +12,8 @@ namespace ringkernel {
 enum class OverflowPolicy : std::uint8_t {
   Block,             ///< Wait (up to `block_timeout`) until the mailbox drains to the low-water mark.
   Reject,            ///< Fail at once with QueueFull.
-  DropOldest,        ///< Evict the oldest queued message to the dead-letter queue, then enqueue.
+  DropOldest,        ///< Evict the oldest queued message to the dead-letter queue, then enqueue (a host
+                     ///< sender waits up to `block_timeout` for the consumer to finish its current message).
   DropToDeadLetter,  ///< Put the new message in the dead-letter queue and report Dropped.
 };
 
@@ -24,7 +25,7 @@ struct BackpressureConfig {
   OverflowPolicy policy = OverflowPolicy::Block;        ///< Overflow behaviour.
   double high_water = 1.0;                              ///< Pressure starts at this fill level.
   double low_water = 0.5;                               ///< Pressure ends (Block resumes) at this level.
-  std::chrono::milliseconds block_timeout{1000};        ///< Longest a Block send waits before QueueFull.
+  std::chrono::milliseconds block_timeout{1000};        ///< Longest a Block (or host DropOldest) send waits before QueueFull.
 };
 
 /// Hysteresis between the water marks, in slots: pressured from `high` until depth falls to `low`.

@@ -12,7 +12,9 @@
 /// Marks a function callable from device code only.
 #define RK_DEVICE __device__
 #else
+/// Marks a function callable from host and device code (empty outside nvcc).
 #define RK_HOST_DEVICE
+/// Marks a function callable from device code only (empty outside nvcc).
 #define RK_DEVICE
 #endif
 
@@ -20,15 +22,18 @@
 /// Defined to 1 while compiling for the device, 0 for the host.
 #define RK_DEVICE_COMPILE 1
 #else
+/// Defined to 1 while compiling for the device, 0 for the host.
 #define RK_DEVICE_COMPILE 0
 #endif
 
-/// Force-inline hint for hot paths (queue index handling, HLC arithmetic).
 #if defined(__CUDACC__)
+/// Force-inline hint for hot paths (queue index handling, HLC arithmetic).
 #define RK_FORCEINLINE __forceinline__
 #elif defined(__GNUC__) || defined(__clang__)
+/// Force-inline hint for hot paths (queue index handling, HLC arithmetic).
 #define RK_FORCEINLINE inline __attribute__((always_inline))
 #else
+/// Force-inline hint for hot paths (queue index handling, HLC arithmetic).
 #define RK_FORCEINLINE inline
 #endif
 

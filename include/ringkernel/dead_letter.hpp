@@ -101,12 +101,12 @@ public:
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   /// Copies of the held letters accepted by `filter` (all when empty), oldest first. The filter runs on
   /// copies without holding the lock, so it may call back into the queue.
-  [[nodiscard]] std::vector<DeadLetter> snapshot(FilterFn filter = {}) const;
+  [[nodiscard]] std::vector<DeadLetter> snapshot(const FilterFn& filter = {}) const;
   /// Removes every letter accepted by `filter` (all when empty) and passes each, oldest first, to `resend`
   /// without holding the lock (so `resend` may push back into this queue). A failed letter is re-queued at
   /// the back with `retries + 1`, unless its retries already reached `max_retries`: then it is dropped and
   /// counted as RetriesExhausted. An empty `resend` replays nothing.
-  ReplayReport replay(FilterFn filter, ResendFn resend);
+  ReplayReport replay(const FilterFn& filter, const ResendFn& resend);
   /// Removes letters older than `max_age_ms`; returns how many. Always 0 when expiry is disabled.
   std::size_t expire();
   /// Lifetime counters.

@@ -13,7 +13,7 @@ namespace ringkernel {
 class LatencyHistogram {
 public:
   /// Number of buckets (covers 1 ns .. ~2^40 ns).
-  static constexpr std::size_t kBuckets = 41 * 8;
+  static constexpr std::size_t kBuckets = std::size_t{41} * 8;
   /// Records one sample.
   void record(std::uint64_t ns) noexcept;
   /// Samples recorded.

@@ -58,7 +58,7 @@ std::size_t DeadLetterQueue::size() const {
   return letters_.size();
 }
 
-std::vector<DeadLetter> DeadLetterQueue::snapshot(FilterFn filter) const {
+std::vector<DeadLetter> DeadLetterQueue::snapshot(const FilterFn& filter) const {
   std::vector<DeadLetter> all;
   {
     std::lock_guard lock(mu_);
@@ -73,13 +73,13 @@ std::vector<DeadLetter> DeadLetterQueue::snapshot(FilterFn filter) const {
   return out;
 }
 
-ReplayReport DeadLetterQueue::replay(FilterFn filter, ResendFn resend) {
+ReplayReport DeadLetterQueue::replay(const FilterFn& filter, const ResendFn& resend) {
   ReplayReport report;
   if (!resend) return report;
   // Select by seq on a copy, outside the lock (the filter may call back into the queue), then take the
   // selected letters out under the lock; any evicted, expired or replayed elsewhere meanwhile are skipped.
   std::vector<std::uint64_t> seqs;
-  for (const DeadLetter& l : snapshot(std::move(filter))) seqs.push_back(l.seq);
+  for (const DeadLetter& l : snapshot(filter)) seqs.push_back(l.seq);
   if (seqs.empty()) return report;
   std::sort(seqs.begin(), seqs.end());
   std::vector<DeadLetter> picked;

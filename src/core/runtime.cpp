@@ -344,6 +344,8 @@ Status RuntimeState::command(ActorCell& c, Command cmd, bool urgent, std::string
   {
     std::lock_guard lk(c.ctl_mu);
     ActorState p = control_state(c.cb);
+    // The command being applied right now has left the queue but may not show in the state yet.
+    if (c.applying) p = project(p, *c.applying, c.opts.auto_activate);
     for (const auto& q : c.commands) p = project(p, q.cmd, c.opts.auto_activate);
     const bool gone = is_final(p) || c.terminate_requested.load();
     switch (cmd) {
@@ -402,6 +404,7 @@ void RuntimeState::apply_commands(ActorCell& c) {
       }
       cmd = std::move(c.commands.front());
       c.commands.pop_front();
+      c.applying = cmd.cmd;
       c.pending_commands.fetch_sub(1);
       c.next_barrier.store(c.commands.empty() ? UINT64_MAX
                                               : (c.commands.front().urgent ? 0 : c.commands.front().barrier));
@@ -410,6 +413,7 @@ void RuntimeState::apply_commands(ActorCell& c) {
     // Only now may a device run past this command's barrier: lifting the limit before the device has
     // acknowledged a deactivate would let it consume messages sent after the deactivate.
     std::lock_guard lk(c.ctl_mu);
+    c.applying.reset();
     update_device_limit(c);
   }
 }
@@ -509,8 +513,18 @@ std::size_t RuntimeState::drain(ActorCell& c, unsigned budget) {
     if (c.pending_commands.load() != 0) apply_commands(c);
     if (control_state(c.cb) != ActorState::Active) break;
     const std::uint64_t tail = detail::load_acquire(&c.inbox.view().control->tail);
-    std::uint64_t limit = budget - processed;
-    const std::uint64_t barrier = c.next_barrier.load();
+    // Read the barrier and the head together under ctl_mu (command() takes its barrier from the head under the
+    // same lock): a command queued after this point has a barrier >= head, so popping no further than head
+    // cannot run messages sent after that command. Reading the barrier alone and then popping whatever is
+    // published would let messages sent after a deactivate()/terminate() slip past it.
+    std::uint64_t barrier = UINT64_MAX;
+    std::uint64_t head = 0;
+    {
+      std::lock_guard lk(c.ctl_mu);
+      barrier = c.next_barrier.load();
+      head = detail::load_acquire(&c.inbox.view().control->head);
+    }
+    std::uint64_t limit = std::min<std::uint64_t>(budget - processed, head > tail ? head - tail : 0);
     if (barrier != UINT64_MAX) {
       if (barrier <= tail) continue;  // a command is due: apply it first
       limit = std::min<std::uint64_t>(limit, barrier - tail);

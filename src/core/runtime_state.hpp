@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -94,6 +95,7 @@ struct ActorCell {
 
   std::mutex ctl_mu;
   std::deque<PendingCommand> commands;
+  std::optional<Command> applying;  // taken off `commands` by apply_commands and not yet applied (under ctl_mu)
   std::atomic<std::uint32_t> pending_commands{0};
   std::atomic<std::uint64_t> next_barrier{UINT64_MAX};
   ActorState projected = ActorState::Created;  // state after all queued commands (under ctl_mu)
