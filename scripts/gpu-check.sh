@@ -22,7 +22,7 @@ cmake --build build/gpu -j"$(nproc)" --target ringkernel_cuda_tests bench_gpu_be
 rc=0
 for s in $steps; do
   case "$s" in
-    tests) timeout 240 build/gpu/tests/ringkernel_cuda_tests 2>&1 | tee "$out/tests.log" | grep -E "OK \]|FAILED|Failure|Which|error|\.cu:|PASSED" || true
+    tests) timeout 240 build/gpu/tests/ringkernel_cuda_tests --gtest_repeat="${RK_GPU_REPEAT:-1}" 2>&1 | tee "$out/tests.log" | grep -E "OK \]|FAILED|Failure|Which|error|\.cu:|PASSED" || true
            grep -q "FAILED" "$out/tests.log" && rc=1 ;;
     memcheck) timeout 400 compute-sanitizer --tool memcheck --leak-check no build/gpu/tests/ringkernel_cuda_tests \
                 --gtest_filter='-*CoResidency*' > "$out/memcheck.log" 2>&1; tail -4 "$out/memcheck.log" ;;

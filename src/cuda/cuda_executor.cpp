@@ -280,6 +280,7 @@ public:
   Status device_command(ActorCell& cell, int command, const void* host_state) override {
     auto* dc = static_cast<DeviceCell*>(cell.device);
     if (dc == nullptr) return make_error(ErrorCode::Internal, "cell has no device slot", cell.name);
+    if (stopping_.load()) return make_error(ErrorCode::ShuttingDown, "CUDA executor stopped", cell.name);
     Group& g = *dc->group;
     if (command == kDeviceLoad) {
       if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
@@ -291,7 +292,17 @@ public:
       if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "upload actor state");
       dc->failure_reported = false;
     }
-    return send_slot_command(g, dc->slot, dc->cmd_seq, static_cast<SlotCommand>(command), cell.name);
+    auto st = send_slot_command(g, dc->slot, dc->cmd_seq, static_cast<SlotCommand>(command), cell.name);
+    if (st && (command == kDeviceUnload || command == kDeviceDeactivate)) {
+      // Replies the device published before acknowledging are delivered before the state change becomes
+      // visible, so a host that sees Terminated/Deactivated also sees every reply sent before it. This runs
+      // on the pump thread, the ring's only consumer.
+      while (dc->consumer.pop_batch(256, [&](const MessageHeader& h, const std::byte* p) {
+        (void)rt_.deliver_to_host(cell, h, p);
+      }) != 0) {
+      }
+    }
+    return st;
   }
 
   void set_limit(ActorCell& cell, std::uint64_t limit) override {
