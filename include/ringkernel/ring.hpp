@@ -266,9 +266,9 @@ public:
       : ring_(ring), tail_(ring.control != nullptr ? detail::load_relaxed(&ring.control->tail) : 0),
         cached_head_(ring.control != nullptr ? detail::load_acquire(&ring.control->head) : 0) {}
 
-  /// Messages ready, re-reading the producer index only when the cached one shows none.
-  RK_HOST_DEVICE std::uint64_t available() noexcept {
-    if (cached_head_ == tail_) cached_head_ = detail::load_acquire(&ring_.control->head);
+  /// Messages ready, re-reading the producer index only when the cached count is below `want`.
+  RK_HOST_DEVICE std::uint64_t available(std::uint64_t want = 1) noexcept {
+    if (cached_head_ - tail_ < want) cached_head_ = detail::load_acquire(&ring_.control->head);
     return cached_head_ - tail_;
   }
 
@@ -277,7 +277,7 @@ public:
   /// that message (and the rest) in the ring. Returns how many were consumed.
   template <class Visit>
   RK_HOST_DEVICE std::uint32_t pop_batch(std::uint32_t max, Visit&& visit) noexcept {
-    const std::uint64_t ready = available();
+    const std::uint64_t ready = available(max);
     const std::uint32_t k = static_cast<std::uint32_t>(ready < max ? ready : max);
     std::uint32_t done = 0;
     while (done < k && detail::visit_slot(visit, ring_.slot(tail_ + done))) ++done;
