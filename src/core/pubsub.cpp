@@ -1,6 +1,8 @@
 #include "ringkernel/pubsub.hpp"
 
 #include <utility>
+
+#include "core/text.hpp"
 #include <vector>
 
 namespace ringkernel {
@@ -15,31 +17,6 @@ struct PubSub::Subscription {
 };
 
 namespace {
-
-bool is_topic_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-         c == '-';
-}
-
-// Printable, length-capped rendering of user input for error messages.
-std::string quote(std::string_view s) {
-  constexpr std::size_t kShown = 64;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < kShown; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (s.size() > kShown) out += "...";
-  out += '"';
-  return out;
-}
 
 Status check_topic(std::string_view s, bool pattern, const char* context) {
   const char* what = pattern ? "pattern" : "topic";
@@ -56,7 +33,7 @@ Status check_topic(std::string_view s, bool pattern, const char* context) {
     const std::string_view seg = s.substr(seg_start, i - seg_start);
     if (seg.empty()) {
       return make_error(ErrorCode::NameInvalid,
-                        std::string(what) + " " + quote(s) + " has an empty segment at offset " +
+                        std::string(what) + " " + detail::quote(s) + " has an empty segment at offset " +
                             std::to_string(seg_start) + " (leading, trailing or doubled '/')",
                         context);
     }
@@ -64,9 +41,9 @@ Status check_topic(std::string_view s, bool pattern, const char* context) {
     if (!wildcard) {
       for (std::size_t j = 0; j < seg.size(); ++j) {
         const char c = seg[j];
-        if (is_topic_char(c)) continue;
-        std::string msg = std::string(what) + " " + quote(s) + " has invalid character " +
-                          quote(std::string_view(&c, 1)) + " at offset " + std::to_string(seg_start + j);
+        if (detail::is_path_char(c)) continue;
+        std::string msg = std::string(what) + " " + detail::quote(s) + " has invalid character " +
+                          detail::quote(std::string_view(&c, 1)) + " at offset " + std::to_string(seg_start + j);
         msg += (c == '*' || c == '#')
                    ? (pattern ? "; '*' and '#' must be a whole segment" : "; wildcards are only allowed in patterns")
                    : "; allowed are A-Z a-z 0-9 _ . -";

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <mutex>
 
+#include "core/text.hpp"
+
 namespace ringkernel {
 
 struct Registry::Watcher {
@@ -14,34 +16,8 @@ struct Registry::Watcher {
 
 namespace {
 
-bool is_name_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-         c == '-';
-}
-
-// Printable rendering of user input for error messages; long inputs are cut so a hostile name cannot
-// blow up a log line.
-std::string quote(std::string_view s) {
-  constexpr std::size_t kShown = 64;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < kShown; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (s.size() > kShown) out += "...";
-  out += '"';
-  return out;
-}
-
 std::string describe_char(char ch) {
-  return quote(std::string_view(&ch, 1));
+  return detail::quote(std::string_view(&ch, 1));
 }
 
 // Shared checker for names (wildcards rejected) and patterns (wildcards accepted).
@@ -58,10 +34,10 @@ Status check_path(std::string_view s, bool pattern, const std::string& context) 
   for (std::size_t i = 0; i <= s.size(); ++i) {
     if (i < s.size() && s[i] != '/') {
       const char c = s[i];
-      if (is_name_char(c)) continue;
+      if (detail::is_path_char(c)) continue;
       if (pattern && (c == '*' || c == '?')) continue;
       return make_error(ErrorCode::NameInvalid,
-                        std::string(what) + " " + quote(s) + " has invalid character " + describe_char(c) +
+                        std::string(what) + " " + detail::quote(s) + " has invalid character " + describe_char(c) +
                             " at offset " + std::to_string(i) + "; allowed are A-Z a-z 0-9 _ . -" +
                             (pattern ? " and the wildcards * ** ?" : " and '/' between segments"),
                         context);
@@ -70,13 +46,13 @@ Status check_path(std::string_view s, bool pattern, const std::string& context) 
     const std::string_view seg = s.substr(seg_start, i - seg_start);
     if (seg.empty()) {
       return make_error(ErrorCode::NameInvalid,
-                        std::string(what) + " " + quote(s) + " has an empty segment at offset " +
+                        std::string(what) + " " + detail::quote(s) + " has an empty segment at offset " +
                             std::to_string(seg_start) + " (leading, trailing or doubled '/')",
                         context);
     }
     if (pattern && seg != "**" && seg.find("**") != std::string_view::npos) {
       return make_error(ErrorCode::NameInvalid,
-                        "pattern " + quote(s) + " uses '**' inside the segment " + quote(seg) + " at offset " +
+                        "pattern " + detail::quote(s) + " uses '**' inside the segment " + detail::quote(seg) + " at offset " +
                             std::to_string(seg_start) + "; '**' must be a whole segment",
                         context);
     }
@@ -178,7 +154,7 @@ Status Registry::bind(std::string_view name, ActorId id) {
     auto it = by_name_.find(name);
     if (it != by_name_.end()) {
       return make_error(ErrorCode::NameTaken,
-                        "name " + quote(name) + " is already bound to actor " + std::to_string(it->second),
+                        "name " + detail::quote(name) + " is already bound to actor " + std::to_string(it->second),
                         "Registry::bind");
     }
     std::string key(name);
@@ -197,7 +173,7 @@ Status Registry::unbind(std::string_view name) {
     std::unique_lock lock(mu_);
     auto it = by_name_.find(name);
     if (it == by_name_.end()) {
-      return make_error(ErrorCode::ActorNotFound, "name " + quote(name) + " is not bound", "Registry::unbind");
+      return make_error(ErrorCode::ActorNotFound, "name " + detail::quote(name) + " is not bound", "Registry::unbind");
     }
     const ActorId id = it->second;
     auto owner = by_actor_.find(id);
@@ -236,7 +212,7 @@ Result<ActorId> Registry::lookup(std::string_view name) const {
   std::shared_lock lock(mu_);
   auto it = by_name_.find(name);
   if (it == by_name_.end()) {
-    return make_error(ErrorCode::ActorNotFound, "no actor is bound to " + quote(name), "Registry::lookup");
+    return make_error(ErrorCode::ActorNotFound, "no actor is bound to " + detail::quote(name), "Registry::lookup");
   }
   return it->second;
 }
