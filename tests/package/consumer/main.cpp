@@ -1,7 +1,9 @@
-// Smoke test of an installed RingKernel: push and pop one message through an MPSC heap ring and tick a
-// hybrid logical clock. Exits non-zero, saying why, on any failure.
-#include <ringkernel/hlc.hpp>
-#include <ringkernel/ring.hpp>
+// Smoke test of an installed RingKernel: push and pop one message through an MPSC heap ring, tick a hybrid
+// logical clock, and run a real actor on the CPU backend (launch, call, reply). Exits non-zero, saying why,
+// on any failure.
+#include <ringkernel/ringkernel.hpp>
+
+#include <chrono>
 
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +14,21 @@ namespace {
 struct Ping {
   static constexpr auto type_id = ringkernel::message_type("consumer.Ping");
   std::uint64_t value;
+};
+
+struct Doubled {
+  static constexpr auto type_id = ringkernel::message_type("consumer.Doubled");
+  std::uint64_t value;
+};
+
+// An actor with state: replies with twice the sum of everything it received.
+struct Doubler {
+  using messages = ringkernel::message_list<Ping>;
+  std::uint64_t sum = 0;
+  void handle(auto& ctx, const Ping& p) {
+    sum += p.value;
+    (void)ctx.reply(Doubled{sum * 2});
+  }
 };
 
 int fail(const char* what) {
@@ -51,6 +68,20 @@ int main() {
   if (popped != 1) return fail("pop_batch did not return exactly one message");
   if (received.value != sent.value || received_hlc != second.packed) return fail("payload or HLC mismatch");
 
-  std::printf("consumer: ok (RingKernel ring + HLC, hlc=%llu)\n", static_cast<unsigned long long>(received_hlc));
+  auto rt = Runtime::builder().backend(Backend::Cpu).workers(1).build();
+  if (!rt) return fail(rt.error().describe().c_str());
+  auto actor = rt->launch<Doubler>("doubler");
+  if (!actor) return fail(actor.error().describe().c_str());
+  std::uint64_t last = 0;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    auto r = actor->call<Doubled>(Ping{i}, std::chrono::seconds(2));
+    if (!r) return fail(r.error().describe().c_str());
+    last = r->value;
+  }
+  if (last != 12) return fail("actor state or reply wrong (expected 2 * (1 + 2 + 3))");
+  if (auto st = rt->shutdown(std::chrono::seconds(2)); !st) return fail(st.error().describe().c_str());
+
+  std::printf("consumer: ok (ring + HLC, hlc=%llu; actor call -> %llu)\n", static_cast<unsigned long long>(received_hlc),
+              static_cast<unsigned long long>(last));
   return 0;
 }
