@@ -68,6 +68,7 @@ struct MappedPool {
   std::vector<void*> parked;
   bool kernels_stopped = false;
   bool kernels_stuck = false;
+  bool host_visible = true;  // false for the device-memory pool: no host memset
 
   void* take(std::size_t bytes) {
     bytes = (bytes + 255) / 256 * 256;
@@ -79,7 +80,7 @@ struct MappedPool {
       free_blocks.erase(it);
       if (len > bytes) free_blocks.emplace(off + bytes, len - bytes);
       used_blocks.emplace(off, bytes);
-      std::memset(base + off, 0, bytes);
+      if (host_visible) std::memset(base + off, 0, bytes);
       return base + off;
     }
     return nullptr;
@@ -142,6 +143,7 @@ struct Group;
 struct DeviceCell {
   Group* group = nullptr;
   std::uint32_t slot = 0;
+  RingView k2k{};  // device-memory inbox other device actors send to
   OwnedRing k2h;
   SpscConsumer consumer;
   std::uint64_t cmd_seq = 0;
@@ -184,6 +186,38 @@ public:
       pool_->base = static_cast<std::byte*>(p);
       pool_->size = arena;
       pool_->free_blocks.emplace(0, arena);
+      // Device-memory arena for K2K inboxes; allocated before any persistent kernel runs (cudaMalloc and
+      // cudaFree may wait for the device, which never goes idle while actors run).
+      void* dp = nullptr;
+      if (auto e = cudaMalloc(&dp, arena); e != cudaSuccess) return cuda_error(e, "device ring arena");
+      dev_pool_->base = static_cast<std::byte*>(dp);
+      dev_pool_->size = arena;
+      dev_pool_->host_visible = false;
+      dev_pool_->free_blocks.emplace(0, arena);
+    }
+    route_count_ = rt_.cfg.max_actors + 1;
+    if (auto e = cudaMalloc(reinterpret_cast<void**>(&routes_), sizeof(RingView) * route_count_); e != cudaSuccess) {
+      return cuda_error(e, "K2K routing table");
+    }
+    if (auto e = cudaMemset(routes_, 0, sizeof(RingView) * route_count_); e != cudaSuccess) {
+      return cuda_error(e, "K2K routing table");
+    }
+    // Load every registered actor kernel now. With CUDA's lazy module loading, the first launch of a kernel
+    // loads its module, which waits for the device to go idle - and a device running persistent actor
+    // kernels never does, so a second actor type launched later would hang.
+    {
+      std::lock_guard ek(cuda::entries_mu());
+      for (const auto& [key, entry] : cuda::entries()) {
+        cudaFuncAttributes attr{};
+        if (auto e = cudaFuncGetAttributes(&attr, entry.kernel); e != cudaSuccess) {
+          return cuda_error(e, std::string("load actor kernel ") + key);
+        }
+        if (auto e = cudaFuncSetAttribute(entry.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(std::size_t{cuda::kWarpBatch} * kMaxStagedSlot));
+            e != cudaSuccess) {
+          return cuda_error(e, std::string("shared memory attribute of ") + key);
+        }
+      }
     }
     pump_ = std::thread([this] { pump(); });
     return {};
@@ -193,7 +227,11 @@ public:
     stop(std::chrono::steady_clock::now() + std::chrono::seconds(2));
     // Rings carved from the arena belong to cells the runtime destroys before its executor; the arena goes
     // last, and only if no kernel can still read it.
-    if (pool_->base != nullptr && pool_->kernels_stopped) (void)cudaFreeHost(pool_->base);
+    if (pool_->kernels_stopped) {
+      if (pool_->base != nullptr) (void)cudaFreeHost(pool_->base);
+      if (dev_pool_->base != nullptr) (void)cudaFree(dev_pool_->base);
+      if (routes_ != nullptr) (void)cudaFree(routes_);
+    }
   }
 
   [[nodiscard]] unsigned workers() const noexcept override { return 1; }
@@ -249,10 +287,17 @@ public:
     if (!in_dev) return in_dev.error();
     auto out_dev = device_view(k2h->view());
     if (!out_dev) return out_dev.error();
+    auto k2k = make_device_ring(cell.opts.mailbox_capacity, cell.opts.slot_size);
+    if (!k2k) return k2k.error();
     SlotDescriptor d{};
     d.control = group.ctl_dev + slot;
     d.inbox = *in_dev;
     d.outbox = *out_dev;
+    d.k2k = *k2k;
+    if (auto e = cudaMemcpyAsync(routes_ + cell.id, &d.k2k, sizeof(RingView), cudaMemcpyHostToDevice, copy_stream_);
+        e != cudaSuccess) {
+      return cuda_error(e, "publish K2K route");
+    }
     d.state = group.state + slot * group.stride;
     d.init_state = group.init + slot * group.stride;
     if (auto e = cudaMemcpyAsync(group.desc + slot, &d, sizeof(d), cudaMemcpyHostToDevice, copy_stream_);
@@ -266,6 +311,7 @@ public:
     auto* dc = new DeviceCell(std::move(k2h).value());
     dc->group = &group;
     dc->slot = slot;
+    dc->k2k = *k2k;
     dc->cmd_seq = detail::load_acquire(&ctl.ack_seq);
     cell.device = dc;
     *free_it = &cell;
@@ -313,6 +359,13 @@ public:
   void release(ActorCell& cell) override {
     auto* dc = static_cast<DeviceCell*>(cell.device);
     if (dc == nullptr) return;
+    // Unroute first so device senders get ActorNotFound. The inbox memory itself is not reused before
+    // shutdown: a sender that read the route just before may still be writing into it.
+    const RingView none{};
+    if (!stopping_.load() &&
+        cudaMemcpyAsync(routes_ + cell.id, &none, sizeof(RingView), cudaMemcpyHostToDevice, copy_stream_) == cudaSuccess) {
+      (void)cudaStreamSynchronize(copy_stream_);
+    }
     {
       std::lock_guard lk(mu_);
       std::erase(live_, &cell);
@@ -443,13 +496,50 @@ private:
     if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "setup");
     const SlotDescriptor* desc = g->desc;
     SlotControl* controls = g->ctl_dev;
-    void* args[] = {&desc, &controls};
+    const RingView* routes = routes_;
+    std::uint32_t route_count = route_count_;
+    void* args[] = {&desc, &controls, &routes, &route_count};
     if (auto e = cudaLaunchKernel(entry.kernel, dim3(g->slots), dim3(32), args, smem, g->stream); e != cudaSuccess) {
       return cuda_error(e, "launch persistent kernel");
     }
     resident_blocks_ += g->slots;
     groups_.push_back(std::move(g));
     return groups_.back().get();
+  }
+
+  // An empty MPSC ring in device memory: the control block and sequence words are built on the host and
+  // copied; the slots need no initialisation.
+  Result<RingView> make_device_ring(std::uint32_t capacity, std::uint32_t slot_size) {
+    const std::uint64_t bytes = ring_storage_bytes(RingKind::Mpsc, capacity, slot_size);
+    if (bytes == 0) return make_error(ErrorCode::InvalidArgument, "bad K2K ring geometry", "cuda");
+    auto* dev = static_cast<std::byte*>(dev_pool_->take(bytes));
+    if (dev == nullptr) {
+      return make_error(ErrorCode::QueueFull,
+                        "device ring arena exhausted (" + std::to_string(rt_.cfg.cuda_mapped_arena_mb) +
+                            " MiB; RuntimeConfig::cuda_mapped_arena_mb)",
+                        "cuda");
+    }
+    RingView host_view{};
+    void* host = ::operator new(bytes, std::align_val_t{kCacheLine});
+    const ErrorCode rc = ring_init(host, bytes, RingKind::Mpsc, capacity, slot_size, &host_view);
+    const std::uint64_t header = host_view.control != nullptr ? host_view.control->slots_offset : 0;
+    cudaError_t e = cudaSuccess;
+    if (rc == ErrorCode::Ok) {
+      e = cudaMemcpyAsync(dev, host, header, cudaMemcpyHostToDevice, copy_stream_);
+      if (e == cudaSuccess) e = cudaStreamSynchronize(copy_stream_);
+    }
+    // Rebase the view onto the device copy before the host staging buffer goes away.
+    RingView v = host_view;
+    if (rc == ErrorCode::Ok) {
+      const auto* hbase = reinterpret_cast<const std::byte*>(host_view.control);
+      v.control = reinterpret_cast<RingControl*>(dev);
+      v.seq = reinterpret_cast<std::uint64_t*>(dev + (reinterpret_cast<const std::byte*>(host_view.seq) - hbase));
+      v.slots = dev + (host_view.slots - hbase);
+    }
+    ::operator delete(host, std::align_val_t{kCacheLine});
+    if (rc != ErrorCode::Ok) return make_error(rc, "K2K ring init failed", "cuda");
+    if (e != cudaSuccess) return cuda_error(e, "K2K ring init");
+    return v;
   }
 
   Status send_slot_command(Group& g, std::uint32_t slot, std::uint64_t& seq, SlotCommand cmd, const std::string& who) {
@@ -575,6 +665,9 @@ private:
   std::vector<ActorCell*> live_;
   std::uint64_t live_generation_ = 0;
   std::unique_ptr<MappedPool> pool_ = std::make_unique<MappedPool>();
+  std::unique_ptr<MappedPool> dev_pool_ = std::make_unique<MappedPool>();
+  RingView* routes_ = nullptr;
+  std::uint32_t route_count_ = 0;
   std::deque<ActorCell*> due_;
   std::vector<std::unique_ptr<DeviceCell>> retired_;
   std::atomic<bool> wake_{false};

@@ -42,4 +42,102 @@ struct Echo {
   RK_HOST_DEVICE void handle(auto& ctx, const Crash&) { ctx.fail("crash requested"); }
 };
 
+/// True when a send was refused for lack of room (the host Context returns Status, the device ErrorCode).
+RK_HOST_DEVICE inline bool refused(ringkernel::ErrorCode c) { return c == ringkernel::ErrorCode::QueueFull; }
+inline bool refused(const ringkernel::Status& s) { return !s.ok() && s.error().code() == ringkernel::ErrorCode::QueueFull; }
+
+struct Forward {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Forward");
+  std::uint64_t value;
+  std::uint32_t hops;
+};
+
+/// Forwards every message to `next` (kHostActor = the host) after adding `add`: chains of K2K hops.
+struct Relay {
+  using messages = ringkernel::message_list<Forward>;
+  ringkernel::ActorId next = ringkernel::kHostActor;
+  std::uint64_t add = 0;
+  Relay() = default;
+  Relay(ringkernel::ActorId n, std::uint64_t a) : next(n), add(a) {}
+  RK_HOST_DEVICE void handle(auto& ctx, const Forward& f) {
+    const Forward out{f.value + add, f.hops + 1};
+    while (refused(ctx.send(next, out))) {
+    }
+  }
+};
+
+struct Burst {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Burst");
+  std::uint32_t count;
+  ringkernel::ActorId target;
+};
+struct Tick {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Tick");
+  std::uint32_t from;
+  std::uint32_t seq;
+};
+struct Query {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Query");
+  std::uint32_t unused;
+};
+struct Total {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Total");
+  std::uint64_t count;
+  std::uint64_t sum;
+  std::uint64_t out_of_order;
+};
+
+/// Sends `count` Ticks to `target`, retrying while the target's inbox is full (back-pressure, no loss).
+struct Producer {
+  using messages = ringkernel::message_list<Burst>;
+  std::uint64_t refusals = 0;
+  RK_HOST_DEVICE void handle(auto& ctx, const Burst& b) {
+    for (std::uint32_t i = 0; i < b.count; ++i) {
+      while (refused(ctx.send(b.target, Tick{ctx.self(), i}))) ++refusals;
+    }
+  }
+};
+
+/// Counts Ticks, checks per-sender FIFO order, answers Query with the totals.
+struct Sink {
+  using messages = ringkernel::message_list<Tick, Query>;
+  std::uint64_t count = 0;
+  std::uint64_t sum = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint32_t next_seq[64] = {};
+  RK_HOST_DEVICE void handle(auto& /*ctx*/, const Tick& t) {
+    ++count;
+    sum += t.seq;
+    std::uint32_t& expect = next_seq[t.from % 64];
+    if (t.seq != expect) ++out_of_order;
+    expect = t.seq + 1;
+  }
+  RK_HOST_DEVICE void handle(auto& ctx, const Query&) { (void)ctx.reply(Total{count, sum, out_of_order}); }
+};
+
+struct Volley {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Volley");
+  std::uint32_t remaining;
+  ringkernel::ActorId peer;  // where the host's first Volley goes next; later hops bounce back to the sender
+};
+struct Done {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Done");
+  std::uint32_t volleys;
+};
+/// Bounces a Volley back and forth until `remaining` reaches zero, then tells the host (K2K ping-pong).
+struct Bouncer {
+  using messages = ringkernel::message_list<Volley>;
+  std::uint32_t seen = 0;
+  RK_HOST_DEVICE void handle(auto& ctx, const Volley& v) {
+    ++seen;
+    if (v.remaining == 0) {
+      (void)ctx.send(ringkernel::kHostActor, Done{seen});
+      return;
+    }
+    const ringkernel::ActorId to = ctx.message().source == ringkernel::kHostActor ? v.peer : ctx.message().source;
+    while (refused(ctx.send(to, Volley{v.remaining - 1, 0}))) {
+    }
+  }
+};
+
 } // namespace gpu_test

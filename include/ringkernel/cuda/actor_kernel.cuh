@@ -45,47 +45,109 @@ __device__ __forceinline__ std::uint64_t globaltimer_ns() {
   return t;
 }
 
-/// What a handler sees on the GPU: the message being handled, its own id and clock, and a reply path to
-/// the host. Mirrors the host `Context` where the operation exists on the device.
+namespace detail {
+// Copies memory another agent (a host copy) rewrote, bypassing L1 so no stale line is read. Both buffers
+// are 8-byte aligned and sized in whole 8-byte words (rounding up stays inside the 128-byte strides used).
+__device__ __forceinline__ void copy_uncached(void* dst, const void* src, std::size_t bytes) {
+  auto* d8 = static_cast<unsigned long long*>(dst);
+  const auto* s8 = static_cast<const unsigned long long*>(src);
+  for (std::size_t i = 0; i < (bytes + 7) / 8; ++i) d8[i] = __ldcv(s8 + i);
+}
+__device__ __forceinline__ void copy_uncached_view(RingView* dst, const RingView* src) {
+  static_assert(sizeof(RingView) % 8 == 0);
+  copy_uncached(dst, src, sizeof(RingView));
+}
+} // namespace detail
+
+/// Per-block state every handler invocation shares (kept in registers/local memory by the kernel).
+struct BlockEnv {
+  ActorId self = 0;                      ///< The actor in this slot.
+  SpscProducer* k2h = nullptr;           ///< Reply ring to the host.
+  std::uint64_t wall0_ms = 0;            ///< Host wall clock at kernel launch.
+  std::uint64_t timer0_ns = 0;           ///< Device timer at kernel start.
+  std::uint64_t* hlc = nullptr;          ///< Actor HLC.
+  std::uint64_t* next_message_id = nullptr;  ///< Message id counter.
+  std::uint64_t* replies_dropped = nullptr;  ///< Replies lost to a full K2H ring.
+  std::uint64_t* k2k_refused = nullptr;      ///< K2K sends refused (full, unknown actor).
+  const RingView* routes = nullptr;      ///< K2K routing table: actor id -> device inbox (control == nullptr: none).
+  std::uint32_t route_count = 0;         ///< Entries in `routes`.
+};
+
+/// What a handler sees on the GPU: the message being handled, its own id and clock, replies to the host or
+/// to the sending actor, and sends to other device actors (K2K). Mirrors the host `Context` where the
+/// operation exists on the device.
 class DeviceContext {
 public:
   /// Built by the kernel for each message.
-  __device__ DeviceContext(ActorId self, SpscProducer* k2h, std::uint64_t wall0_ms, std::uint64_t timer0_ns,
-                           const MessageHeader* current, std::uint64_t* hlc, std::uint64_t* next_message_id,
-                           std::uint64_t* replies_dropped)
-      : self_(self), k2h_(k2h), wall0_ms_(wall0_ms), timer0_ns_(timer0_ns), current_(current), hlc_(hlc),
-        next_message_id_(next_message_id), replies_dropped_(replies_dropped), k2h_slot_size_(k2h->slot_size()) {}
+  __device__ DeviceContext(const BlockEnv& env, const MessageHeader* current) : env_(env), current_(current) {}
 
   /// This actor's id.
-  __device__ ActorId self() const { return self_; }
+  __device__ ActorId self() const { return env_.self; }
   /// Header of the message being handled.
   __device__ const MessageHeader& message() const { return *current_; }
   /// Host-consistent wall clock in ms (host wall time at launch + device timer since).
-  __device__ std::uint64_t physical_ms() const { return wall0_ms_ + (globaltimer_ns() - timer0_ns_) / 1'000'000u; }
+  __device__ std::uint64_t physical_ms() const {
+    return env_.wall0_ms + (globaltimer_ns() - env_.timer0_ns) / 1'000'000u;
+  }
   /// Ticks and returns the actor's hybrid logical clock (same packing as the host HLC).
   __device__ HlcTimestamp now() {
-    *hlc_ = hlc_next_tick(*hlc_, physical_ms());
-    return HlcTimestamp{*hlc_, 0};
+    *env_.hlc = hlc_next_tick(*env_.hlc, physical_ms());
+    return HlcTimestamp{*env_.hlc, 0};
   }
-  /// Replies to the sender of the current message through the K2H ring (published once per batch).
+  /// Replies to the sender of the current message: the host (through K2H, completing a `call`) or another
+  /// device actor (through its K2K inbox).
   template <Message T>
   __device__ ErrorCode reply(const T& msg) {
-    MessageHeader h = make_header<T>(self(), current_->source);
-    h.flags = static_cast<std::uint8_t>(msg_flags::kReply | (current_->flags & msg_flags::kTraceSampled));
-    h.correlation_id = current_->correlation_id;
+    return deliver(current_->source, msg, static_cast<std::uint8_t>(msg_flags::kReply), current_->correlation_id);
+  }
+  /// Sends to a device actor by id (K2K, device memory), or to the host's receive queue with kHostActor.
+  /// A full inbox is reported as QueueFull (nothing is overwritten); an unknown id as ActorNotFound.
+  template <Message T>
+  __device__ ErrorCode send(ActorId to, const T& msg) {
+    return deliver(to, msg, 0, 0);
+  }
+  /// Marks the current handler as failed; the block stops and the host supervisor decides.
+  __device__ void fail(const char* /*reason*/ = nullptr) { failed_ = true; }
+  /// True once fail() was called in this handler.
+  __device__ bool failed() const { return failed_; }
+
+private:
+  template <Message T>
+  __device__ ErrorCode deliver(ActorId to, const T& msg, std::uint8_t flags, std::uint32_t correlation) {
+    MessageHeader h = make_header<T>(self(), to);
+    h.flags = static_cast<std::uint8_t>(flags | (current_->flags & msg_flags::kTraceSampled));
+    h.correlation_id = correlation;
     h.tenant = current_->tenant;
     h.priority = current_->priority;
-    h.message_id = (*next_message_id_)++;
+    h.message_id = (*env_.next_message_id)++;
     h.hlc = now().packed;
     std::memcpy(h.trace_id, current_->trace_id, sizeof(h.trace_id));
     std::memcpy(h.span_id, current_->span_id, sizeof(h.span_id));
-    if (sizeof(MessageHeader) + sizeof(T) > k2h_slot_size()) {
-      ++*replies_dropped_;
+    if (to == kHostActor) return to_host(h, msg);
+    if (to >= env_.route_count) {
+      ++*env_.k2k_refused;
+      return ErrorCode::ActorNotFound;
+    }
+    RingView route;
+    detail::copy_uncached_view(&route, env_.routes + to);  // the host rewrites entries as actors come and go
+    if (route.control == nullptr) {
+      ++*env_.k2k_refused;
+      return ErrorCode::ActorNotFound;
+    }
+    const ErrorCode rc = MpscProducer(route).try_push(h, &msg);
+    if (rc != ErrorCode::Ok) ++*env_.k2k_refused;
+    return rc;
+  }
+
+  template <Message T>
+  __device__ ErrorCode to_host(const MessageHeader& h, const T& msg) {
+    if (sizeof(MessageHeader) + sizeof(T) > env_.k2h->slot_size()) {
+      ++*env_.replies_dropped;
       return ErrorCode::MessageTooLarge;
     }
-    std::byte* slot = k2h_->try_claim();
+    std::byte* slot = env_.k2h->try_claim();
     if (slot == nullptr) {
-      ++*replies_dropped_;
+      ++*env_.replies_dropped;
       return ErrorCode::QueueFull;
     }
     // Build the slot image locally, then write it to mapped host memory with 16-byte stores: a byte-wise
@@ -99,23 +161,9 @@ public:
     for (std::size_t i = 0; i < kVecs; ++i) dst[i] = image[i];
     return ErrorCode::Ok;
   }
-  /// Bytes per K2H slot.
-  __device__ std::uint32_t k2h_slot_size() const { return k2h_slot_size_; }
-  /// Marks the current handler as failed; the block stops and the host supervisor decides.
-  __device__ void fail(const char* /*reason*/ = nullptr) { failed_ = true; }
-  /// True once fail() was called in this handler.
-  __device__ bool failed() const { return failed_; }
 
-private:
-  ActorId self_;
-  SpscProducer* k2h_;
-  std::uint64_t wall0_ms_;
-  std::uint64_t timer0_ns_;
+  const BlockEnv& env_;
   const MessageHeader* current_;
-  std::uint64_t* hlc_;
-  std::uint64_t* next_message_id_;
-  std::uint64_t* replies_dropped_;
-  std::uint32_t k2h_slot_size_;
   bool failed_ = false;
 };
 
@@ -128,14 +176,6 @@ __device__ void run_hook_on_device(A& a, DeviceContext& ctx, bool start) {
   } else {
     if constexpr (requires(A & x, DeviceContext & c) { x.on_stop(c); }) a.on_stop(ctx);
   }
-}
-
-// Copies memory another agent (a host copy) rewrote, bypassing L1 so no stale line is read. Both buffers
-// are 128-byte aligned with 128-byte strides, so rounding the length up to 8 bytes stays inside them.
-__device__ __forceinline__ void copy_uncached(void* dst, const void* src, std::size_t bytes) {
-  auto* d8 = static_cast<unsigned long long*>(dst);
-  const auto* s8 = static_cast<const unsigned long long*>(src);
-  for (std::size_t i = 0; i < (bytes + 7) / 8; ++i) d8[i] = __ldcv(s8 + i);
 }
 
 __device__ __forceinline__ void idle_wait(bool backoff, std::uint32_t cap, std::uint32_t& sleep_ns) {
@@ -152,7 +192,8 @@ __device__ __forceinline__ void idle_wait(bool backoff, std::uint32_t cap, std::
 /// coalesced 16-byte loads, lane 0 runs the handlers in order (actor semantics: one message at a time),
 /// and the batch's replies and the inbox tail are each published with one release store.
 template <class A>
-__global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, SlotControl* controls) {
+__global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, SlotControl* controls,
+                                                   const RingView* routes, std::uint32_t route_count) {
   extern __shared__ uint4 staging[];  // kWarpBatch slots of `slot_size` bytes
   SlotDescriptor d{};                 // filled by the first Load: the host writes it when an actor moves in
   SlotControl* ctl = controls + blockIdx.x;
@@ -171,10 +212,21 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
   std::uint64_t next_message_id = 1;
   std::uint64_t last_heartbeat = 0;
   std::uint64_t processed = 0, errors = 0, unknown = 0, dropped = 0;
-  ActorId self = 0;
+  std::uint64_t k2k_refused = 0;
+  std::uint64_t ktail = 0;  // K2K inbox consumer position
   std::uint32_t sleep_ns = 64;
   SpscProducer k2h(d.outbox);
   A* actor = nullptr;
+  BlockEnv env;
+  env.k2h = &k2h;
+  env.wall0_ms = wall0;
+  env.timer0_ns = timer0;
+  env.hlc = &hlc;
+  env.next_message_id = &next_message_id;
+  env.replies_dropped = &dropped;
+  env.k2k_refused = &k2k_refused;
+  env.routes = routes;
+  env.route_count = route_count;
 
   for (;;) {
     // Poll: lane 0 reads the command word while every lane reads one inbox publish flag; the reads are
@@ -182,8 +234,12 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
     std::uint64_t seq = 0;
     if (lane == 0) seq = ringkernel::detail::load_relaxed(&ctl->cmd_seq);
     const std::uint64_t pos = tail + lane;
-    bool ready = state == static_cast<std::uint32_t>(ActorState::Active) &&
-                 ringkernel::detail::load_acquire(&d.inbox.seq[pos & d.inbox.mask]) == pos + 1;
+    const bool active = state == static_cast<std::uint32_t>(ActorState::Active);
+    bool ready = active && ringkernel::detail::load_acquire(&d.inbox.seq[pos & d.inbox.mask]) == pos + 1;
+    // The K2K inbox lives in device memory: polling it alongside costs no PCIe traffic.
+    const std::uint64_t kpos = ktail + lane;
+    const bool kready = active && d.k2k.control != nullptr &&
+                        ringkernel::detail::load_acquire(&d.k2k.seq[kpos & d.k2k.mask]) == kpos + 1;
     seq = __shfl_sync(~0u, seq, 0);
     if (seq != seen_cmd) {
       std::uint32_t cmd = 0;
@@ -207,11 +263,12 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         MessageHeader none{};
         switch (static_cast<SlotCommand>(cmd)) {
           case SlotCommand::Load: {
-            self = ringkernel::detail::load_relaxed(&ctl->actor_id);
+            env.self = ringkernel::detail::load_relaxed(&ctl->actor_id);
             detail::copy_uncached(actor, d.init_state, sizeof(A));
             k2h = SpscProducer(d.outbox);
             tail = ringkernel::detail::load_relaxed(&d.inbox.control->tail);
-            DeviceContext ctx(self, &k2h, wall0, timer0, &none, &hlc, &next_message_id, &dropped);
+            ktail = d.k2k.control != nullptr ? ringkernel::detail::load_relaxed(&d.k2k.control->tail) : 0;
+            DeviceContext ctx(env, &none);
             detail::run_hook_on_device(*actor, ctx, true);
             state = static_cast<std::uint32_t>(ActorState::Launched);
             break;
@@ -219,7 +276,7 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
           case SlotCommand::Activate: state = static_cast<std::uint32_t>(ActorState::Active); break;
           case SlotCommand::Deactivate: state = static_cast<std::uint32_t>(ActorState::Deactivated); break;
           case SlotCommand::Unload: {
-            DeviceContext ctx(self, &k2h, wall0, timer0, &none, &hlc, &next_message_id, &dropped);
+            DeviceContext ctx(env, &none);
             detail::run_hook_on_device(*actor, ctx, false);
             state = static_cast<std::uint32_t>(ActorState::Terminated);
             break;
@@ -234,11 +291,14 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
       seen_cmd = seq;
       state = __shfl_sync(~0u, state, 0);
       tail = __shfl_sync(~0u, tail, 0);
+      ktail = __shfl_sync(~0u, ktail, 0);
       continue;
     }
     const unsigned ballot = __ballot_sync(~0u, ready);
+    const unsigned kballot = __ballot_sync(~0u, kready);
     unsigned n = ballot == ~0u ? 32u : static_cast<unsigned>(__ffs(~ballot) - 1);
-    if (n == 0) {
+    const unsigned kn = kballot == ~0u ? 32u : static_cast<unsigned>(__ffs(~kballot) - 1);
+    if (n == 0 && kn == 0) {
       if (lane == 0) {
         const std::uint64_t now = globaltimer_ns();
         if (now - last_heartbeat > 1'000'000u) {  // at most one heartbeat write per ms over PCIe
@@ -251,18 +311,24 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
     }
     sleep_ns = 64;
     __syncwarp();
-    // Read the ordering limit after the publish flags (so a limit the host set before publishing a message is
-    // seen) and stage the batch into shared memory with the same round trip: 16 bytes per lane per step.
-    std::uint64_t limit = 0;
-    if (lane == 0) limit = ringkernel::detail::load_acquire(&ctl->limit);
-    const unsigned vecs_per_slot = d.inbox.slot_size / 16u;
+    // Host messages first (they carry the lifecycle ordering limit), else device messages.
+    const bool from_host = n != 0;
+    const RingView& ring = from_host ? d.inbox : d.k2k;
+    const std::uint64_t base = from_host ? tail : ktail;
+    if (!from_host) n = kn;
+    // For host messages, read the ordering limit after the publish flags (a limit the host set before
+    // publishing a message is then seen) in the same round trip as staging: 16 bytes per lane per step.
+    std::uint64_t limit = UINT64_MAX;
+    if (from_host && lane == 0) limit = ringkernel::detail::load_acquire(&ctl->limit);
+    const unsigned vecs_per_slot = ring.slot_size / 16u;
     for (unsigned i = 0; i < n; ++i) {
-      const uint4* src = reinterpret_cast<const uint4*>(d.inbox.slot(tail + i));
-      for (unsigned v = lane; v < vecs_per_slot; v += 32u) staging[i * vecs_per_slot + v] = src[v];
+      const uint4* src = reinterpret_cast<const uint4*>(ring.slot(base + i));
+      // L2-only loads: a K2K slot was written by another SM, and L1 is not coherent across SMs.
+      for (unsigned v = lane; v < vecs_per_slot; v += 32u) staging[i * vecs_per_slot + v] = __ldcg(src + v);
     }
     limit = __shfl_sync(~0u, limit, 0);
-    if (limit <= tail) n = 0;
-    else if (limit - tail < n) n = static_cast<unsigned>(limit - tail);
+    if (limit <= base) n = 0;
+    else if (limit - base < n) n = static_cast<unsigned>(limit - base);
     __syncwarp();
 
     if (lane == 0 && n != 0) {
@@ -272,23 +338,29 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         const auto* slot = reinterpret_cast<const std::byte*>(staging + done * vecs_per_slot);
         const auto& h = *reinterpret_cast<const MessageHeader*>(slot);
         hlc = hlc_next_update(hlc, h.hlc, wall0 + (globaltimer_ns() - timer0) / 1'000'000u);
-        DeviceContext ctx(self, &k2h, wall0, timer0, &h, &hlc, &next_message_id, &dropped);
+        DeviceContext ctx(env, &h);
         const ErrorCode rc =
             dispatch_message(*actor, ctx, h, slot + sizeof(MessageHeader), typename A::messages{});
         if (rc != ErrorCode::Ok) ++unknown;
         if (ctx.failed()) failed = true;
       }
-      // One system-scope fence publishes both the replies (K2H head) and the freed inbox slots (tail): each
-      // release fence over PCIe costs about a round trip.
-      tail += done;
       processed += done;
+      // One system-scope fence publishes the replies (K2H head) and the freed inbox slots (tail) together:
+      // each release fence over PCIe costs about a round trip.
       ringkernel::detail::fence_release();
       k2h.publish(/*fenced=*/true);
-      ringkernel::detail::store_relaxed(&d.inbox.control->tail, tail);
+      if (from_host) {
+        tail += done;
+        ringkernel::detail::store_relaxed(&d.inbox.control->tail, tail);
+      } else {
+        ktail += done;
+        ringkernel::detail::store_relaxed(&d.k2k.control->tail, ktail);
+      }
       ringkernel::detail::store_relaxed(&ctl->processed, processed);
       ringkernel::detail::store_relaxed(&ctl->hlc, hlc);
       ringkernel::detail::store_relaxed(&ctl->unknown_types, unknown);
       ringkernel::detail::store_relaxed(&ctl->replies_dropped, dropped);
+      ringkernel::detail::store_relaxed(&ctl->k2k_refused, k2k_refused);
       if (failed) {
         state = static_cast<std::uint32_t>(ActorState::Failed);
         ringkernel::detail::store_relaxed(&ctl->errors, ++errors);
@@ -297,6 +369,7 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
       }
     }
     tail = __shfl_sync(~0u, tail, 0);
+    ktail = __shfl_sync(~0u, ktail, 0);
     state = __shfl_sync(~0u, state, 0);
     if (n == 0) detail::idle_wait(backoff, max_sleep, sleep_ns);
   }

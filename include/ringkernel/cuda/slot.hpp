@@ -52,6 +52,7 @@ struct SlotControl {
   std::uint64_t hlc;                          ///< Actor HLC (packed).
   std::uint64_t replies_dropped;              ///< Replies lost to a full K2H ring.
   std::uint64_t unknown_types;                ///< Messages with no handler (skipped).
+  std::uint64_t k2k_refused;                  ///< K2K sends refused (full inbox or unknown actor).
 };
 static_assert(offsetof(SlotControl, cmd_seq) == 0);
 static_assert(offsetof(SlotControl, limit) == 16);
@@ -66,6 +67,7 @@ struct SlotDescriptor {
   SlotControl* control;      ///< Device pointer of the mapped control block.
   RingView inbox;            ///< H2K: MPSC ring in mapped memory (host producers, this block consumes).
   RingView outbox;           ///< K2H: SPSC ring in mapped memory (this block produces, host consumes).
+  RingView k2k;              ///< K2K: MPSC ring in device memory (other device actors produce, this block consumes).
   void* state;               ///< Device memory holding the actor's state.
   const void* init_state;    ///< Device memory holding the state to (re)load on Load.
 };
