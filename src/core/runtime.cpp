@@ -714,8 +714,10 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
     std::lock_guard lk(tree_mu);
     if (ActorCell* p = cell(c.parent)) std::erase(p->children, c.id);
   }
-  set_state(c, ActorState::Terminated);
+  // Free the executor's resources (a device slot) before anyone can observe Terminated, so a launch that
+  // follows a wait_for(Terminated) finds the slot free.
   exec->release(c);
+  set_state(c, ActorState::Terminated);
   emit(RuntimeEvent::Kind::Terminated, c, std::move(reason));
 }
 
