@@ -55,21 +55,6 @@ Status check_topic(std::string_view s, bool pattern, const char* context) {
   return {};
 }
 
-// Allocation-free iteration over the segments of a '/'-separated path; an empty path has none.
-struct Segments {
-  std::string_view s;
-  std::size_t pos;
-
-  explicit Segments(std::string_view str) noexcept : s(str), pos(str.empty() ? 1 : 0) {}
-  [[nodiscard]] bool done() const noexcept { return pos > s.size(); }
-  [[nodiscard]] std::size_t end_of_current() const noexcept {
-    const std::size_t e = s.find('/', pos);
-    return e == std::string_view::npos ? s.size() : e;
-  }
-  [[nodiscard]] std::string_view current() const noexcept { return s.substr(pos, end_of_current() - pos); }
-  void advance() noexcept { pos = end_of_current() + 1; }
-};
-
 } // namespace
 
 PubSub::PubSub(DeliverFn deliver) : deliver_(std::move(deliver)) {}
@@ -83,9 +68,9 @@ Status PubSub::validate_pattern(std::string_view pattern) {
 bool PubSub::topic_match(std::string_view pattern, std::string_view topic) noexcept {
   // Greedy glob over segments: '*' consumes exactly one, '#' is the star. Remembering only the latest '#'
   // suffices because every other pattern segment consumes exactly one topic segment.
-  Segments p(pattern), t(topic);
+  detail::Segments p(pattern), t(topic);
   bool have_hash = false;
-  Segments hash_p(pattern), hash_t(topic);
+  detail::Segments hash_p(pattern), hash_t(topic);
   while (!t.done()) {
     if (!p.done() && p.current() == "#") {
       p.advance();

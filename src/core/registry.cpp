@@ -61,21 +61,6 @@ Status check_path(std::string_view s, bool pattern, const std::string& context) 
   return {};
 }
 
-// Segment iteration over a '/'-separated path without allocating. A position past the end means "no more
-// segments"; an empty path has no segments at all.
-struct Segments {
-  std::string_view s;
-  std::size_t pos;
-
-  explicit Segments(std::string_view str) noexcept : s(str), pos(str.empty() ? 1 : 0) {}
-  [[nodiscard]] bool done() const noexcept { return pos > s.size(); }
-  [[nodiscard]] std::size_t end_of_current() const noexcept {
-    const std::size_t e = s.find('/', pos);
-    return e == std::string_view::npos ? s.size() : e;
-  }
-  [[nodiscard]] std::string_view current() const noexcept { return s.substr(pos, end_of_current() - pos); }
-  void advance() noexcept { pos = end_of_current() + 1; }
-};
 
 // Matches one pattern segment ('*' = any run, '?' = one char) against one name segment. Classic greedy
 // matcher that only remembers the last '*': correct because a later '*' subsumes any earlier choice.
@@ -122,9 +107,9 @@ Status Registry::validate_pattern(std::string_view pattern) {
 bool Registry::glob_match(std::string_view pattern, std::string_view name) noexcept {
   // Same greedy scheme as segment_match, one level up: segments are the items, '**' the star. Each other
   // pattern segment consumes exactly one name segment, which is what makes the single backtrack point enough.
-  Segments p(pattern), n(name);
+  detail::Segments p(pattern), n(name);
   bool have_star = false;
-  Segments star_p(pattern), star_n(name);
+  detail::Segments star_p(pattern), star_n(name);
   while (!n.done()) {
     if (!p.done() && p.current() == "**") {
       p.advance();

@@ -34,4 +34,20 @@ inline std::string quote(std::string_view s) {
   return out;
 }
 
+/// Allocation-free iteration over the segments of a '/'-separated path. A position past the end means "no
+/// more segments"; an empty path has none.
+struct Segments {
+  std::string_view s;  ///< The path.
+  std::size_t pos;     ///< Start of the current segment.
+
+  explicit Segments(std::string_view str) noexcept : s(str), pos(str.empty() ? 1 : 0) {}
+  [[nodiscard]] bool done() const noexcept { return pos > s.size(); }
+  [[nodiscard]] std::size_t end_of_current() const noexcept {
+    const std::size_t e = s.find('/', pos);
+    return e == std::string_view::npos ? s.size() : e;
+  }
+  [[nodiscard]] std::string_view current() const noexcept { return s.substr(pos, end_of_current() - pos); }
+  void advance() noexcept { pos = end_of_current() + 1; }
+};
+
 } // namespace ringkernel::detail
