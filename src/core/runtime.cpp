@@ -214,12 +214,12 @@ void RuntimeState::dead_letter(const MessageHeader& h, const std::byte* payload,
   if (answer) complete_call(h.correlation_id, std::move(err));
 }
 
-void RuntimeState::complete_call(std::uint32_t correlation, Result<Envelope> result) {
+bool RuntimeState::complete_call(std::uint32_t correlation, Result<Envelope> result) {
   std::shared_ptr<PendingCall> pc;
   {
     std::lock_guard lk(calls_mu);
     auto it = calls.find(correlation);
-    if (it == calls.end()) return;
+    if (it == calls.end()) return false;
     pc = std::move(it->second);
     calls.erase(it);
   }
@@ -229,6 +229,7 @@ void RuntimeState::complete_call(std::uint32_t correlation, Result<Envelope> res
     pc->done.store(true, std::memory_order_release);
   }
   pc->cv.notify_all();
+  return true;
 }
 
 void RuntimeState::set_state(ActorCell& c, ActorState to) {
@@ -887,13 +888,7 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   // Receiving on the host is an HLC receive event: merge so later host stamps follow this message.
   (void)clock.update(h.hlc);
   if ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) {
-    bool pending = false;
-    {
-      std::lock_guard lk(calls_mu);
-      pending = calls.contains(h.correlation_id);
-    }
-    if (pending) {
-      complete_call(h.correlation_id, envelope_of(h, payload));
+    if (complete_call(h.correlation_id, envelope_of(h, payload))) {
       from.sent.fetch_add(1, std::memory_order_relaxed);
       return {};
     }

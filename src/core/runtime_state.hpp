@@ -190,7 +190,7 @@ struct RuntimeState : std::enable_shared_from_this<RuntimeState> {
   Status command(ActorCell& c, Command cmd, bool urgent, std::string reason = {});
   void dead_letter(const MessageHeader& h, const std::byte* payload, DeadLetterReason reason, std::string detail);
   void emit(RuntimeEvent::Kind kind, const ActorCell& c, std::string detail);
-  void complete_call(std::uint32_t correlation, Result<Envelope> result);
+  bool complete_call(std::uint32_t correlation, Result<Envelope> result);  // false: no such call pending
   ActorStatus status_of(const ActorCell& c) const;
   Status shutdown(std::chrono::milliseconds deadline);
 
