@@ -24,9 +24,9 @@ for s in $steps; do
   case "$s" in
     tests) timeout 240 build/gpu/tests/ringkernel_cuda_tests --gtest_repeat="${RK_GPU_REPEAT:-1}" 2>&1 | tee "$out/tests.log" | grep -E "OK \]|FAILED|Failure|Which|error|\.cu:|PASSED" || true
            grep -q "FAILED" "$out/tests.log" && rc=1 ;;
-    memcheck) timeout 400 compute-sanitizer --tool memcheck --leak-check no build/gpu/tests/ringkernel_cuda_tests \
+    memcheck) RK_UNDER_SANITIZER=1 timeout 400 compute-sanitizer --tool memcheck --leak-check no build/gpu/tests/ringkernel_cuda_tests \
                 --gtest_filter='-*CoResidency*' > "$out/memcheck.log" 2>&1; tail -4 "$out/memcheck.log" ;;
-    racecheck) timeout 400 compute-sanitizer --tool racecheck build/gpu/tests/ringkernel_cuda_tests \
+    racecheck) RK_UNDER_SANITIZER=1 timeout 400 compute-sanitizer --tool racecheck build/gpu/tests/ringkernel_cuda_tests \
                 --gtest_filter='-*CoResidency*' > "$out/racecheck.log" 2>&1; tail -4 "$out/racecheck.log" ;;
     bench) timeout 200 build/gpu/benchmarks/bench_gpu_bench --iters 20000 --json "$out/gpu.json" --md "$out/gpu.md" 2>&1 | tail -16 ;;
     *) echo "unknown step $s"; exit 2 ;;

@@ -86,6 +86,7 @@ struct RingView {
   std::byte* slots = nullptr;      ///< Slot 0.
   std::uint64_t mask = 0;          ///< capacity - 1.
   std::uint32_t slot_size = 0;     ///< Bytes per slot.
+  MemoryScope scope = MemoryScope::System;  ///< Who shares the ring: Device for GPU-only rings (cheaper ordering).
 
   /// Slot memory for a free-running position.
   [[nodiscard]] RK_HOST_DEVICE RK_FORCEINLINE std::byte* slot(std::uint64_t position) const noexcept {
@@ -99,8 +100,8 @@ struct RingView {
   }
   /// Messages queued (claimed but unpublished MPSC slots included); a snapshot.
   [[nodiscard]] RK_HOST_DEVICE std::uint64_t size_approx() const noexcept {
-    const std::uint64_t t = detail::load_acquire(&control->tail);
-    const std::uint64_t h = detail::load_acquire(&control->head);
+    const std::uint64_t t = detail::load_acquire(&control->tail, scope);
+    const std::uint64_t h = detail::load_acquire(&control->head, scope);
     return h > t ? h - t : 0;
   }
   /// True when the view points at ring memory.
@@ -183,14 +184,18 @@ class alignas(kCacheLine) SpscProducer {
 public:
   /// Binds to a ring; only one SpscProducer may exist per ring at a time.
   RK_HOST_DEVICE explicit SpscProducer(RingView ring) noexcept
-      : ring_(ring), head_(ring.control != nullptr ? detail::load_relaxed(&ring.control->head) : 0),
-        cached_tail_(ring.control != nullptr ? detail::load_acquire(&ring.control->tail) : 0) {}
+      : ring_(ring), head_(ring.control != nullptr ? detail::load_relaxed(&ring.control->head, ring.scope) : 0),
+        cached_tail_(ring.control != nullptr ? detail::load_acquire(&ring.control->tail, ring.scope) : 0) {}
+  /// Binds to a ring resuming at positions the caller already read (a producer taking over a ring whose
+  /// indices it fetched in bulk); `tail` may be stale, which only makes the ring look fuller.
+  RK_HOST_DEVICE SpscProducer(RingView ring, std::uint64_t head, std::uint64_t tail) noexcept
+      : ring_(ring), head_(head), cached_tail_(tail) {}
 
   /// Free slots, re-reading the consumer index only when the cached one says fewer than `want`.
   RK_HOST_DEVICE std::uint64_t free_slots(std::uint64_t want = 1) noexcept {
     std::uint64_t free = ring_.capacity() - (head_ - cached_tail_);
     if (free < want) {
-      cached_tail_ = detail::load_acquire(&ring_.control->tail);
+      cached_tail_ = detail::load_acquire(&ring_.control->tail, ring_.scope);
       free = ring_.capacity() - (head_ - cached_tail_);
     }
     return free;
@@ -202,7 +207,7 @@ public:
     if (free_slots(1) == 0) return ErrorCode::QueueFull;
     ring_write_slot(ring_.slot(head_), header, payload);
     ++head_;
-    detail::store_release(&ring_.control->head, head_);
+    detail::store_release(&ring_.control->head, head_, ring_.scope);
     return ErrorCode::Ok;
   }
 
@@ -217,6 +222,8 @@ public:
   }
   /// Bytes per slot of the ring.
   [[nodiscard]] RK_HOST_DEVICE std::uint32_t slot_size() const noexcept { return ring_.slot_size; }
+  /// Messages written but not yet published.
+  [[nodiscard]] RK_HOST_DEVICE std::uint32_t staged() const noexcept { return staged_; }
   /// Claims the next free slot for the caller to fill in place (unpublished until publish()); nullptr when
   /// full. Lets a device producer write a slot with wide stores instead of a byte-wise memcpy.
   RK_HOST_DEVICE std::byte* try_claim() noexcept {
@@ -230,8 +237,8 @@ public:
     if (n != 0) {
       head_ += n;
       staged_ = 0;
-      if (fenced) detail::store_relaxed(&ring_.control->head, head_);
-      else detail::store_release(&ring_.control->head, head_);
+      if (fenced) detail::store_relaxed(&ring_.control->head, head_, ring_.scope);
+      else detail::store_release(&ring_.control->head, head_, ring_.scope);
     }
     return n;
   }
@@ -246,7 +253,7 @@ public:
     while (done < k && fill(ring_.slot(head_ + done), done)) ++done;
     if (done != 0) {
       head_ += done;
-      detail::store_release(&ring_.control->head, head_);
+      detail::store_release(&ring_.control->head, head_, ring_.scope);
     }
     return done;
   }
@@ -263,12 +270,12 @@ class alignas(kCacheLine) SpscConsumer {
 public:
   /// Binds to a ring; only one consumer may use a ring at a time.
   RK_HOST_DEVICE explicit SpscConsumer(RingView ring) noexcept
-      : ring_(ring), tail_(ring.control != nullptr ? detail::load_relaxed(&ring.control->tail) : 0),
-        cached_head_(ring.control != nullptr ? detail::load_acquire(&ring.control->head) : 0) {}
+      : ring_(ring), tail_(ring.control != nullptr ? detail::load_relaxed(&ring.control->tail, ring.scope) : 0),
+        cached_head_(ring.control != nullptr ? detail::load_acquire(&ring.control->head, ring.scope) : 0) {}
 
   /// Messages ready, re-reading the producer index only when the cached count is below `want`.
   RK_HOST_DEVICE std::uint64_t available(std::uint64_t want = 1) noexcept {
-    if (cached_head_ - tail_ < want) cached_head_ = detail::load_acquire(&ring_.control->head);
+    if (cached_head_ - tail_ < want) cached_head_ = detail::load_acquire(&ring_.control->head, ring_.scope);
     return cached_head_ - tail_;
   }
 
@@ -283,9 +290,24 @@ public:
     while (done < k && detail::visit_slot(visit, ring_.slot(tail_ + done))) ++done;
     if (done != 0) {
       tail_ += done;
-      detail::store_release(&ring_.control->tail, tail_);
+      detail::store_release(&ring_.control->tail, tail_, ring_.scope);
     }
     return done;
+  }
+
+  /// Points `out[i]` at up to `max` ready slots (header followed by payload) without consuming them; they
+  /// stay valid until consume(). Lets a consumer hand a whole batch on before freeing it.
+  RK_HOST_DEVICE std::uint32_t peek(std::uint32_t max, const std::byte** out) noexcept {
+    const std::uint64_t ready = available(max);
+    const std::uint32_t k = static_cast<std::uint32_t>(ready < max ? ready : max);
+    for (std::uint32_t i = 0; i < k; ++i) out[i] = ring_.slot(tail_ + i);
+    return k;
+  }
+  /// Frees the first `n` slots returned by peek() with one release store.
+  RK_HOST_DEVICE void consume(std::uint32_t n) noexcept {
+    if (n == 0) return;
+    tail_ += n;
+    detail::store_release(&ring_.control->tail, tail_, ring_.scope);
   }
 
 private:
@@ -306,7 +328,7 @@ public:
     std::uint64_t pos = 0;
     if (claim(1, &pos) == 0) return ErrorCode::QueueFull;
     ring_write_slot(ring_.slot(pos), header, payload);
-    detail::store_release(&ring_.seq[pos & ring_.mask], pos + 1);
+    detail::store_release(&ring_.seq[pos & ring_.mask], pos + 1, ring_.scope);
     return ErrorCode::Ok;
   }
 
@@ -318,7 +340,7 @@ public:
     const std::uint32_t k = claim(n, &pos);
     for (std::uint32_t i = 0; i < k; ++i) {
       fill(ring_.slot(pos + i), i);
-      detail::store_release(&ring_.seq[(pos + i) & ring_.mask], pos + i + 1);
+      detail::store_release(&ring_.seq[(pos + i) & ring_.mask], pos + i + 1, ring_.scope);
     }
     return k;
   }
@@ -326,20 +348,22 @@ public:
 private:
   // Claims min(n, free) positions; the consumer's published tail bounds how far producers may run ahead.
   RK_HOST_DEVICE std::uint32_t claim(std::uint32_t n, std::uint64_t* first) noexcept {
-    std::uint64_t pos = detail::load_relaxed(&ring_.control->head);
+    std::uint64_t pos = detail::load_relaxed(&ring_.control->head, ring_.scope);
     for (;;) {
-      const std::uint64_t tail = detail::load_acquire(&ring_.control->tail);
+      const std::uint64_t tail = detail::load_acquire(&ring_.control->tail, ring_.scope);
       const std::uint64_t used = pos - tail;
       if (used >= ring_.capacity()) {
         // Our view of head may be stale; refresh once before reporting full.
-        const std::uint64_t fresh = detail::load_acquire(&ring_.control->head);
+        const std::uint64_t fresh = detail::load_acquire(&ring_.control->head, ring_.scope);
         if (fresh == pos) return 0;
         pos = fresh;
         continue;
       }
       const std::uint64_t room = ring_.capacity() - used;
       const std::uint32_t k = static_cast<std::uint32_t>(room < n ? room : n);
-      if (detail::compare_exchange_weak(&ring_.control->head, pos, pos + k)) {
+      // Relaxed: the claim orders nothing. Slot reuse is ordered by the acquire of `tail` above, and the
+      // slot's contents by the release of its sequence word.
+      if (detail::compare_exchange_weak_relaxed(&ring_.control->head, pos, pos + k, ring_.scope)) {
         *first = pos;
         return k;
       }
@@ -355,11 +379,11 @@ public:
   /// Binds to a ring; only one consumer may use a ring at a time (create it per drain under a lock if
   /// several threads take turns consuming).
   RK_HOST_DEVICE explicit MpscConsumer(RingView ring) noexcept
-      : ring_(ring), tail_(detail::load_relaxed(&ring.control->tail)) {}
+      : ring_(ring), tail_(detail::load_relaxed(&ring.control->tail, ring.scope)) {}
 
   /// True when the next slot is published.
   [[nodiscard]] RK_HOST_DEVICE bool ready() const noexcept {
-    return detail::load_acquire(&ring_.seq[tail_ & ring_.mask]) == tail_ + 1;
+    return detail::load_acquire(&ring_.seq[tail_ & ring_.mask], ring_.scope) == tail_ + 1;
   }
 
   /// Visits up to `max` published messages in claim order, stopping at the first unpublished slot, then
@@ -368,13 +392,13 @@ public:
   template <class Visit>
   RK_HOST_DEVICE std::uint32_t pop_batch(std::uint32_t max, Visit&& visit) noexcept {
     std::uint32_t k = 0;
-    while (k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask]) == tail_ + k + 1 &&
+    while (k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask], ring_.scope) == tail_ + k + 1 &&
            detail::visit_slot(visit, ring_.slot(tail_ + k))) {
       ++k;
     }
     if (k != 0) {
       tail_ += k;
-      detail::store_release(&ring_.control->tail, tail_);
+      detail::store_release(&ring_.control->tail, tail_, ring_.scope);
     }
     return k;
   }

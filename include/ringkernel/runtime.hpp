@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "ringkernel/actor.hpp"
@@ -210,6 +211,19 @@ public:
   [[nodiscard]] Result<Envelope> receive(std::chrono::microseconds timeout);
   /// Takes up to `max` waiting messages without blocking.
   [[nodiscard]] std::vector<Envelope> receive_many(std::size_t max);
+  /// Hands up to `max` waiting messages to `visit(const MessageHeader&, std::span<const std::byte> payload)`
+  /// in order, without copying them out of the queue (the span is valid during the call only); returns how
+  /// many were visited. The fast path for streaming replies: no allocation per message.
+  template <class Visit>
+  std::size_t receive_each(std::size_t max, Visit&& visit) {
+    using V = std::remove_reference_t<Visit>;
+    return receive_visit(
+        max,
+        [](void* v, const MessageHeader& h, const std::byte* p) {
+          (*static_cast<V*>(v))(h, std::span<const std::byte>(p, h.payload_len));
+        },
+        const_cast<void*>(static_cast<const void*>(&visit)));
+  }
   /// Request/reply: sends `req` and waits for the correlated reply, returned as an envelope.
   [[nodiscard]] Result<Envelope> call_envelope(TypeId type, const void* payload, std::size_t len,
                                                std::chrono::microseconds timeout, const SendOptions& opts = {});
@@ -237,6 +251,8 @@ public:
   /// Untyped batched send.
   [[nodiscard]] Result<std::size_t> send_many_raw(TypeId type, const void* payloads, std::size_t len,
                                                   std::size_t count, const SendOptions& opts);
+  /// Untyped receive_each: `fn(ctx, header, payload)` per message.
+  std::size_t receive_visit(std::size_t max, void (*fn)(void*, const MessageHeader&, const std::byte*), void* ctx);
 
 private:
   std::shared_ptr<detail::RuntimeState> rt_;

@@ -912,6 +912,52 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   return {};
 }
 
+void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n) {
+  const RingView out = from.outbox.view();
+  std::uint32_t i = 0;
+  std::uint64_t newest = 0;
+  std::uint64_t queued = 0;
+  while (i < n) {
+    const auto& first = *reinterpret_cast<const MessageHeader*>(slots[i]);
+    const bool reply = (first.flags & msg_flags::kReply) != 0 && first.correlation_id != 0;
+    if (reply || first.payload_len > out.max_payload()) {
+      (void)deliver_to_host(from, first, slots[i] + sizeof(MessageHeader));
+      ++i;
+      continue;
+    }
+    // A run of messages for the receive queue: claim them together.
+    std::uint32_t j = i + 1;
+    while (j < n) {
+      const auto& h = *reinterpret_cast<const MessageHeader*>(slots[j]);
+      if (((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) || h.payload_len > out.max_payload()) break;
+      ++j;
+    }
+    const std::uint32_t k = MpscProducer(out).push_batch(j - i, [&](std::byte* slot, std::uint32_t m) {
+      MessageHeader h = *reinterpret_cast<const MessageHeader*>(slots[i + m]);
+      h.tenant = from.opts.tenant;
+      newest = std::max(newest, h.hlc);
+      ring_write_slot(slot, h, slots[i + m] + sizeof(MessageHeader));
+    });
+    queued += k;
+    for (std::uint32_t m = i + k; m < j; ++m) {  // the receive queue is full: what did not fit is dead-lettered
+      MessageHeader h = *reinterpret_cast<const MessageHeader*>(slots[m]);
+      h.tenant = from.opts.tenant;
+      from.dropped.fetch_add(1, std::memory_order_relaxed);
+      dead_letter(h, slots[m] + sizeof(MessageHeader), DeadLetterReason::QueueFull,
+                  "host receive queue of '" + from.name + "' is full");
+    }
+    i = j;
+  }
+  if (queued == 0) return;
+  (void)clock.update(newest);  // one merge with the newest stamp orders later host stamps after all of them
+  from.sent.fetch_add(queued, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (from.out_waiters.load() != 0) {
+    { std::lock_guard lk(from.out_mu); }
+    from.out_cv.notify_all();
+  }
+}
+
 void RuntimeState::device_failed(ActorCell& c, const std::byte* failed_message, const std::string& reason) {
   detail::fetch_add_relaxed(&c.cb.errors, std::uint64_t{1});
   detail::store_relaxed(&c.cb.last_error, static_cast<std::uint32_t>(ErrorCode::HandlerFailed));
@@ -1020,7 +1066,7 @@ ActorStatus RuntimeState::status_of(const ActorCell& c) const {
               now - started > static_cast<std::uint64_t>(cfg.stall_timeout.count()) * 1'000'000u;
   ActorMetrics& m = s.metrics;
   m.received = c.received.load();
-  m.processed = detail::load_relaxed(&c.cb.processed);
+  m.processed = exec->device_processed(c).value_or(detail::load_relaxed(&c.cb.processed));
   m.sent = c.sent.load();
   m.dropped = c.dropped.load();
   m.rejected = c.rejected.load();
@@ -1302,6 +1348,7 @@ Result<Envelope> ActorHandle::try_receive() {
   auto c = live_cell(rt_, id_);
   if (!c) return c.error();
   detail::ActorCell& cell = **c;
+  (void)rt_->exec->poll_deliveries(cell);
   std::optional<Envelope> got;
   {
     std::lock_guard lk(cell.out_mu);
@@ -1320,10 +1367,15 @@ Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
   const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt_->cfg.idle_spin);
+  cell.direct_pollers.fetch_add(1, std::memory_order_relaxed);  // try_receive polls device traffic itself
   do {
     auto r = try_receive();
-    if (r || r.error().code() != ErrorCode::QueueEmpty) return r;
+    if (r || r.error().code() != ErrorCode::QueueEmpty) {
+      cell.direct_pollers.fetch_sub(1, std::memory_order_relaxed);
+      return r;
+    }
   } while (std::chrono::steady_clock::now() < spin_until);
+  cell.direct_pollers.fetch_sub(1, std::memory_order_relaxed);
   cell.out_waiters.fetch_add(1);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::optional<Envelope> got;
@@ -1355,6 +1407,7 @@ std::vector<Envelope> ActorHandle::receive_many(std::size_t max) {
   auto c = live_cell(rt_, id_);
   if (!c || max == 0) return out;
   detail::ActorCell& cell = **c;
+  (void)rt_->exec->poll_deliveries(cell);
   std::lock_guard lk(cell.out_mu);
   MpscConsumer(cell.outbox.view())
       .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
@@ -1362,6 +1415,18 @@ std::vector<Envelope> ActorHandle::receive_many(std::size_t max) {
                    out.push_back(Envelope{h, std::vector<std::byte>(p, p + h.payload_len)});
                  });
   return out;
+}
+
+std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const MessageHeader&, const std::byte*),
+                                      void* ctx) {
+  auto c = live_cell(rt_, id_);
+  if (!c || max == 0 || fn == nullptr) return 0;
+  detail::ActorCell& cell = **c;
+  (void)rt_->exec->poll_deliveries(cell);
+  std::lock_guard lk(cell.out_mu);
+  return MpscConsumer(cell.outbox.view())
+      .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
+                 [&](const MessageHeader& h, const std::byte* p) { fn(ctx, h, p); });
 }
 
 Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, std::size_t len,
@@ -1376,8 +1441,13 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
     rt.calls[corr] = pc;
   }
   const std::uint64_t t0 = detail::steady_ns();
+  // While spinning, the caller consumes the actor's device->host traffic itself (no pump-thread hop before
+  // it sees its reply); the executor's own delivery takes over once the caller sleeps.
+  detail::ActorCell* target = rt.cell(id_);
+  if (target != nullptr) target->direct_pollers.fetch_add(1, std::memory_order_relaxed);
   auto st = rt.send(nullptr, id_, type, payload, len, opts, corr, msg_flags::kExpectsReply);
   if (!st) {
+    if (target != nullptr) target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
     std::lock_guard lk(rt.calls_mu);
     rt.calls.erase(corr);
     return st.error();
@@ -1386,7 +1456,9 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   const auto deadline = start + timeout;
   const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt.cfg.idle_spin);
   while (!pc->done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spin_until) {
+    if (target != nullptr) (void)rt.exec->poll_deliveries(*target);
   }
+  if (target != nullptr) target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
   if (!pc->done.load(std::memory_order_acquire)) {
     std::unique_lock lk(pc->mu);
     pc->cv.wait_until(lk, deadline, [&] { return pc->done.load(std::memory_order_acquire); });
@@ -1515,7 +1587,7 @@ RuntimeMetrics Runtime::metrics() const {
   for (auto* c : snapshot) {
     if (control_state(c->cb) != ActorState::Terminated) ++m.actors_live;
     m.messages_sent += c->received.load();
-    m.messages_processed += detail::load_relaxed(&c->cb.processed);
+    m.messages_processed += state_->exec->device_processed(*c).value_or(detail::load_relaxed(&c->cb.processed));
   }
   m.actors_launched = state_->launched.load();
   m.dead_letters = state_->dead_letters.load();

@@ -51,6 +51,15 @@ public:
   virtual void set_limit(ActorCell& /*cell*/, std::uint64_t /*limit*/) {}
   /// Releases the cell's device resources once it is terminated.
   virtual void release(ActorCell& /*cell*/) {}
+  /// Delivers the cell's pending device->host messages in the calling thread (replies complete their calls,
+  /// the rest go to the host receive queue), so a caller or receiver that is waiting anyway does not wait for
+  /// a pump thread's hop. Returns how many were delivered; 0 for executors without such traffic.
+  virtual std::uint32_t poll_deliveries(ActorCell& /*cell*/) { return 0; }
+  /// Messages the cell's handlers have processed, read from the device itself (fresher than the copy a
+  /// pump thread keeps in the control block); nullopt when handlers run on the host.
+  [[nodiscard]] virtual std::optional<std::uint64_t> device_processed(const ActorCell& /*cell*/) const {
+    return std::nullopt;
+  }
 };
 
 
@@ -102,6 +111,7 @@ struct ActorCell {
   std::atomic<bool> suspended{false};
   std::atomic<bool> terminate_requested{false};
   std::atomic<std::uint32_t> inflight_sends{0};  // sends between their termination check and their push
+  std::atomic<std::uint32_t> direct_pollers{0};  // host threads polling the device->host ring themselves
 
   // Host-side receive queue waiters.
   std::mutex out_mu;
@@ -200,6 +210,9 @@ struct RuntimeState : std::enable_shared_from_this<RuntimeState> {
   /// A message an actor addressed to the host (a device executor's K2H traffic): completes a pending call
   /// or lands in the actor's host receive queue.
   Status deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload);
+  /// deliver_to_host for `n` consecutive ring slots (header + payload each): the messages that are not call
+  /// replies enter the host receive queue with one claim, one clock merge and one wake-up.
+  void deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n);
   /// A device handler failed on `failed_message` (header + payload, may be null): dead-letter it, supervise.
   void device_failed(ActorCell& c, const std::byte* failed_message, const std::string& reason);
 

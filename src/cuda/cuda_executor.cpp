@@ -68,7 +68,6 @@ struct MappedPool {
   std::vector<void*> parked;
   bool kernels_stopped = false;
   bool kernels_stuck = false;
-  bool host_visible = true;  // false for the device-memory pool: no host memset
 
   void* take(std::size_t bytes) {
     bytes = (bytes + 255) / 256 * 256;
@@ -80,8 +79,7 @@ struct MappedPool {
       free_blocks.erase(it);
       if (len > bytes) free_blocks.emplace(off + bytes, len - bytes);
       used_blocks.emplace(off, bytes);
-      if (host_visible) std::memset(base + off, 0, bytes);
-      return base + off;
+      return base + off;  // no clearing: ring_init writes every word a ring reads before its first use
     }
     return nullptr;
   }
@@ -140,11 +138,15 @@ Result<RingView> device_view(const RingView& host) {
 
 struct Group;
 
+// Set while this thread is inside RuntimeState::drain for the CUDA executor (or is its pump thread).
+thread_local bool t_in_drain = false;
+
 struct DeviceCell {
   Group* group = nullptr;
   std::uint32_t slot = 0;
   RingView k2k{};  // device-memory inbox other device actors send to
   OwnedRing k2h;
+  std::mutex consume_mu;  // one consumer of k2h at a time: the pump, or a caller/receiver polling directly
   SpscConsumer consumer;
   std::uint64_t cmd_seq = 0;
   bool failure_reported = false;
@@ -158,9 +160,13 @@ struct Group {
   cudaStream_t stream = nullptr;
   SlotControl* ctl = nullptr;       // mapped, host pointer
   SlotControl* ctl_dev = nullptr;   // same memory, device pointer
-  SlotDescriptor* desc = nullptr;   // device memory
+  // Descriptors and initial states live in mapped memory: (re)loading an actor is host stores plus one
+  // command, with no copy-engine round trip (the block reads them over PCIe once per Load).
+  SlotDescriptor* desc = nullptr;   // mapped, host pointer
+  SlotDescriptor* desc_dev = nullptr;
+  std::byte* init = nullptr;        // mapped, host pointer, slots * stride
+  std::byte* init_dev = nullptr;
   std::byte* state = nullptr;       // device memory, slots * stride
-  std::byte* init = nullptr;        // device memory, slots * stride
   std::vector<ActorCell*> occupant;
 };
 
@@ -192,7 +198,6 @@ public:
       if (auto e = cudaMalloc(&dp, arena); e != cudaSuccess) return cuda_error(e, "device ring arena");
       dev_pool_->base = static_cast<std::byte*>(dp);
       dev_pool_->size = arena;
-      dev_pool_->host_visible = false;
       dev_pool_->free_blocks.emplace(0, arena);
     }
     route_count_ = rt_.cfg.max_actors + 1;
@@ -213,7 +218,7 @@ public:
           return cuda_error(e, std::string("load actor kernel ") + key);
         }
         if (auto e = cudaFuncSetAttribute(entry.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(std::size_t{cuda::kWarpBatch} * kMaxStagedSlot));
+                                          static_cast<int>(cuda::kernel_shared_bytes(kStagingBytes)));
             e != cudaSuccess) {
           return cuda_error(e, std::string("shared memory attribute of ") + key);
         }
@@ -242,6 +247,14 @@ public:
   void attach(ActorCell& /*cell*/) override {}
 
   void schedule(ActorCell& cell) override {
+    // Due lifecycle commands are applied in the calling thread (launch() returns with the actor loaded and
+    // active, without a wake-up of the pump thread on the way); the pump keeps what must wait for a barrier,
+    // and everything raised from inside a drain (supervision cascades), so drains never nest in one thread.
+    if (cell.pending_commands.load() != 0 && !t_in_drain && !stopping_.load()) {
+      t_in_drain = true;
+      (void)rt_.drain(cell, 0);
+      t_in_drain = false;
+    }
     if (cell.pending_commands.load() != 0 && !cell.scheduled.exchange(true)) {
       std::lock_guard lk(mu_);
       due_.push_back(&cell);
@@ -294,17 +307,18 @@ public:
     d.inbox = *in_dev;
     d.outbox = *out_dev;
     d.k2k = *k2k;
-    if (auto e = cudaMemcpyAsync(routes_ + cell.id, &d.k2k, sizeof(RingView), cudaMemcpyHostToDevice, copy_stream_);
+    d.state = group.state + slot * group.stride;
+    d.init_state = group.init_dev + slot * group.stride;
+    // The slot is free (its block ignores the descriptor until the next Load command), so plain stores do.
+    std::memcpy(static_cast<void*>(group.desc + slot), &d, sizeof(d));
+    // The route goes to device memory now, so device actors can address this one as soon as launch() returns
+    // (messages wait in its K2K inbox until it is active). Copied from the pinned descriptor: true DMA.
+    if (auto e = cudaMemcpyAsync(routes_ + cell.id, &group.desc[slot].k2k, sizeof(RingView), cudaMemcpyHostToDevice,
+                                 copy_stream_);
         e != cudaSuccess) {
       return cuda_error(e, "publish K2K route");
     }
-    d.state = group.state + slot * group.stride;
-    d.init_state = group.init + slot * group.stride;
-    if (auto e = cudaMemcpyAsync(group.desc + slot, &d, sizeof(d), cudaMemcpyHostToDevice, copy_stream_);
-        e != cudaSuccess) {
-      return cuda_error(e, "write slot descriptor");
-    }
-    if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "write slot descriptor");
+    if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "publish K2K route");
     SlotControl& ctl = group.ctl[slot];
     detail::store_relaxed(&ctl.actor_id, cell.id);
     detail::store_relaxed(&ctl.limit, UINT64_MAX);
@@ -330,25 +344,33 @@ public:
     Group& g = *dc->group;
     if (command == kDeviceLoad) {
       if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
-      if (auto e = cudaMemcpyAsync(g.init + dc->slot * g.stride, host_state, g.entry.state_size,
-                                   cudaMemcpyHostToDevice, copy_stream_);
-          e != cudaSuccess) {
-        return cuda_error(e, "upload actor state");
-      }
-      if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "upload actor state");
+      // The block copies it into device memory when it applies Load (ordered by the command's release).
+      std::memcpy(g.init + dc->slot * g.stride, host_state, g.entry.state_size);
       dc->failure_reported = false;
     }
     auto st = send_slot_command(g, dc->slot, dc->cmd_seq, static_cast<SlotCommand>(command), cell.name);
     if (st && (command == kDeviceUnload || command == kDeviceDeactivate)) {
       // Replies the device published before acknowledging are delivered before the state change becomes
-      // visible, so a host that sees Terminated/Deactivated also sees every reply sent before it. This runs
-      // on the pump thread, the ring's only consumer.
-      while (dc->consumer.pop_batch(256, [&](const MessageHeader& h, const std::byte* p) {
-        (void)rt_.deliver_to_host(cell, h, p);
-      }) != 0) {
+      // visible, so a host that sees Terminated/Deactivated also sees every reply sent before it.
+      std::lock_guard lk(dc->consume_mu);
+      while (drain_k2h(cell, *dc) != 0) {
       }
     }
     return st;
+  }
+
+  std::uint32_t poll_deliveries(ActorCell& cell) override {
+    auto* dc = static_cast<DeviceCell*>(cell.device);
+    if (dc == nullptr) return 0;
+    std::unique_lock lk(dc->consume_mu, std::try_to_lock);  // someone else is consuming: they deliver
+    if (!lk.owns_lock()) return 0;
+    return drain_k2h(cell, *dc);
+  }
+
+  [[nodiscard]] std::optional<std::uint64_t> device_processed(const ActorCell& cell) const override {
+    const auto* dc = static_cast<const DeviceCell*>(cell.device);
+    if (dc == nullptr) return detail::load_relaxed(&cell.cb.processed);
+    return detail::load_acquire(&dc->group->ctl[dc->slot].processed);
   }
 
   void set_limit(ActorCell& cell, std::uint64_t limit) override {
@@ -404,9 +426,9 @@ public:
     if (ok) {
       for (auto& g : groups_) {
         (void)cudaStreamDestroy(g->stream);
-        (void)cudaFree(g->desc);
+        (void)cudaFreeHost(g->desc);
         (void)cudaFree(g->state);
-        (void)cudaFree(g->init);
+        (void)cudaFreeHost(g->init);
         (void)cudaFreeHost(g->ctl);
       }
       groups_.clear();
@@ -429,7 +451,8 @@ public:
   }
 
 private:
-  static constexpr std::uint32_t kMaxStagedSlot = 1024;  // 32 slots x 1 KiB = 32 KiB shared memory per block
+  static constexpr std::uint32_t kMaxStagedSlot = 1024;  // a batch stages at least 32 slots
+  static constexpr std::size_t kStagingBytes = std::size_t{cuda::kWarpBatch} * kMaxStagedSlot;
 
   Result<Group*> group_for(const cuda::DeviceActorEntry& entry) {
     for (auto& g : groups_) {
@@ -440,7 +463,7 @@ private:
     g->slots = rt_.cfg.cuda_slots_per_type;
     g->stride = (entry.state_size + 127) / 128 * 128;
     g->occupant.assign(g->slots, nullptr);
-    const std::size_t smem = std::size_t{cuda::kWarpBatch} * kMaxStagedSlot;
+    const std::size_t smem = cuda::kernel_shared_bytes(kStagingBytes);
     if (auto e = cudaFuncSetAttribute(entry.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(smem));
         e != cudaSuccess) {
@@ -477,28 +500,37 @@ private:
     if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->ctl_dev), g->ctl, 0); e != cudaSuccess) {
       return cuda_error(e, "map slot controls");
     }
-    if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->desc), sizeof(SlotDescriptor) * g->slots); e != cudaSuccess) {
+    if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->desc), sizeof(SlotDescriptor) * g->slots,
+                               cudaHostAllocMapped | cudaHostAllocPortable);
+        e != cudaSuccess) {
       return cuda_error(e, "descriptors");
     }
-    if (auto e = cudaMemsetAsync(g->desc, 0, sizeof(SlotDescriptor) * g->slots, copy_stream_); e != cudaSuccess) {
-      return cuda_error(e, "descriptors");
+    std::memset(static_cast<void*>(g->desc), 0, sizeof(SlotDescriptor) * g->slots);
+    if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->desc_dev), g->desc, 0); e != cudaSuccess) {
+      return cuda_error(e, "map descriptors");
+    }
+    if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->init), g->stride * g->slots,
+                               cudaHostAllocMapped | cudaHostAllocPortable);
+        e != cudaSuccess) {
+      return cuda_error(e, "actor initial states");
+    }
+    if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->init_dev), g->init, 0); e != cudaSuccess) {
+      return cuda_error(e, "map actor initial states");
     }
     if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->state), g->stride * g->slots); e != cudaSuccess) {
       return cuda_error(e, "actor state");
-    }
-    if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->init), g->stride * g->slots); e != cudaSuccess) {
-      return cuda_error(e, "actor initial state");
     }
     if (auto e = cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking); e != cudaSuccess) {
       return cuda_error(e, "kernel stream");
     }
     // Never cudaDeviceSynchronize here: other persistent kernels of this runtime are running and never finish.
     if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "setup");
-    const SlotDescriptor* desc = g->desc;
+    const SlotDescriptor* desc = g->desc_dev;
     SlotControl* controls = g->ctl_dev;
     const RingView* routes = routes_;
     std::uint32_t route_count = route_count_;
-    void* args[] = {&desc, &controls, &routes, &route_count};
+    auto staging_bytes = static_cast<std::uint32_t>(kStagingBytes);
+    void* args[] = {&desc, &controls, &routes, &route_count, &staging_bytes};
     if (auto e = cudaLaunchKernel(entry.kernel, dim3(g->slots), dim3(32), args, smem, g->stream); e != cudaSuccess) {
       return cuda_error(e, "launch persistent kernel");
     }
@@ -530,6 +562,7 @@ private:
     }
     // Rebase the view onto the device copy before the host staging buffer goes away.
     RingView v = host_view;
+    v.scope = MemoryScope::Device;  // only device actors produce into and consume from it
     if (rc == ErrorCode::Ok) {
       const auto* hbase = reinterpret_cast<const std::byte*>(host_view.control);
       v.control = reinterpret_cast<RingControl*>(dev);
@@ -566,6 +599,17 @@ private:
     return {};
   }
 
+  // Delivers one batch of the cell's K2H ring (caller holds consume_mu): slots are handed on in place and
+  // freed after delivery.
+  std::uint32_t drain_k2h(ActorCell& cell, DeviceCell& dc) {
+    const std::byte* slots[256];
+    const std::uint32_t n = dc.consumer.peek(256, slots);
+    if (n == 0) return 0;
+    rt_.deliver_many_to_host(cell, slots, n);
+    dc.consumer.consume(n);
+    return n;
+  }
+
   std::string dump() {
     std::string out = "slot dump (block: actor state cmd_seq/ack_seq inbox head/tail k2h head/tail heartbeat_ms_ago):\n";
     std::uint64_t newest = 0;
@@ -597,6 +641,7 @@ private:
 
   void pump() {
     (void)cudaSetDevice(device_);
+    t_in_drain = true;  // the pump drains from its own loop only
     auto last_work = std::chrono::steady_clock::now();
     std::vector<ActorCell*> cells;
     std::uint64_t cells_generation = ~std::uint64_t{0};
@@ -614,10 +659,11 @@ private:
       for (ActorCell* c : cells) {
         auto* dc = static_cast<DeviceCell*>(c->device);
         if (dc == nullptr) continue;
-        const std::uint32_t n = dc->consumer.pop_batch(256, [&](const MessageHeader& h, const std::byte* p) {
-          (void)rt_.deliver_to_host(*c, h, p);
-        });
-        worked = worked || n != 0;
+        // A caller or receiver spinning on this actor consumes its replies itself; leave them to it.
+        if (c->direct_pollers.load(std::memory_order_relaxed) == 0) {
+          std::unique_lock clk(dc->consume_mu, std::try_to_lock);
+          if (clk.owns_lock()) worked = drain_k2h(*c, *dc) != 0 || worked;
+        }
         SlotControl& ctl = dc->group->ctl[dc->slot];
         detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
         detail::store_relaxed(&c->cb.hlc, detail::load_relaxed(&ctl.hlc));

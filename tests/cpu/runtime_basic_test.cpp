@@ -179,6 +179,28 @@ TEST(Messaging, ReceiveManyReturnsEverythingInOrder) {
   EXPECT_TRUE(h->receive_many(0).empty());
 }
 
+TEST(Messaging, ReceiveEachVisitsInPlaceInOrderAndRespectsMax) {
+  auto rt = make_runtime();
+  auto h = rt.launch<Echo>("echo");
+  ASSERT_TRUE(h.ok());
+  for (std::uint64_t i = 0; i < 7; ++i) ASSERT_TRUE(h->send(Ping{i}).ok());
+  ASSERT_TRUE(h->call<Sum>(Get{}, kLong).ok());  // FIFO: the seven Pongs are queued once this returns
+  std::vector<std::uint64_t> seen;
+  auto visit = [&](const MessageHeader& hdr, std::span<const std::byte> payload) {
+    ASSERT_EQ(hdr.type_id, Pong::type_id);
+    ASSERT_EQ(payload.size(), sizeof(Pong));
+    Pong p{};
+    std::memcpy(&p, payload.data(), sizeof(p));
+    seen.push_back(p.v);
+  };
+  EXPECT_EQ(h->receive_each(4, visit), 4u);
+  EXPECT_EQ(h->receive_each(100, visit), 3u);
+  EXPECT_EQ(h->receive_each(100, visit), 0u);
+  EXPECT_EQ(h->receive_each(0, visit), 0u);
+  ASSERT_EQ(seen.size(), 7u);
+  for (std::uint64_t i = 0; i < 7; ++i) EXPECT_EQ(seen[i], i);
+}
+
 TEST(Calls, TypedReplyCarriesTheState) {
   auto rt = make_runtime();
   auto h = rt.launch<Counter>("counter");

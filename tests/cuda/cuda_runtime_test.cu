@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <vector>
 
 #include "ringkernel/cuda/actor_kernel.cuh"
@@ -148,7 +149,10 @@ TEST(Cuda, TerminateIsOrderedAndFast) {
   ASSERT_TRUE(echo->terminate().ok());
   ASSERT_TRUE(echo->wait_for(ActorState::Terminated, 1s).ok());
   const auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_LT(took, 10ms) << "terminate took " << std::chrono::duration<double, std::micro>(took).count() << " us";
+  // The bound is the issue's (<= 10 ms); compute-sanitizer's instrumentation slows every device step, so
+  // scripts/gpu-check.sh sets RK_UNDER_SANITIZER there and the bound only has to stay finite.
+  const auto bound = std::getenv("RK_UNDER_SANITIZER") != nullptr ? 500ms : 10ms;
+  EXPECT_LT(took, bound) << "terminate took " << std::chrono::duration<double, std::micro>(took).count() << " us";
   // Messages sent before terminate() were all handled (and replied to).
   EXPECT_EQ(echo->receive_many(1000).size(), 100u);
   auto late = echo->send(Ping{1, 1});

@@ -65,12 +65,21 @@ struct BlockEnv {
   SpscProducer* k2h = nullptr;           ///< Reply ring to the host.
   std::uint64_t wall0_ms = 0;            ///< Host wall clock at kernel launch.
   std::uint64_t timer0_ns = 0;           ///< Device timer at kernel start.
+  std::uint64_t now_ms = 0;              ///< Host-consistent wall clock (ms), read once per batch: the clock has
+                                         ///< ms resolution, and a timer read plus 64-bit division per message costs.
   std::uint64_t* hlc = nullptr;          ///< Actor HLC.
   std::uint64_t* next_message_id = nullptr;  ///< Message id counter.
   std::uint64_t* replies_dropped = nullptr;  ///< Replies lost to a full K2H ring.
   std::uint64_t* k2k_refused = nullptr;      ///< K2K sends refused (full, unknown actor).
   const RingView* routes = nullptr;      ///< K2K routing table: actor id -> device inbox (control == nullptr: none).
   std::uint32_t route_count = 0;         ///< Entries in `routes`.
+  // Replies to the host made during a batch are built in shared memory and written to the K2H ring by the
+  // whole warp after the batch (coalesced PCIe writes); null outside a batch (lifecycle hooks write directly).
+  uint4* reply_buf = nullptr;            ///< Shared-memory images of the batch's host replies.
+  std::byte** reply_dst = nullptr;       ///< Claimed K2H slot of each buffered reply.
+  std::uint32_t* reply_vecs = nullptr;   ///< 16-byte vectors of each buffered reply.
+  std::uint32_t reply_count = 0;         ///< Buffered replies in this batch.
+  std::uint32_t reply_used = 0;          ///< Vectors of reply_buf in use.
 };
 
 /// What a handler sees on the GPU: the message being handled, its own id and clock, replies to the host or
@@ -79,19 +88,17 @@ struct BlockEnv {
 class DeviceContext {
 public:
   /// Built by the kernel for each message.
-  __device__ DeviceContext(const BlockEnv& env, const MessageHeader* current) : env_(env), current_(current) {}
+  __device__ DeviceContext(BlockEnv& env, const MessageHeader* current) : env_(env), current_(current) {}
 
   /// This actor's id.
   __device__ ActorId self() const { return env_.self; }
   /// Header of the message being handled.
   __device__ const MessageHeader& message() const { return *current_; }
-  /// Host-consistent wall clock in ms (host wall time at launch + device timer since).
-  __device__ std::uint64_t physical_ms() const {
-    return env_.wall0_ms + (globaltimer_ns() - env_.timer0_ns) / 1'000'000u;
-  }
+  /// Host-consistent wall clock in ms (host wall time at launch + device timer since), as of this batch.
+  __device__ std::uint64_t physical_ms() const { return env_.now_ms; }
   /// Ticks and returns the actor's hybrid logical clock (same packing as the host HLC).
   __device__ HlcTimestamp now() {
-    *env_.hlc = hlc_next_tick(*env_.hlc, physical_ms());
+    *env_.hlc = hlc_next_tick(*env_.hlc, env_.now_ms);
     return HlcTimestamp{*env_.hlc, 0};
   }
   /// Replies to the sender of the current message: the host (through K2H, completing a `call`) or another
@@ -150,19 +157,28 @@ private:
       ++*env_.replies_dropped;
       return ErrorCode::QueueFull;
     }
-    // Build the slot image locally, then write it to mapped host memory with 16-byte stores: a byte-wise
-    // memcpy would become one PCIe write per byte.
+    // Build the slot image locally, then write it with 16-byte stores (a byte-wise memcpy would become one
+    // PCIe write per byte): into the batch's shared-memory reply buffer when there is room (the warp copies
+    // it out after the batch), else straight to the mapped slot. Positions are claimed in order either way.
     constexpr std::size_t kVecs = (sizeof(MessageHeader) + sizeof(T) + 15) / 16;
     uint4 image[kVecs];
     std::memcpy(static_cast<void*>(image), &h, sizeof(MessageHeader));
     std::memcpy(reinterpret_cast<std::byte*>(image) + sizeof(MessageHeader), &msg, sizeof(T));
     uint4* dst = reinterpret_cast<uint4*>(slot);
+    if (env_.reply_buf != nullptr && env_.reply_count < kReplyStageSlots &&
+        env_.reply_used + kVecs <= kReplyStageBytes / 16) {
+      dst = env_.reply_buf + env_.reply_used;
+      env_.reply_dst[env_.reply_count] = slot;
+      env_.reply_vecs[env_.reply_count] = static_cast<std::uint32_t>(kVecs);
+      ++env_.reply_count;
+      env_.reply_used += static_cast<std::uint32_t>(kVecs);
+    }
 #pragma unroll
     for (std::size_t i = 0; i < kVecs; ++i) dst[i] = image[i];
     return ErrorCode::Ok;
   }
 
-  const BlockEnv& env_;
+  BlockEnv& env_;
   const MessageHeader* current_;
   bool failed_ = false;
 };
@@ -185,16 +201,50 @@ __device__ __forceinline__ void idle_wait(bool backoff, std::uint32_t cap, std::
   }
 }
 
+/// Leading ready slots in a warp ballot of publish flags (lane i = position base + i).
+__device__ __forceinline__ unsigned ready_prefix(unsigned ballot) {
+  return ballot == ~0u ? 32u : static_cast<unsigned>(__ffs(~ballot) - 1);
+}
+
+/// All lanes copy `bytes` (rounded up to 16) with uncached 16-byte loads: the source is memory the host
+/// rewrote (mapped descriptors and initial states), which a previous read may have left in a cache.
+__device__ __forceinline__ void warp_copy_uncached(void* dst, const void* src, std::size_t bytes, unsigned lane) {
+  auto* d = static_cast<uint4*>(dst);
+  const auto* s = static_cast<const uint4*>(src);
+  for (std::size_t i = lane; i < (bytes + 15) / 16; i += 32) d[i] = __ldcv(s + i);
+}
+
+/// Rows of 32 publish flags one poll may check (a batch of up to 256 messages).
+inline constexpr unsigned kMaxBatchRows = 8;
+/// While device (K2K) traffic keeps a block busy, its host inbox and command word - PCIe reads of about a
+/// microsecond - are polled only every this many iterations, so device hops are not paced by PCIe.
+inline constexpr unsigned kHostPollEvery = 8;
+/// Polls a block stays in device-fast mode after a K2K batch (tens of microseconds): in a conversation
+/// between device actors the next message is a hop away, and a PCIe poll in between would delay it.
+inline constexpr unsigned kK2kFastPolls = 64;
+/// A busy block publishes its counters to the host at most this often (they are posted PCIe writes).
+inline constexpr std::uint64_t kCounterFlushNs = 100'000;
+
 } // namespace detail
 
-/// The persistent kernel for actor type `A`: one 32-thread block per actor slot. The warp polls its inbox
-/// together (one lane per slot, one acquire per lane), stages the ready batch into shared memory with
-/// coalesced 16-byte loads, lane 0 runs the handlers in order (actor semantics: one message at a time),
-/// and the batch's replies and the inbox tail are each published with one release store.
+/// The persistent kernel for actor type `A`: one 32-thread block per actor slot. Each poll reads the host
+/// inbox's publish flags warp-wide (relaxed rows first, then one acquire row, so all are in flight in one
+/// PCIe round trip) together with the device K2K inbox's flags and the command word. A ready batch (up to
+/// 256 host messages while they keep coming, 32 from K2K) is staged into shared memory with coalesced 16-byte
+/// loads, lane 0 runs the handlers in order (actor semantics: one message at a time), and the batch's replies
+/// and consumed positions are published with one fence: system scope when host memory was touched, device
+/// scope when the batch stayed on the GPU.
 template <class A>
 __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, SlotControl* controls,
-                                                   const RingView* routes, std::uint32_t route_count) {
-  extern __shared__ uint4 staging[];  // kWarpBatch slots of `slot_size` bytes
+                                                   const RingView* routes, std::uint32_t route_count,
+                                                   std::uint32_t staging_bytes) {
+  // Dynamic shared memory: staging_bytes of inbox slots, then the batch's reply buffer (kernel_shared_bytes).
+  extern __shared__ uint4 staging[];
+  uint4* const reply_buf = staging + staging_bytes / 16;
+  auto* const reply_dst = reinterpret_cast<std::byte**>(reply_buf + kReplyStageBytes / 16);
+  auto* const reply_vecs = reinterpret_cast<std::uint32_t*>(reply_dst + kReplyStageSlots);
+  __shared__ uint4 loaded[sizeof(SlotDescriptor) / 16];  // descriptor read by the whole warp on Load
+  namespace rd = ringkernel::detail;
   SlotDescriptor d{};                 // filled by the first Load: the host writes it when an actor moves in
   SlotControl* ctl = controls + blockIdx.x;
   const unsigned lane = threadIdx.x & 31u;
@@ -206,14 +256,19 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
   const bool backoff = ctl->idle_policy == static_cast<std::uint32_t>(IdlePolicy::Backoff);
   const std::uint32_t max_sleep = ctl->max_sleep_ns;
   std::uint64_t seen_cmd = 0;
-  std::uint64_t tail = 0;
+  std::uint64_t tail = 0;   // host inbox consumer position
+  std::uint64_t ktail = 0;  // K2K inbox consumer position
   std::uint32_t state = static_cast<std::uint32_t>(ActorState::Created);
   std::uint64_t hlc = 0;
   std::uint64_t next_message_id = 1;
-  std::uint64_t last_heartbeat = 0;
+  std::uint64_t last_heartbeat = 0, last_flush = 0;
   std::uint64_t processed = 0, errors = 0, unknown = 0, dropped = 0;
   std::uint64_t k2k_refused = 0;
-  std::uint64_t ktail = 0;  // K2K inbox consumer position
+  bool dirty = false;         // counters changed since the last flush to the host
+  unsigned k2k_recent = 0;    // polls left in device-fast mode after the last K2K batch (replies come soon)
+  unsigned host_skip = 0;     // polls without the host side in device-fast mode
+  unsigned rows = 1;          // host flag rows polled: grows while batches come full, shrinks when they don't
+  unsigned max_rows = 1;      // bounded by the staging buffer for this actor's slot size
   std::uint32_t sleep_ns = 64;
   SpscProducer k2h(d.outbox);
   A* actor = nullptr;
@@ -228,46 +283,89 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
   env.routes = routes;
   env.route_count = route_count;
 
+  auto flush_counters = [&](std::uint64_t now) {
+    rd::store_relaxed(&ctl->processed, processed);
+    rd::store_relaxed(&ctl->hlc, hlc);
+    rd::store_relaxed(&ctl->unknown_types, unknown);
+    rd::store_relaxed(&ctl->replies_dropped, dropped);
+    rd::store_relaxed(&ctl->k2k_refused, k2k_refused);
+    dirty = false;
+    last_flush = now;
+  };
+
   for (;;) {
-    // Poll: lane 0 reads the command word while every lane reads one inbox publish flag; the reads are
-    // independent, so the poll costs about one PCIe round trip.
-    std::uint64_t seq = 0;
-    if (lane == 0) seq = ringkernel::detail::load_relaxed(&ctl->cmd_seq);
-    const std::uint64_t pos = tail + lane;
     const bool active = state == static_cast<std::uint32_t>(ActorState::Active);
-    bool ready = active && ringkernel::detail::load_acquire(&d.inbox.seq[pos & d.inbox.mask]) == pos + 1;
-    // The K2K inbox lives in device memory: polling it alongside costs no PCIe traffic.
+    const bool poll_host = k2k_recent == 0 || host_skip >= detail::kHostPollEvery;
+    // Issue every read of this poll before using any: the command word, the K2K flags (device memory), the
+    // host flag rows beyond the first (relaxed) and finally row 0 with acquire, which would hold back any
+    // load issued after it.
+    std::uint64_t seq = seen_cmd;
+    if (poll_host && lane == 0) seq = rd::load_relaxed(&ctl->cmd_seq);
+    // K2K flags: relaxed when the host side is polled too (an acquire would hold the PCIe loads back; a
+    // fence follows only if a K2K batch is taken), acquire when they are all this poll reads.
     const std::uint64_t kpos = ktail + lane;
-    const bool kready = active && d.k2k.control != nullptr &&
-                        ringkernel::detail::load_acquire(&d.k2k.seq[kpos & d.k2k.mask]) == kpos + 1;
+    bool kready = false;
+    if (active && d.k2k.control != nullptr) {
+      const std::uint64_t* kflag = &d.k2k.seq[kpos & d.k2k.mask];
+      kready = (poll_host ? rd::load_relaxed(kflag, MemoryScope::Device) : rd::load_acquire(kflag, MemoryScope::Device)) ==
+               kpos + 1;
+    }
+    bool hready[detail::kMaxBatchRows] = {};
+    if (poll_host && active) {
+#pragma unroll
+      for (unsigned r = 1; r < detail::kMaxBatchRows; ++r) {
+        const std::uint64_t pos = tail + r * 32u + lane;
+        if (r < rows) hready[r] = rd::load_relaxed(&d.inbox.seq[pos & d.inbox.mask]) == pos + 1;
+      }
+      hready[0] = rd::load_acquire(&d.inbox.seq[(tail + lane) & d.inbox.mask]) == tail + lane + 1;
+    }
     seq = __shfl_sync(~0u, seq, 0);
     if (seq != seen_cmd) {
       std::uint32_t cmd = 0;
       if (lane == 0) {
-        seq = ringkernel::detail::load_acquire(&ctl->cmd_seq);
-        cmd = ringkernel::detail::load_relaxed(&ctl->cmd);
+        seq = rd::load_acquire(&ctl->cmd_seq);
+        cmd = rd::load_relaxed(&ctl->cmd);
       }
       seq = __shfl_sync(~0u, seq, 0);
       cmd = __shfl_sync(~0u, cmd, 0);
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Exit)) {
-        if (lane == 0) ringkernel::detail::store_release(&ctl->ack_seq, seq);
+        if (lane == 0) rd::store_release(&ctl->ack_seq, seq);
         return;
       }
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Load)) {
-        // The host rewrote the descriptor and the initial state with copies before this command: read both
-        // past L1 (they may be cached from the previous occupant).
-        detail::copy_uncached(&d, slots + blockIdx.x, sizeof(SlotDescriptor));
+        // The host rewrote the mapped descriptor and initial state before this command (lane 0's acquire
+        // above, then the warp barrier, order these reads after those writes).
+        __syncwarp();
+        static_assert(sizeof(SlotDescriptor) % 16 == 0);
+        detail::warp_copy_uncached(loaded, slots + blockIdx.x, sizeof(SlotDescriptor), lane);
+        __syncwarp();
+        std::memcpy(static_cast<void*>(&d), loaded, sizeof(SlotDescriptor));
         actor = static_cast<A*>(d.state);
+        detail::warp_copy_uncached(actor, d.init_state, sizeof(A), lane);
+        // The consumer/producer positions to resume from, one lane each so the reads overlap.
+        std::uint64_t pos = 0;
+        if (lane == 0) pos = rd::load_relaxed(&d.inbox.control->tail);
+        if (lane == 1) pos = rd::load_relaxed(&d.outbox.control->head);
+        if (lane == 2) pos = rd::load_relaxed(&d.outbox.control->tail);
+        if (lane == 3 && d.k2k.control != nullptr) pos = rd::load_relaxed(&d.k2k.control->tail, MemoryScope::Device);
+        tail = __shfl_sync(~0u, pos, 0);
+        const std::uint64_t out_head = __shfl_sync(~0u, pos, 1);
+        const std::uint64_t out_tail = __shfl_sync(~0u, pos, 2);
+        ktail = __shfl_sync(~0u, pos, 3);
+        k2h = SpscProducer(d.outbox, out_head, out_tail);
+        const std::uint32_t slot_size = d.inbox.slot_size != 0 ? d.inbox.slot_size : 64u;
+        max_rows = staging_bytes / slot_size / 32u;
+        if (max_rows > detail::kMaxBatchRows) max_rows = detail::kMaxBatchRows;
+        if (max_rows == 0) max_rows = 1;
+        rows = 1;
+        __syncwarp();  // the state copy by every lane is complete before on_start runs on lane 0
       }
       if (lane == 0) {
         MessageHeader none{};
+        env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
         switch (static_cast<SlotCommand>(cmd)) {
           case SlotCommand::Load: {
-            env.self = ringkernel::detail::load_relaxed(&ctl->actor_id);
-            detail::copy_uncached(actor, d.init_state, sizeof(A));
-            k2h = SpscProducer(d.outbox);
-            tail = ringkernel::detail::load_relaxed(&d.inbox.control->tail);
-            ktail = d.k2k.control != nullptr ? ringkernel::detail::load_relaxed(&d.k2k.control->tail) : 0;
+            env.self = rd::load_relaxed(&ctl->actor_id);
             DeviceContext ctx(env, &none);
             detail::run_hook_on_device(*actor, ctx, true);
             state = static_cast<std::uint32_t>(ActorState::Launched);
@@ -284,93 +382,163 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
           default: break;
         }
         k2h.publish();
-        ringkernel::detail::store_relaxed(&ctl->state, state);
-        ringkernel::detail::store_relaxed(&ctl->hlc, hlc);
-        ringkernel::detail::store_release(&ctl->ack_seq, seq);
+        flush_counters(globaltimer_ns());
+        rd::store_relaxed(&ctl->state, state);
+        rd::store_release(&ctl->ack_seq, seq);
       }
       seen_cmd = seq;
       state = __shfl_sync(~0u, state, 0);
-      tail = __shfl_sync(~0u, tail, 0);
-      ktail = __shfl_sync(~0u, ktail, 0);
+      k2k_recent = 0;
       continue;
     }
-    const unsigned ballot = __ballot_sync(~0u, ready);
-    const unsigned kballot = __ballot_sync(~0u, kready);
-    unsigned n = ballot == ~0u ? 32u : static_cast<unsigned>(__ffs(~ballot) - 1);
-    const unsigned kn = kballot == ~0u ? 32u : static_cast<unsigned>(__ffs(~kballot) - 1);
+    unsigned n = 0;
+    if (poll_host && active) {
+      bool gap = false;  // uniform across the warp: every lane sees the same ballots
+#pragma unroll
+      for (unsigned r = 0; r < detail::kMaxBatchRows; ++r) {
+        if (r < rows && !gap) {
+          const unsigned p = detail::ready_prefix(__ballot_sync(~0u, hready[r]));
+          n += p;
+          gap = p < 32u;
+        }
+      }
+    }
+    const unsigned kn = detail::ready_prefix(__ballot_sync(~0u, kready));
+    host_skip = poll_host ? 0u : host_skip + 1u;
     if (n == 0 && kn == 0) {
+      if (k2k_recent != 0) --k2k_recent;
+      if (!poll_host) continue;  // the host side was not polled: do that before calling it idle
       if (lane == 0) {
         const std::uint64_t now = globaltimer_ns();
+        if (dirty) flush_counters(now);
         if (now - last_heartbeat > 1'000'000u) {  // at most one heartbeat write per ms over PCIe
-          ringkernel::detail::store_relaxed(&ctl->heartbeat, now);
+          rd::store_relaxed(&ctl->heartbeat, now);
           last_heartbeat = now;
         }
       }
+      dirty = false;
       detail::idle_wait(backoff, max_sleep, sleep_ns);
       continue;
     }
     sleep_ns = 64;
-    __syncwarp();
     // Host messages first (they carry the lifecycle ordering limit), else device messages.
     const bool from_host = n != 0;
+    if (from_host) {
+      // Rows past the first were read relaxed: a fence makes the flags they saw order the staging loads.
+      if (n > 32u) rd::fence_acquire(MemoryScope::System);
+      rows = n == rows * 32u ? (rows * 2u > max_rows ? max_rows : rows * 2u) : (n < rows * 16u && rows > 1u ? rows / 2u : rows);
+    } else {
+      n = kn;
+      if (poll_host) rd::fence_acquire(MemoryScope::Device);
+    }
+    if (!from_host) k2k_recent = detail::kK2kFastPolls;
+    __syncwarp();
     const RingView& ring = from_host ? d.inbox : d.k2k;
     const std::uint64_t base = from_host ? tail : ktail;
-    if (!from_host) n = kn;
-    // For host messages, read the ordering limit after the publish flags (a limit the host set before
-    // publishing a message is then seen) in the same round trip as staging: 16 bytes per lane per step.
+    // The ordering limit is read after the publish flags (a limit the host set before publishing a message is
+    // then seen), relaxed so it travels in the same round trip as the staging loads.
     std::uint64_t limit = UINT64_MAX;
-    if (from_host && lane == 0) limit = ringkernel::detail::load_acquire(&ctl->limit);
+    if (from_host && lane == 0) limit = rd::load_relaxed(&ctl->limit);
+    // Stage the batch: each lane keeps kInFlight 16-byte loads in flight before storing any, so a batch
+    // costs a few PCIe round trips rather than one per slot. Host slots are read uncached (host-written);
+    // K2K slots through L2 (written by another SM; L1 is not coherent).
     const unsigned vecs_per_slot = ring.slot_size / 16u;
-    for (unsigned i = 0; i < n; ++i) {
-      const uint4* src = reinterpret_cast<const uint4*>(ring.slot(base + i));
-      // L2-only loads: a K2K slot was written by another SM, and L1 is not coherent across SMs.
-      for (unsigned v = lane; v < vecs_per_slot; v += 32u) staging[i * vecs_per_slot + v] = __ldcg(src + v);
+    const unsigned total = n * vecs_per_slot;
+    constexpr unsigned kInFlight = 8;
+    for (unsigned first = 0; first < total; first += 32u * kInFlight) {
+      uint4 r[kInFlight];
+#pragma unroll
+      for (unsigned k = 0; k < kInFlight; ++k) {
+        const unsigned idx = first + k * 32u + lane;
+        if (idx < total) {
+          const unsigned i = idx / vecs_per_slot;
+          const uint4* src = reinterpret_cast<const uint4*>(ring.slot(base + i)) + (idx - i * vecs_per_slot);
+          r[k] = from_host ? __ldcv(src) : __ldcg(src);
+        }
+      }
+#pragma unroll
+      for (unsigned k = 0; k < kInFlight; ++k) {
+        const unsigned idx = first + k * 32u + lane;
+        if (idx < total) staging[idx] = r[k];
+      }
     }
     limit = __shfl_sync(~0u, limit, 0);
     if (limit <= base) n = 0;
     else if (limit - base < n) n = static_cast<unsigned>(limit - base);
     __syncwarp();
 
+    unsigned done = 0;
+    bool failed = false;
     if (lane == 0 && n != 0) {
-      unsigned done = 0;
-      bool failed = false;
+      env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
+      env.reply_buf = reply_buf;
+      env.reply_dst = reply_dst;
+      env.reply_vecs = reply_vecs;
+      env.reply_count = 0;
+      env.reply_used = 0;
       for (; done < n && !failed; ++done) {
         const auto* slot = reinterpret_cast<const std::byte*>(staging + done * vecs_per_slot);
         const auto& h = *reinterpret_cast<const MessageHeader*>(slot);
-        hlc = hlc_next_update(hlc, h.hlc, wall0 + (globaltimer_ns() - timer0) / 1'000'000u);
+        hlc = hlc_next_update(hlc, h.hlc, env.now_ms);
         DeviceContext ctx(env, &h);
         const ErrorCode rc =
             dispatch_message(*actor, ctx, h, slot + sizeof(MessageHeader), typename A::messages{});
         if (rc != ErrorCode::Ok) ++unknown;
         if (ctx.failed()) failed = true;
       }
+      env.reply_buf = nullptr;
       processed += done;
-      // One system-scope fence publishes the replies (K2H head) and the freed inbox slots (tail) together:
-      // each release fence over PCIe costs about a round trip.
-      ringkernel::detail::fence_release();
-      k2h.publish(/*fenced=*/true);
+      dirty = true;
+    }
+    // One fence publishes the batch: the replies (K2H head), the counters and the freed inbox slots. System
+    // scope (about a PCIe round trip) only when host memory was written; a batch that stayed on the GPU uses
+    // device scope. Every lane fences, because every lane wrote buffered replies.
+    const bool touched_host = __shfl_sync(~0u, from_host || k2h.staged() != 0, 0);
+    const std::uint32_t replies = __shfl_sync(~0u, env.reply_count, 0);
+    std::uint64_t now = 0;
+    if (lane == 0 && n != 0) {
+      now = globaltimer_ns();
+      if (touched_host) flush_counters(now);  // a host that sees a reply sees it counted
+    }
+    if (replies != 0) {
+      // The warp writes the batch's buffered replies to their K2H slots: coalesced 16-byte stores.
+      __syncwarp();
+      std::uint32_t off = 0;
+      for (std::uint32_t j = 0; j < replies; ++j) {
+        const std::uint32_t vecs = reply_vecs[j];
+        uint4* dst = reinterpret_cast<uint4*>(reply_dst[j]);
+        for (std::uint32_t v = lane; v < vecs; v += 32u) dst[v] = reply_buf[off + v];
+        off += vecs;
+      }
+    }
+    if (n != 0) {
+      rd::fence_release(touched_host ? MemoryScope::System : MemoryScope::Device);
+      __syncwarp();
+    }
+    if (lane == 0 && n != 0) {
+      env.reply_count = 0;
+      if (touched_host) k2h.publish(/*fenced=*/true);
       if (from_host) {
         tail += done;
-        ringkernel::detail::store_relaxed(&d.inbox.control->tail, tail);
+        rd::store_relaxed(&d.inbox.control->tail, tail);
       } else {
         ktail += done;
-        ringkernel::detail::store_relaxed(&d.k2k.control->tail, ktail);
+        rd::store_relaxed(&d.k2k.control->tail, ktail, MemoryScope::Device);
       }
-      ringkernel::detail::store_relaxed(&ctl->processed, processed);
-      ringkernel::detail::store_relaxed(&ctl->hlc, hlc);
-      ringkernel::detail::store_relaxed(&ctl->unknown_types, unknown);
-      ringkernel::detail::store_relaxed(&ctl->replies_dropped, dropped);
-      ringkernel::detail::store_relaxed(&ctl->k2k_refused, k2k_refused);
       if (failed) {
         state = static_cast<std::uint32_t>(ActorState::Failed);
-        ringkernel::detail::store_relaxed(&ctl->errors, ++errors);
-        ringkernel::detail::store_relaxed(&ctl->last_error, static_cast<std::uint32_t>(ErrorCode::HandlerFailed));
-        ringkernel::detail::store_release(&ctl->state, state);
+        flush_counters(now);
+        rd::store_relaxed(&ctl->errors, ++errors);
+        rd::store_relaxed(&ctl->last_error, static_cast<std::uint32_t>(ErrorCode::HandlerFailed));
+        rd::store_release(&ctl->state, state);
+      } else if (now - last_flush > detail::kCounterFlushNs) {
+        flush_counters(now);
       }
     }
     tail = __shfl_sync(~0u, tail, 0);
     ktail = __shfl_sync(~0u, ktail, 0);
     state = __shfl_sync(~0u, state, 0);
+    dirty = __shfl_sync(~0u, dirty, 0);
     if (n == 0) detail::idle_wait(backoff, max_sleep, sleep_ns);
   }
 }

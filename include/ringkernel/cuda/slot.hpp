@@ -62,14 +62,15 @@ static_assert(offsetof(SlotControl, processed) == 144);
 static_assert(offsetof(SlotControl, hlc) == 168);
 static_assert(sizeof(SlotControl) == 256);
 
-/// What a block needs to run its slot: device-visible pointers, written once by the host before launch.
+/// What a block needs to run its slot: device-visible pointers in mapped memory, written by the host before
+/// each Load command (when an actor moves into the slot) and read by the block while it applies Load.
 struct SlotDescriptor {
   SlotControl* control;      ///< Device pointer of the mapped control block.
   RingView inbox;            ///< H2K: MPSC ring in mapped memory (host producers, this block consumes).
   RingView outbox;           ///< K2H: SPSC ring in mapped memory (this block produces, host consumes).
   RingView k2k;              ///< K2K: MPSC ring in device memory (other device actors produce, this block consumes).
   void* state;               ///< Device memory holding the actor's state.
-  const void* init_state;    ///< Device memory holding the state to (re)load on Load.
+  const void* init_state;    ///< Mapped memory holding the state to (re)load on Load (copied to `state`).
 };
 
 /// What the host needs to run a device actor type (registered by RINGKERNEL_CUDA_ACTOR).
@@ -83,7 +84,15 @@ struct DeviceActorEntry {
 /// Registers a device actor type with the CUDA backend (defined in the cuda component).
 bool register_device_actor_entry(const DeviceActorEntry& entry);
 
-/// Messages a block stages per batch (one per lane).
+/// Publish flags a block polls per row (one per lane); a batch is up to 8 rows while messages keep coming.
 inline constexpr std::uint32_t kWarpBatch = 32;
+/// Bytes of shared memory a block buffers the host replies of one batch in (written out warp-wide).
+inline constexpr std::uint32_t kReplyStageBytes = 16 * 1024;
+/// Most replies buffered per batch; further replies are written to the K2H ring directly.
+inline constexpr std::uint32_t kReplyStageSlots = 256;
+/// Dynamic shared memory of an actor kernel whose inbox staging area is `staging_bytes`.
+constexpr std::size_t kernel_shared_bytes(std::size_t staging_bytes) {
+  return staging_bytes + kReplyStageBytes + kReplyStageSlots * (sizeof(void*) + sizeof(std::uint32_t));
+}
 
 } // namespace ringkernel::cuda
