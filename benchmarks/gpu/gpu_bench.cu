@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
     cudaStream_t ks;
     CK(cudaStreamCreateWithFlags(&ks, cudaStreamNonBlocking));
     SlotControl* ctl_arg = ctl;
-    const RingView* no_routes = nullptr;
+    RingView* no_routes = nullptr;
     std::uint32_t no_route_count = 0;
     std::uint32_t staging_bytes = 32 * 256;
     void* args[] = {&dd, &ctl_arg, &no_routes, &no_route_count, &staging_bytes};

@@ -108,17 +108,33 @@ struct RingView {
   [[nodiscard]] RK_HOST_DEVICE bool valid() const noexcept { return control != nullptr; }
 };
 
+/// The view ring_init gives for `memory`, computed without touching it (the memory may belong to a device,
+/// to be initialised there). Geometry must be valid (ring_check_geometry).
+RK_HOST_DEVICE inline RingView ring_layout(void* memory, RingKind kind, std::uint32_t capacity,
+                                           std::uint32_t slot_size) noexcept {
+  auto* base = static_cast<std::byte*>(memory);
+  const std::uint64_t seq_bytes = kind == RingKind::Mpsc ? ring_align(std::uint64_t{capacity} * sizeof(std::uint64_t)) : 0;
+  RingView v;
+  v.control = reinterpret_cast<RingControl*>(base);
+  v.seq = kind == RingKind::Mpsc ? reinterpret_cast<std::uint64_t*>(base + sizeof(RingControl)) : nullptr;
+  v.slots = base + sizeof(RingControl) + seq_bytes;
+  v.mask = capacity - 1;
+  v.slot_size = slot_size;
+  return v;
+}
+
 /// Initialises `memory` (at least ring_storage_bytes, 128-byte aligned, zero or not) as an empty ring.
-/// Not concurrent with any use of the ring.
+/// Not concurrent with any use of the ring. With `zeroed`, the caller has already zeroed the control block and
+/// sequence words (e.g. a whole GPU warp did, which is faster than one thread's memset).
 RK_HOST_DEVICE inline ErrorCode ring_init(void* memory, std::uint64_t bytes, RingKind kind, std::uint32_t capacity,
-                                          std::uint32_t slot_size, RingView* out) noexcept {
+                                          std::uint32_t slot_size, RingView* out, bool zeroed = false) noexcept {
   if (memory == nullptr || out == nullptr) return ErrorCode::InvalidArgument;
   if (reinterpret_cast<std::uintptr_t>(memory) % kCacheLine != 0) return ErrorCode::InvalidArgument;
   if (kind != RingKind::Spsc && kind != RingKind::Mpsc) return ErrorCode::InvalidArgument;
   const std::uint64_t need = ring_storage_bytes(kind, capacity, slot_size);
   if (need == 0 || bytes < need) return ErrorCode::InvalidArgument;
   auto* base = static_cast<std::byte*>(memory);
-  std::memset(base, 0, sizeof(RingControl));
+  if (!zeroed) std::memset(base, 0, sizeof(RingControl));
   auto* c = reinterpret_cast<RingControl*>(base);
   c->kind = static_cast<std::uint32_t>(kind);
   c->capacity = capacity;
@@ -127,13 +143,11 @@ RK_HOST_DEVICE inline ErrorCode ring_init(void* memory, std::uint64_t bytes, Rin
   c->slots_offset = sizeof(RingControl) +
                     (kind == RingKind::Mpsc ? ring_align(std::uint64_t{capacity} * sizeof(std::uint64_t)) : 0);
   // Sequence words start at 0: position p is published when seq == p + 1, which 0 never equals.
-  if (kind == RingKind::Mpsc) std::memset(base + c->seq_offset, 0, std::uint64_t{capacity} * sizeof(std::uint64_t));
+  if (kind == RingKind::Mpsc && !zeroed) {
+    std::memset(base + c->seq_offset, 0, std::uint64_t{capacity} * sizeof(std::uint64_t));
+  }
   detail::store_release(&c->magic, kRingMagic);
-  out->control = c;
-  out->seq = kind == RingKind::Mpsc ? reinterpret_cast<std::uint64_t*>(base + c->seq_offset) : nullptr;
-  out->slots = base + c->slots_offset;
-  out->mask = capacity - 1;
-  out->slot_size = slot_size;
+  *out = ring_layout(memory, kind, capacity, slot_size);
   return ErrorCode::Ok;
 }
 

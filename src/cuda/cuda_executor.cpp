@@ -150,6 +150,7 @@ struct DeviceCell {
   SpscConsumer consumer;
   std::uint64_t cmd_seq = 0;
   bool failure_reported = false;
+  bool loaded = false;  // its K2K inbox exists (built by the block on the first Load)
   DeviceCell(OwnedRing ring) : k2h(std::move(ring)), consumer(k2h.view()) {}
 };
 
@@ -300,7 +301,7 @@ public:
     if (!in_dev) return in_dev.error();
     auto out_dev = device_view(k2h->view());
     if (!out_dev) return out_dev.error();
-    auto k2k = make_device_ring(cell.opts.mailbox_capacity, cell.opts.slot_size);
+    auto k2k = take_device_ring(cell.opts.mailbox_capacity, cell.opts.slot_size);
     if (!k2k) return k2k.error();
     SlotDescriptor d{};
     d.control = group.ctl_dev + slot;
@@ -310,15 +311,8 @@ public:
     d.state = group.state + slot * group.stride;
     d.init_state = group.init_dev + slot * group.stride;
     // The slot is free (its block ignores the descriptor until the next Load command), so plain stores do.
+    // The block builds the K2K inbox and publishes its route on the first Load (no copy-engine round trip).
     std::memcpy(static_cast<void*>(group.desc + slot), &d, sizeof(d));
-    // The route goes to device memory now, so device actors can address this one as soon as launch() returns
-    // (messages wait in its K2K inbox until it is active). Copied from the pinned descriptor: true DMA.
-    if (auto e = cudaMemcpyAsync(routes_ + cell.id, &group.desc[slot].k2k, sizeof(RingView), cudaMemcpyHostToDevice,
-                                 copy_stream_);
-        e != cudaSuccess) {
-      return cuda_error(e, "publish K2K route");
-    }
-    if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "publish K2K route");
     SlotControl& ctl = group.ctl[slot];
     detail::store_relaxed(&ctl.actor_id, cell.id);
     detail::store_relaxed(&ctl.limit, UINT64_MAX);
@@ -346,9 +340,11 @@ public:
       if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
       // The block copies it into device memory when it applies Load (ordered by the command's release).
       std::memcpy(g.init + dc->slot * g.stride, host_state, g.entry.state_size);
+      detail::store_relaxed(&g.ctl[dc->slot].load_flags, dc->loaded ? 0u : std::uint32_t{cuda::kLoadInitK2k});
       dc->failure_reported = false;
     }
     auto st = send_slot_command(g, dc->slot, dc->cmd_seq, static_cast<SlotCommand>(command), cell.name);
+    if (st && command == kDeviceLoad) dc->loaded = true;
     if (st && (command == kDeviceUnload || command == kDeviceDeactivate)) {
       // Replies the device published before acknowledging are delivered before the state change becomes
       // visible, so a host that sees Terminated/Deactivated also sees every reply sent before it.
@@ -527,7 +523,7 @@ private:
     if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "setup");
     const SlotDescriptor* desc = g->desc_dev;
     SlotControl* controls = g->ctl_dev;
-    const RingView* routes = routes_;
+    RingView* routes = routes_;
     std::uint32_t route_count = route_count_;
     auto staging_bytes = static_cast<std::uint32_t>(kStagingBytes);
     void* args[] = {&desc, &controls, &routes, &route_count, &staging_bytes};
@@ -539,9 +535,8 @@ private:
     return groups_.back().get();
   }
 
-  // An empty MPSC ring in device memory: the control block and sequence words are built on the host and
-  // copied; the slots need no initialisation.
-  Result<RingView> make_device_ring(std::uint32_t capacity, std::uint32_t slot_size) {
+  // Device memory for an MPSC K2K inbox; the block initialises it on the actor's first Load.
+  Result<RingView> take_device_ring(std::uint32_t capacity, std::uint32_t slot_size) {
     const std::uint64_t bytes = ring_storage_bytes(RingKind::Mpsc, capacity, slot_size);
     if (bytes == 0) return make_error(ErrorCode::InvalidArgument, "bad K2K ring geometry", "cuda");
     auto* dev = static_cast<std::byte*>(dev_pool_->take(bytes));
@@ -551,27 +546,8 @@ private:
                             " MiB; RuntimeConfig::cuda_mapped_arena_mb)",
                         "cuda");
     }
-    RingView host_view{};
-    void* host = ::operator new(bytes, std::align_val_t{kCacheLine});
-    const ErrorCode rc = ring_init(host, bytes, RingKind::Mpsc, capacity, slot_size, &host_view);
-    const std::uint64_t header = host_view.control != nullptr ? host_view.control->slots_offset : 0;
-    cudaError_t e = cudaSuccess;
-    if (rc == ErrorCode::Ok) {
-      e = cudaMemcpyAsync(dev, host, header, cudaMemcpyHostToDevice, copy_stream_);
-      if (e == cudaSuccess) e = cudaStreamSynchronize(copy_stream_);
-    }
-    // Rebase the view onto the device copy before the host staging buffer goes away.
-    RingView v = host_view;
+    RingView v = ring_layout(dev, RingKind::Mpsc, capacity, slot_size);
     v.scope = MemoryScope::Device;  // only device actors produce into and consume from it
-    if (rc == ErrorCode::Ok) {
-      const auto* hbase = reinterpret_cast<const std::byte*>(host_view.control);
-      v.control = reinterpret_cast<RingControl*>(dev);
-      v.seq = reinterpret_cast<std::uint64_t*>(dev + (reinterpret_cast<const std::byte*>(host_view.seq) - hbase));
-      v.slots = dev + (host_view.slots - hbase);
-    }
-    ::operator delete(host, std::align_val_t{kCacheLine});
-    if (rc != ErrorCode::Ok) return make_error(rc, "K2K ring init failed", "cuda");
-    if (e != cudaSuccess) return cuda_error(e, "K2K ring init");
     return v;
   }
 

@@ -163,6 +163,41 @@ TEST(RingGeometryTest, StorageBytes) {
   EXPECT_EQ(rk::ring_storage_bytes(RingKind::Mpsc, 8, 65), 0u);
 }
 
+TEST(RingGeometryTest, LayoutMatchesInitWithoutTouchingMemory) {
+  for (RingKind kind : {RingKind::Spsc, RingKind::Mpsc}) {
+    const std::uint64_t bytes = rk::ring_storage_bytes(kind, 64, 192);
+    AlignedBuffer buf(bytes);
+    std::memset(buf.data, 0xAB, bytes);
+    const rk::RingView planned = rk::ring_layout(buf.data, kind, 64, 192);
+    EXPECT_EQ(static_cast<unsigned char>(buf.data[0]), 0xABu);  // layout computed, nothing written
+    rk::RingView v{};
+    ASSERT_EQ(rk::ring_init(buf.data, bytes, kind, 64, 192, &v), ErrorCode::Ok);
+    EXPECT_EQ(planned.control, v.control);
+    EXPECT_EQ(planned.seq, v.seq);
+    EXPECT_EQ(planned.slots, v.slots);
+    EXPECT_EQ(planned.mask, v.mask);
+    EXPECT_EQ(planned.slot_size, v.slot_size);
+    EXPECT_EQ(v.slots + 64 * 192, buf.data + bytes);  // the last slot ends where the storage does
+  }
+}
+
+TEST(RingGeometryTest, InitOfZeroedMemorySkipsClearingButIsEquivalent) {
+  const std::uint64_t bytes = rk::ring_storage_bytes(RingKind::Mpsc, 16, 128);
+  AlignedBuffer buf(bytes);
+  std::memset(buf.data, 0, bytes);
+  rk::RingView v{};
+  ASSERT_EQ(rk::ring_init(buf.data, bytes, RingKind::Mpsc, 16, 128, &v, /*zeroed=*/true), ErrorCode::Ok);
+  rk::RingView attached{};
+  ASSERT_EQ(rk::ring_attach(buf.data, RingKind::Mpsc, &attached), ErrorCode::Ok);
+  EXPECT_EQ(attached.seq, v.seq);
+  Seq m{7};
+  ASSERT_EQ(rk::MpscProducer(v).try_push(rk::make_header<Seq>(1, 2), &m), ErrorCode::Ok);
+  rk::MpscConsumer c(v);
+  std::uint64_t got = 0;
+  EXPECT_EQ(c.pop_batch(4, [&](const rk::MessageHeader&, const std::byte* p) { std::memcpy(&got, p, 8); }), 1u);
+  EXPECT_EQ(got, 7u);
+}
+
 TEST(RingGeometryTest, AlignHelper) {
   EXPECT_EQ(rk::ring_align(0), 0u);
   EXPECT_EQ(rk::ring_align(1), 128u);

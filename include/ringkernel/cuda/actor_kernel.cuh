@@ -236,7 +236,7 @@ inline constexpr std::uint64_t kCounterFlushNs = 100'000;
 /// scope when the batch stayed on the GPU.
 template <class A>
 __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, SlotControl* controls,
-                                                   const RingView* routes, std::uint32_t route_count,
+                                                   RingView* routes, std::uint32_t route_count,
                                                    std::uint32_t staging_bytes) {
   // Dynamic shared memory: staging_bytes of inbox slots, then the batch's reply buffer (kernel_shared_bytes).
   extern __shared__ uint4 staging[];
@@ -328,6 +328,7 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
       }
       seq = __shfl_sync(~0u, seq, 0);
       cmd = __shfl_sync(~0u, cmd, 0);
+      bool init_k2k = false;
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Exit)) {
         if (lane == 0) rd::store_release(&ctl->ack_seq, seq);
         return;
@@ -342,12 +343,26 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         std::memcpy(static_cast<void*>(&d), loaded, sizeof(SlotDescriptor));
         actor = static_cast<A*>(d.state);
         detail::warp_copy_uncached(actor, d.init_state, sizeof(A), lane);
+        // A new actor's K2K inbox: the warp zeroes its control block and sequence words (lane 0 finishes the
+        // ring in the switch below).
+        std::uint32_t flags = 0;
+        if (lane == 0) flags = rd::load_relaxed(&ctl->load_flags);
+        init_k2k = (__shfl_sync(~0u, flags, 0) & kLoadInitK2k) != 0 && d.k2k.control != nullptr;
+        if (init_k2k) {
+          const std::uint64_t words =
+              static_cast<std::uint64_t>(d.k2k.slots - reinterpret_cast<std::byte*>(d.k2k.control)) / 16;
+          auto* z = reinterpret_cast<uint4*>(d.k2k.control);
+          for (std::uint64_t i = lane; i < words; i += 32) z[i] = make_uint4(0, 0, 0, 0);
+          __syncwarp();
+        }
         // The consumer/producer positions to resume from, one lane each so the reads overlap.
         std::uint64_t pos = 0;
         if (lane == 0) pos = rd::load_relaxed(&d.inbox.control->tail);
         if (lane == 1) pos = rd::load_relaxed(&d.outbox.control->head);
         if (lane == 2) pos = rd::load_relaxed(&d.outbox.control->tail);
-        if (lane == 3 && d.k2k.control != nullptr) pos = rd::load_relaxed(&d.k2k.control->tail, MemoryScope::Device);
+        if (lane == 3 && d.k2k.control != nullptr && !init_k2k) {
+          pos = rd::load_relaxed(&d.k2k.control->tail, MemoryScope::Device);
+        }
         tail = __shfl_sync(~0u, pos, 0);
         const std::uint64_t out_head = __shfl_sync(~0u, pos, 1);
         const std::uint64_t out_tail = __shfl_sync(~0u, pos, 2);
@@ -366,6 +381,21 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         switch (static_cast<SlotCommand>(cmd)) {
           case SlotCommand::Load: {
             env.self = rd::load_relaxed(&ctl->actor_id);
+            if (init_k2k) {
+              // A new actor: its K2K inbox is built here, in device memory, and routed (a restart keeps both,
+              // with whatever other actors queued meanwhile). The warp zeroed the header words above.
+              RingView fresh{};
+              const std::uint32_t capacity = static_cast<std::uint32_t>(d.k2k.mask + 1);
+              (void)ring_init(d.k2k.control, ring_storage_bytes(RingKind::Mpsc, capacity, d.k2k.slot_size),
+                              RingKind::Mpsc, capacity, d.k2k.slot_size, &fresh, /*zeroed=*/true);
+              ktail = 0;
+            }
+            // (Re)publish the route: the host clears it when the actor is released, not across restarts, so
+            // messages other actors send during a restart wait in the inbox.
+            if (d.k2k.control != nullptr && env.self < route_count) {
+              routes[env.self] = d.k2k;
+              rd::fence_release(MemoryScope::Device);
+            }
             DeviceContext ctx(env, &none);
             detail::run_hook_on_device(*actor, ctx, true);
             state = static_cast<std::uint32_t>(ActorState::Launched);
@@ -388,6 +418,7 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
       }
       seen_cmd = seq;
       state = __shfl_sync(~0u, state, 0);
+      ktail = __shfl_sync(~0u, ktail, 0);
       k2k_recent = 0;
       continue;
     }

@@ -32,6 +32,11 @@ enum class IdlePolicy : std::uint32_t {
   Backoff = 1,  ///< __nanosleep with exponential back-off up to `max_sleep_ns`.
 };
 
+/// Options of a Load command (SlotControl::load_flags).
+enum LoadFlags : std::uint32_t {
+  kLoadInitK2k = 1,  ///< First load of this actor: initialise its K2K inbox and publish its route.
+};
+
 /// Per-slot control block in pinned mapped host memory. Host writes the first line, the device the second.
 struct SlotControl {
   // --- written by the host ---
@@ -42,6 +47,7 @@ struct SlotControl {
   std::uint32_t max_sleep_ns;                 ///< Back-off ceiling.
   std::uint32_t actor_id;                     ///< Actor in this slot.
   std::uint64_t wall_ms_at_launch;            ///< Host wall clock (ms) when the kernel was launched.
+  std::uint32_t load_flags;                   ///< LoadFlags for the next Load command.
   // --- written by the device ---
   alignas(kCacheLine) std::uint64_t ack_seq;  ///< Last cmd_seq applied.
   std::uint32_t state;                        ///< ActorState mirror.
@@ -57,6 +63,7 @@ struct SlotControl {
 static_assert(offsetof(SlotControl, cmd_seq) == 0);
 static_assert(offsetof(SlotControl, limit) == 16);
 static_assert(offsetof(SlotControl, wall_ms_at_launch) == 32);
+static_assert(offsetof(SlotControl, load_flags) == 40);
 static_assert(offsetof(SlotControl, ack_seq) == 128);
 static_assert(offsetof(SlotControl, processed) == 144);
 static_assert(offsetof(SlotControl, hlc) == 168);
