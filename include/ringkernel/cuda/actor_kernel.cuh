@@ -80,6 +80,7 @@ struct BlockEnv {
   std::uint32_t* reply_vecs = nullptr;   ///< 16-byte vectors of each buffered reply.
   std::uint32_t reply_count = 0;         ///< Buffered replies in this batch.
   std::uint32_t reply_used = 0;          ///< Vectors of reply_buf in use.
+  std::uint32_t reply_uniform = 0;       ///< Vectors per reply when all buffered replies have the same size, else 0.
 };
 
 /// What a handler sees on the GPU: the message being handled, its own id and clock, replies to the host or
@@ -170,6 +171,8 @@ private:
       dst = env_.reply_buf + env_.reply_used;
       env_.reply_dst[env_.reply_count] = slot;
       env_.reply_vecs[env_.reply_count] = static_cast<std::uint32_t>(kVecs);
+      if (env_.reply_count == 0) env_.reply_uniform = static_cast<std::uint32_t>(kVecs);
+      else if (env_.reply_uniform != kVecs) env_.reply_uniform = 0;
       ++env_.reply_count;
       env_.reply_used += static_cast<std::uint32_t>(kVecs);
     }
@@ -214,6 +217,11 @@ __device__ __forceinline__ void warp_copy_uncached(void* dst, const void* src, s
   for (std::size_t i = lane; i < (bytes + 15) / 16; i += 32) d[i] = __ldcv(s + i);
 }
 
+/// Actor states up to this size are kept in shared memory while the actor runs (alignment permitting).
+inline constexpr std::size_t kSharedStateMax = 4096;
+template <class A>
+inline constexpr bool kStateInShared = sizeof(A) <= kSharedStateMax && alignof(A) <= 16;
+
 /// Rows of 32 publish flags one poll may check (a batch of up to 256 messages).
 inline constexpr unsigned kMaxBatchRows = 8;
 /// While device (K2K) traffic keeps a block busy, its host inbox and command word - PCIe reads of about a
@@ -244,6 +252,7 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
   auto* const reply_dst = reinterpret_cast<std::byte**>(reply_buf + kReplyStageBytes / 16);
   auto* const reply_vecs = reinterpret_cast<std::uint32_t*>(reply_dst + kReplyStageSlots);
   __shared__ uint4 loaded[sizeof(SlotDescriptor) / 16];  // descriptor read by the whole warp on Load
+  __shared__ uint4 state_smem[detail::kStateInShared<A> ? (sizeof(A) + 15) / 16 : 1];
   namespace rd = ringkernel::detail;
   SlotDescriptor d{};                 // filled by the first Load: the host writes it when an actor moves in
   SlotControl* ctl = controls + blockIdx.x;
@@ -341,7 +350,14 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         detail::warp_copy_uncached(loaded, slots + blockIdx.x, sizeof(SlotDescriptor), lane);
         __syncwarp();
         std::memcpy(static_cast<void*>(&d), loaded, sizeof(SlotDescriptor));
-        actor = static_cast<A*>(d.state);
+        // Small states live in shared memory while the actor runs: a handler's read-modify-write of its state
+        // then costs shared-memory latency instead of an L2 round trip per access (global stores do not stay
+        // in L1). Larger states stay in the slot's device memory.
+        if constexpr (detail::kStateInShared<A>) {
+          actor = reinterpret_cast<A*>(state_smem);
+        } else {
+          actor = static_cast<A*>(d.state);
+        }
         detail::warp_copy_uncached(actor, d.init_state, sizeof(A), lane);
         // A new actor's K2K inbox: the warp zeroes its control block and sequence words (lane 0 finishes the
         // ring in the switch below).
@@ -507,6 +523,7 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
       env.reply_vecs = reply_vecs;
       env.reply_count = 0;
       env.reply_used = 0;
+      env.reply_uniform = 0;
       for (; done < n && !failed; ++done) {
         const auto* slot = reinterpret_cast<const std::byte*>(staging + done * vecs_per_slot);
         const auto& h = *reinterpret_cast<const MessageHeader*>(slot);
@@ -526,6 +543,7 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
     // device scope. Every lane fences, because every lane wrote buffered replies.
     const bool touched_host = __shfl_sync(~0u, from_host || k2h.staged() != 0, 0);
     const std::uint32_t replies = __shfl_sync(~0u, env.reply_count, 0);
+    const std::uint32_t uniform = __shfl_sync(~0u, env.reply_uniform, 0);
     std::uint64_t now = 0;
     if (lane == 0 && n != 0) {
       now = globaltimer_ns();
@@ -534,12 +552,21 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
     if (replies != 0) {
       // The warp writes the batch's buffered replies to their K2H slots: coalesced 16-byte stores.
       __syncwarp();
-      std::uint32_t off = 0;
-      for (std::uint32_t j = 0; j < replies; ++j) {
-        const std::uint32_t vecs = reply_vecs[j];
-        uint4* dst = reinterpret_cast<uint4*>(reply_dst[j]);
-        for (std::uint32_t v = lane; v < vecs; v += 32u) dst[v] = reply_buf[off + v];
-        off += vecs;
+      if (uniform != 0) {
+        // All replies the same size (the common case): every lane stores a different vector of the batch.
+        const std::uint32_t total_vecs = replies * uniform;
+        for (std::uint32_t idx = lane; idx < total_vecs; idx += 32u) {
+          const std::uint32_t j = idx / uniform;
+          reinterpret_cast<uint4*>(reply_dst[j])[idx - j * uniform] = reply_buf[idx];
+        }
+      } else {
+        std::uint32_t off = 0;
+        for (std::uint32_t j = 0; j < replies; ++j) {
+          const std::uint32_t vecs = reply_vecs[j];
+          uint4* dst = reinterpret_cast<uint4*>(reply_dst[j]);
+          for (std::uint32_t v = lane; v < vecs; v += 32u) dst[v] = reply_buf[off + v];
+          off += vecs;
+        }
       }
     }
     if (n != 0) {
