@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "demo.hpp"
+#include "serve.hpp"
 
 namespace {
 
@@ -184,8 +185,16 @@ int main(int argc, char** argv) {
     }
     return cmd_demo(rest);
   }
+  if (cmd == "serve") {
+    if (wants_help) {
+      ringkernel::cli::print_serve_usage(stdout);
+      return 0;
+    }
+    return ringkernel::cli::cmd_serve(rest);
+  }
   if (cmd == "help" || cmd == "-h" || cmd == "--help") {
     if (!rest.empty() && rest.front() == "demo") print_demo_usage(stdout);
+    else if (!rest.empty() && rest.front() == "serve") ringkernel::cli::print_serve_usage(stdout);
     else print_usage(stdout);
     return 0;
   }
