@@ -2,9 +2,11 @@
 # Builds and runs the CUDA backend's tests and GPU benchmark on a machine with an NVIDIA GPU but without the
 # Debian test packages (the lent GPU machines): GoogleTest is built from a source tree given in
 # RK_GTEST_SRC (default .device/googletest, a copy of Debian's /usr/src/googletest).
-#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench]
+#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen]
+# codegen: the IR code generation's NVRTC test (every parity kernel's CUDA C++ compiled with NVRTC, run on the
+# GPU and compared with the interpreter), built directly with g++ since the GPU machines lack rapidcheck.
 set -uo pipefail
-out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench]}"; shift
+out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen]}"; shift
 steps="${*:-tests bench}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -29,6 +31,17 @@ for s in $steps; do
     racecheck) RK_UNDER_SANITIZER=1 timeout 400 compute-sanitizer --tool racecheck build/gpu/tests/ringkernel_cuda_tests \
                 --gtest_filter='-*CoResidency*' > "$out/racecheck.log" 2>&1; tail -4 "$out/racecheck.log" ;;
     bench) timeout 200 build/gpu/benchmarks/bench_gpu_bench --iters 20000 --json "$out/gpu.json" --md "$out/gpu.md" 2>&1 | tail -16 ;;
+    codegen)
+      nb=build/gpu-codegen
+      rm -rf "$nb" && mkdir -p "$nb"
+      g="$gtest/googletest"
+      for f in src/ir/*.cpp src/codegen/*.cpp src/codegen/*/*.cpp src/core/*.cpp tests/codegen/nvrtc_test.cpp \
+               tests/codegen/parity.cpp "$g/src/gtest-all.cc" "$g/src/gtest_main.cc"; do
+        echo "g++ -std=c++20 -O1 -Iinclude -Isrc -Itests -I$g/include -I$g -c $f -o $nb/o_$(echo "$f" | tr '/.' '__').o"
+      done | xargs -P "$(nproc)" -I{} sh -c "{}" >> "$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
+      g++ -o "$nb/nvrtc_tests" "$nb"/o_*.o -ldl -lpthread >> "$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
+      timeout 300 "$nb/nvrtc_tests" > "$out/codegen.log" 2>&1; grep -E "PASSED|FAILED" "$out/codegen.log" | tail -5
+      grep -q "FAILED" "$out/codegen.log" && rc=1 ;;
     *) echo "unknown step $s"; exit 2 ;;
   esac
 done

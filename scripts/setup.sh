@@ -40,3 +40,5 @@ if grep -qvE '^[[:space:]]*(#|$)' "$reqs"; then
   echo "setup.sh: installing Python requirements"
   "${sudo_cmd[@]}" env PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r "$reqs"
 fi
+
+bash "$root/scripts/fetch-wgpu.sh"  # wgpu-native for WGSL validation/execution (IR code generation tests)
