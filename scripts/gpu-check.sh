@@ -2,11 +2,11 @@
 # Builds and runs the CUDA backend's tests and GPU benchmark on a machine with an NVIDIA GPU but without the
 # Debian test packages (the lent GPU machines): GoogleTest is built from a source tree given in
 # RK_GTEST_SRC (default .device/googletest, a copy of Debian's /usr/src/googletest).
-#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen]
+#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo]
 # codegen: the IR code generation's NVRTC test (every parity kernel's CUDA C++ compiled with NVRTC, run on the
 # GPU and compared with the interpreter), built directly with g++ since the GPU machines lack rapidcheck.
 set -uo pipefail
-out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen]}"; shift
+out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo]}"; shift
 steps="${*:-tests bench}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -31,6 +31,14 @@ for s in $steps; do
     racecheck) RK_UNDER_SANITIZER=1 timeout 400 compute-sanitizer --tool racecheck build/gpu/tests/ringkernel_cuda_tests \
                 --gtest_filter='-*CoResidency*' > "$out/racecheck.log" 2>&1; tail -4 "$out/racecheck.log" ;;
     bench) timeout 200 build/gpu/benchmarks/bench_gpu_bench --iters 20000 --json "$out/gpu.json" --md "$out/gpu.md" 2>&1 | tail -16 ;;
+    demo)
+      # The CLI with the demo's actors compiled for the GPU: `ringkernel demo` picks CUDA (backend auto).
+      cmake -S . -B build/gpu-cli -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGKERNEL_CUDA=ON \
+        -DRINGKERNEL_BUILD_TESTS=OFF -DRINGKERNEL_BUILD_BENCHMARKS=OFF -DRINGKERNEL_BUILD_EXAMPLES=OFF \
+        >> "$out/build.log" 2>&1 && cmake --build build/gpu-cli -j"$(nproc)" --target ringkernel_cli >> "$out/build.log" 2>&1 \
+        || { tail -30 "$out/build.log"; exit 1; }
+      timeout 120 build/gpu-cli/ringkernel demo --seconds "${RK_DEMO_SECONDS:-5}" --json "$out/demo.json" > "$out/demo.log" 2>&1 || rc=1
+      tail -32 "$out/demo.log" ;;
     codegen)
       nb=build/gpu-codegen
       rm -rf "$nb" && mkdir -p "$nb"

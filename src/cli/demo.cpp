@@ -114,26 +114,16 @@ int run_demo(const DemoOptions& opts) {
     if (ev.kind == RuntimeEvent::Kind::Restarted) restart_events.fetch_add(1, std::memory_order_relaxed);
   });
 
-  // Downstream first, so every name a handler forwards to is bound before the first reading arrives.
   LaunchOptions lo;
   lo.mailbox_capacity = kMailbox;
-  auto aggregate = rt.launch<Aggregate>(kAggregate, lo);
-  auto flaky = aggregate ? rt.launch<Flaky>(kFlaky, lo, opts.fail_every) : Result<ActorHandle>(aggregate.error());
-  auto transform = flaky ? rt.launch<Transform>(kTransform, lo) : Result<ActorHandle>(flaky.error());
-  if (!transform) {
-    print_error("launch failed", transform.error());
+  auto pipeline = launch_pipeline(rt, lo, opts.ingest, opts.fail_every);
+  if (!pipeline) {
+    print_error("launch failed", pipeline.error());
     return 1;
   }
-  std::vector<ActorHandle> ingest;
-  for (unsigned i = 0; i < opts.ingest; ++i) {
-    auto h = rt.launch<Ingest>("ingest-" + std::to_string(i), lo);
-    if (!h) {
-      print_error("launch failed", h.error());
-      return 1;
-    }
-    ingest.push_back(*h);
-  }
-  ActorHandle agg = *aggregate;
+  std::vector<ActorHandle>& ingest = pipeline->ingest;
+  ActorHandle agg = pipeline->aggregate;
+  ActorHandle* flaky = &pipeline->flaky;
 
   const std::string backend_name(to_string(rt.backend()));
   if (opts.progress) {

@@ -9,8 +9,12 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "ringkernel/actor.hpp"
+#include "ringkernel/config.hpp"
 #include "ringkernel/message.hpp"
+#include "ringkernel/runtime.hpp"
 
 namespace ringkernel::cli {
 
@@ -93,29 +97,33 @@ struct SensorStats {  // aggregate -> host (reply to SensorQuery)
 };
 
 // --- Actors --------------------------------------------------------------------------------------------
-// Handlers take `auto& ctx` and keep only plain data, so the same actors can run on a device backend.
-// Send results are not checked in handlers: a failed actor-to-actor send is dead-lettered by the runtime,
-// and the host's final accounting looks there.
+// Handlers take `auto& ctx`, are RK_HOST_DEVICE and keep only plain data, so the same actors run on the CPU
+// backend and, compiled by demo_cuda.cu, inside persistent GPU kernels. Actors address each other by id
+// (kept in their state; ids survive restarts), which both backends route: on the GPU a send is a K2K push.
+// Send results are not checked in handlers: a failed actor-to-actor send is dead-lettered (CPU) or counted
+// as refused (GPU); the demo keeps the pipeline below every mailbox's capacity so neither happens.
 
 /// Validates raw readings from the host and routes them: good ones to `transform`, bad ones (unknown
 /// sensor, out-of-range ADC count) straight to `aggregate` as a Rejected count.
 struct Ingest {
   using messages = message_list<RawReading>;
-  void handle(auto& ctx, const RawReading& r) {
+  ActorId transform = 0;
+  ActorId aggregate = 0;
+  RK_HOST_DEVICE void handle(auto& ctx, const RawReading& r) {
     if (r.sensor >= kSensors || r.raw < kRawMin || r.raw > kRawMax) {
-      (void)ctx.send(kAggregate, Rejected{r.sensor, r.seq});
+      (void)ctx.send(aggregate, Rejected{r.sensor, r.seq});
       return;
     }
-    (void)ctx.send(kTransform, Validated{r.sensor, r.seq, r.raw, 0});
+    (void)ctx.send(transform, Validated{r.sensor, r.seq, r.raw, 0});
   }
 };
 
-/// Converts counts to calibrated, clipped milli-degrees. Forwards by registered name, so `flaky` can be
-/// restarted (or replaced) without `transform` knowing.
+/// Converts counts to calibrated, clipped milli-degrees.
 struct Transform {
   using messages = message_list<Validated>;
-  void handle(auto& ctx, const Validated& v) {
-    (void)ctx.send(kFlaky, Scaled{v.sensor, v.seq, calibrate(v.sensor, v.raw)});
+  ActorId flaky = 0;
+  RK_HOST_DEVICE void handle(auto& ctx, const Validated& v) {
+    (void)ctx.send(flaky, Scaled{v.sensor, v.seq, calibrate(v.sensor, v.raw)});
   }
 };
 
@@ -124,15 +132,16 @@ struct Transform {
 /// messages queued behind the failure stay queued for the restarted instance.
 struct Flaky {
   using messages = message_list<Scaled>;
-  std::uint32_t fail_every;
+  ActorId aggregate = 0;
+  std::uint32_t fail_every = 0;
   std::uint32_t seen = 0;
-  explicit Flaky(std::uint32_t k) : fail_every(k) {}
-  void handle(auto& ctx, const Scaled& s) {
+  Flaky(ActorId agg, std::uint32_t k) : aggregate(agg), fail_every(k) {}
+  RK_HOST_DEVICE void handle(auto& ctx, const Scaled& s) {
     if (fail_every != 0 && ++seen % fail_every == 0) {
-      ctx.fail("injected failure (every " + std::to_string(fail_every) + "th message)");
+      ctx.fail("injected failure (every fail_every-th message)");
       return;
     }
-    (void)ctx.send(kAggregate, s);
+    (void)ctx.send(aggregate, s);
   }
 };
 
@@ -148,29 +157,56 @@ struct Aggregate {
   PerSensor sensors[kSensors]{};
   std::uint64_t rejected = 0;
 
-  void handle(auto& /*ctx*/, const Scaled& s) {
+  RK_HOST_DEVICE void handle(auto& /*ctx*/, const Scaled& s) {
     PerSensor& p = sensors[s.sensor % kSensors];  // ingest validated the id; the modulo keeps it memory safe
     ++p.count;
     p.sum += s.milli;
-    p.min = std::min(p.min, s.milli);
-    p.max = std::max(p.max, s.milli);
+    p.min = s.milli < p.min ? s.milli : p.min;
+    p.max = s.milli > p.max ? s.milli : p.max;
   }
-  void handle(auto& /*ctx*/, const Rejected& /*r*/) { ++rejected; }
-  void handle(auto& ctx, const Query& /*q*/) {
+  RK_HOST_DEVICE void handle(auto& /*ctx*/, const Rejected& /*r*/) { ++rejected; }
+  RK_HOST_DEVICE void handle(auto& ctx, const Query& /*q*/) {
     Snapshot out{0, rejected, 0, INT64_MAX, INT64_MIN};
     for (const PerSensor& p : sensors) {
       out.accepted += p.count;
       out.sum_milli += p.sum;
-      out.min_milli = std::min(out.min_milli, p.min);
-      out.max_milli = std::max(out.max_milli, p.max);
+      out.min_milli = p.min < out.min_milli ? p.min : out.min_milli;
+      out.max_milli = p.max > out.max_milli ? p.max : out.max_milli;
     }
     (void)ctx.reply(out);
   }
-  void handle(auto& ctx, const SensorQuery& q) {
+  RK_HOST_DEVICE void handle(auto& ctx, const SensorQuery& q) {
     const PerSensor& p = sensors[q.sensor % kSensors];
     (void)ctx.reply(SensorStats{q.sensor, 0, p.count, p.sum, p.min, p.max});
   }
 };
+
+/// The launched pipeline.
+struct Pipeline {
+  ActorHandle aggregate;
+  ActorHandle flaky;
+  ActorHandle transform;
+  std::vector<ActorHandle> ingest;
+};
+
+/// Launches the pipeline downstream first, so every id a handler forwards to exists before the first
+/// reading arrives. Shared by `demo` and `serve` so both run the identical system.
+inline Result<Pipeline> launch_pipeline(Runtime& rt, const LaunchOptions& lo, unsigned ingest_actors,
+                                        std::uint32_t fail_every) {
+  auto aggregate = rt.launch<Aggregate>(kAggregate, lo);
+  if (!aggregate) return aggregate.error();
+  auto flaky = rt.launch<Flaky>(kFlaky, lo, aggregate->id(), fail_every);
+  if (!flaky) return flaky.error();
+  auto transform = rt.launch<Transform>(kTransform, lo, Transform{flaky->id()});
+  if (!transform) return transform.error();
+  Pipeline p{*aggregate, *flaky, *transform, {}};
+  for (unsigned i = 0; i < ingest_actors; ++i) {
+    auto h = rt.launch<Ingest>("ingest-" + std::to_string(i), lo, Ingest{transform->id(), aggregate->id()});
+    if (!h) return h.error();
+    p.ingest.push_back(*h);
+  }
+  return p;
+}
 
 /// Deterministic readings: a fixed-seed xorshift, so two runs of the same length send the same data.
 class ReadingSource {

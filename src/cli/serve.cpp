@@ -145,23 +145,13 @@ int run(ServeOptions o) {
   Runtime& rt = *built;
   LaunchOptions lo;
   lo.mailbox_capacity = 4096;
-  auto aggregate = rt.launch<Aggregate>(kAggregate, lo);
-  auto flaky = aggregate ? rt.launch<Flaky>(kFlaky, lo, o.fail_every) : Result<ActorHandle>(aggregate.error());
-  auto transform = flaky ? rt.launch<Transform>(kTransform, lo) : Result<ActorHandle>(flaky.error());
-  if (!transform) {
-    std::fprintf(stderr, "ringkernel serve: launch failed: %s\n", transform.error().describe().c_str());
+  auto pipeline = launch_pipeline(rt, lo, o.ingest, o.fail_every);
+  if (!pipeline) {
+    std::fprintf(stderr, "ringkernel serve: launch failed: %s\n", pipeline.error().describe().c_str());
     return 1;
   }
-  std::vector<ActorHandle> ingest;
-  for (unsigned i = 0; i < o.ingest; ++i) {
-    auto h = rt.launch<Ingest>("ingest-" + std::to_string(i), lo);
-    if (!h) {
-      std::fprintf(stderr, "ringkernel serve: launch failed: %s\n", h.error().describe().c_str());
-      return 1;
-    }
-    ingest.push_back(*h);
-  }
-  ActorHandle agg = *aggregate;
+  ActorHandle agg = pipeline->aggregate;
+  std::vector<ActorHandle>& ingest = pipeline->ingest;
 
   auto server = srv::Server::start(rt, o.server, demo_types());
   if (!server) {

@@ -1206,9 +1206,14 @@ Result<Runtime> build_runtime(const RuntimeConfig& cfg_in, const ExecutorFactori
   if (cfg.drain_budget == 0) return make_error(ErrorCode::InvalidArgument, "drain_budget must be > 0", "Runtime::build");
   if (cfg.workers == 0) cfg.workers = std::max(1u, std::thread::hardware_concurrency());
   if (cfg.workers > 256) return make_error(ErrorCode::InvalidArgument, "workers must be <= 256", "Runtime::build");
-  // Auto stays on the CPU until device actors can do everything host actors can (K2K sends, spawning):
-  // choosing the GPU silently would make launches of CPU-only actor types fail.
-  const Backend chosen = cfg.backend == Backend::Auto ? Backend::Cpu : cfg.backend;
+  // Auto picks the GPU when one is usable and the program carries device code for its actors
+  // (RINGKERNEL_CUDA_ACTOR); a program without device code stays on the CPU, where every actor type runs.
+  Backend chosen = cfg.backend;
+  if (chosen == Backend::Auto) {
+    const bool gpu = factories.cuda != nullptr && g_cuda_probe != nullptr && g_cuda_has_device_actors != nullptr &&
+                     g_cuda_has_device_actors() && g_cuda_probe();
+    chosen = gpu ? Backend::Cuda : Backend::Cpu;
+  }
   ExecutorFactory factory = nullptr;
   if (chosen == Backend::Cpu) factory = factories.cpu;
   if (chosen == Backend::Cuda) factory = factories.cuda;

@@ -65,6 +65,9 @@ public:
 
 /// Set by the CUDA component when it is linked in: true when a CUDA device is usable.
 inline bool (*g_cuda_probe)() = nullptr;
+/// Set by the CUDA component: true when the program registered device code for some actor type
+/// (RINGKERNEL_CUDA_ACTOR), i.e. it was built to run actors on the GPU.
+inline bool (*g_cuda_has_device_actors)() = nullptr;
 
 /// Slot commands a device executor understands (values match cuda::SlotCommand).
 inline constexpr int kDeviceLoad = 1;

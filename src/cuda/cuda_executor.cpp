@@ -167,6 +167,8 @@ struct Group {
   SlotDescriptor* desc_dev = nullptr;
   std::byte* init = nullptr;        // mapped, host pointer, slots * stride
   std::byte* init_dev = nullptr;
+  std::byte* failed = nullptr;      // mapped, host pointer, slots * kMaxStagedSlot: each slot's failing message
+  std::byte* failed_dev = nullptr;
   std::byte* state = nullptr;       // device memory, slots * stride
   std::vector<ActorCell*> occupant;
 };
@@ -310,6 +312,8 @@ public:
     d.k2k = *k2k;
     d.state = group.state + slot * group.stride;
     d.init_state = group.init_dev + slot * group.stride;
+    d.failed_msg = group.failed_dev + std::size_t{slot} * kMaxStagedSlot;
+    d.failed_capacity = kMaxStagedSlot;
     // The slot is free (its block ignores the descriptor until the next Load command), so plain stores do.
     // The block builds the K2K inbox and publishes its route on the first Load (no copy-engine round trip).
     std::memcpy(static_cast<void*>(group.desc + slot), &d, sizeof(d));
@@ -425,6 +429,7 @@ public:
         (void)cudaFreeHost(g->desc);
         (void)cudaFree(g->state);
         (void)cudaFreeHost(g->init);
+        (void)cudaFreeHost(g->failed);
         (void)cudaFreeHost(g->ctl);
       }
       groups_.clear();
@@ -512,6 +517,15 @@ private:
     }
     if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->init_dev), g->init, 0); e != cudaSuccess) {
       return cuda_error(e, "map actor initial states");
+    }
+    if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->failed), std::size_t{kMaxStagedSlot} * g->slots,
+                               cudaHostAllocMapped | cudaHostAllocPortable);
+        e != cudaSuccess) {
+      return cuda_error(e, "failed-message buffers");
+    }
+    std::memset(g->failed, 0, std::size_t{kMaxStagedSlot} * g->slots);
+    if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->failed_dev), g->failed, 0); e != cudaSuccess) {
+      return cuda_error(e, "map failed-message buffers");
     }
     if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->state), g->stride * g->slots); e != cudaSuccess) {
       return cuda_error(e, "actor state");
@@ -648,7 +662,10 @@ private:
         if (dev_state == ActorState::Failed && !dc->failure_reported &&
             control_state(c->cb) == ActorState::Active) {
           dc->failure_reported = true;
-          rt_.device_failed(*c, nullptr, "a device handler called fail()");
+          // The block copied the message it failed on before publishing the state (acquired above).
+          std::byte* msg = dc->group->failed + std::size_t{dc->slot} * kMaxStagedSlot;
+          rt_.device_failed(*c, msg, "a device handler called fail()");
+          std::memset(msg, 0, sizeof(MessageHeader));  // consumed: a later failure without a message shows none
           worked = true;
         }
       }
@@ -704,7 +721,12 @@ bool cuda_probe() {
   int n = 0;
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
 }
-[[maybe_unused]] const bool cuda_probe_registered = (g_cuda_probe = &cuda_probe, true);
+bool cuda_has_device_actors() {
+  std::lock_guard lk(cuda::entries_mu());
+  return !cuda::entries().empty();
+}
+[[maybe_unused]] const bool cuda_probe_registered =
+    (g_cuda_probe = &cuda_probe, g_cuda_has_device_actors = &cuda_has_device_actors, true);
 
 } // namespace
 

@@ -175,6 +175,13 @@ TEST(Cuda, FailedHandlerIsRestartedWithFreshState) {
   EXPECT_EQ(m->restarts, 1u);
   EXPECT_EQ(m->errors, 1u);
   EXPECT_EQ(rt.metrics().failures, 1u);
+  // The message the device handler failed on is dead-lettered with its payload, as on the CPU backend.
+  auto letters = rt.dead_letters().snapshot();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reason, DeadLetterReason::HandlerFailed);
+  auto crash = letters[0].envelope.as<Crash>();
+  ASSERT_TRUE(crash.ok()) << crash.error().describe();
+  EXPECT_EQ(crash->code, 1u);
 }
 
 TEST(Cuda, SeveralActorsShareOnePersistentKernel) {

@@ -584,6 +584,12 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         rd::store_relaxed(&d.k2k.control->tail, ktail, MemoryScope::Device);
       }
       if (failed) {
+        // Hand the message the handler failed on to the host (it dead-letters it), before the state says so.
+        if (d.failed_msg != nullptr && vecs_per_slot * 16u <= d.failed_capacity) {
+          const uint4* src = staging + (done - 1) * vecs_per_slot;
+          uint4* dst = static_cast<uint4*>(d.failed_msg);
+          for (unsigned v = 0; v < vecs_per_slot; ++v) dst[v] = src[v];
+        }
         state = static_cast<std::uint32_t>(ActorState::Failed);
         flush_counters(now);
         rd::store_relaxed(&ctl->errors, ++errors);

@@ -78,6 +78,8 @@ struct SlotDescriptor {
   RingView k2k;              ///< K2K: MPSC ring in device memory (other device actors produce, this block consumes).
   void* state;               ///< Device memory holding the actor's state.
   const void* init_state;    ///< Mapped memory holding the state to (re)load on Load (copied to `state`).
+  void* failed_msg;          ///< Mapped memory (failed_capacity bytes): the message a failing handler was given.
+  std::uint64_t failed_capacity;  ///< Bytes at failed_msg (at least one slot).
 };
 
 /// What the host needs to run a device actor type (registered by RINGKERNEL_CUDA_ACTOR).
