@@ -328,6 +328,21 @@ int run_demo(const DemoOptions& opts) {
                 std::to_string(snap.rejected) + "), per-sensor totals and restarts match"
           : why;
 
+  if (!rep.verified) {
+    // Where did it stop? One line per actor, before shutdown tears the system down.
+    std::vector<ActorHandle> all{pipeline->aggregate, pipeline->flaky, pipeline->transform};
+    all.insert(all.end(), ingest.begin(), ingest.end());
+    for (auto& h : all) {
+      auto st = h.status();
+      if (!st) continue;
+      std::fprintf(stderr,
+                   "ringkernel demo: actor %-10s %-11s received %8" PRIu64 " processed %8" PRIu64 " queued %6" PRIu64
+                   " errors %" PRIu64 " restarts %" PRIu64 "\n",
+                   st->name.c_str(), std::string(to_string(st->state)).c_str(), st->metrics.received,
+                   st->metrics.processed, st->metrics.queue_depth, st->metrics.errors, st->metrics.restarts);
+    }
+  }
+
   // --- Shut down and report. ------------------------------------------------------------------------------
   const auto t_sd = Clock::now();
   Status sd = rt.shutdown();

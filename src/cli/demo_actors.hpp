@@ -32,10 +32,11 @@ constexpr std::int64_t kMaxMilli = 125'000;
 
 /// Raw ADC count -> milli-degrees, with a per-sensor gain, clipped to the physical range (the "filter").
 /// Used by `transform` and by the host's expectation alike, so the check is about delivery, not arithmetic.
-constexpr std::int64_t calibrate(std::uint32_t sensor, std::int32_t raw) {
+RK_HOST_DEVICE constexpr std::int64_t calibrate(std::uint32_t sensor, std::int32_t raw) {
   const std::int64_t gain = 1000 + 25 * static_cast<std::int64_t>(sensor);
   const std::int64_t milli = static_cast<std::int64_t>(raw) * gain / 16 + kMinMilli;
-  return std::clamp(milli, kMinMilli, kMaxMilli);
+  // Not std::clamp: its library assertion becomes a trap in device code.
+  return milli < kMinMilli ? kMinMilli : (milli > kMaxMilli ? kMaxMilli : milli);
 }
 
 constexpr std::string_view kTransform = "transform";
