@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "codegen_cmd.hpp"
 #include "demo.hpp"
 #include "serve.hpp"
 
@@ -30,8 +31,11 @@ void print_usage(std::FILE* out) {
       "\n"
       "commands:\n"
       "  demo      run the sensor-pipeline showcase and verify its results\n"
+      "  serve     run the demo pipeline behind the operations server (HTTP, SSE, WebSocket, metrics)\n"
+      "  codegen   print the CUDA, WGSL or MSL generated for a kernel written in the IR's text form\n"
+      "  check     report which targets can run each kernel of an IR file, and why not\n"
       "  version   print the version and the backends available here\n"
-      "  help      show this help (also: -h, --help anywhere; `ringkernel help demo`)\n",
+      "  help      show this help (also: -h, --help anywhere; `ringkernel help demo|serve|codegen`)\n",
       out);
 }
 
@@ -192,8 +196,16 @@ int main(int argc, char** argv) {
     }
     return ringkernel::cli::cmd_serve(rest);
   }
+  if (cmd == "codegen" || cmd == "check") {
+    if (wants_help) {
+      ringkernel::cli::print_codegen_usage(stdout);
+      return 0;
+    }
+    return cmd == "codegen" ? ringkernel::cli::cmd_codegen(rest) : ringkernel::cli::cmd_check(rest);
+  }
   if (cmd == "help" || cmd == "-h" || cmd == "--help") {
     if (!rest.empty() && rest.front() == "demo") print_demo_usage(stdout);
+    else if (!rest.empty() && (rest.front() == "codegen" || rest.front() == "check")) ringkernel::cli::print_codegen_usage(stdout);
     else if (!rest.empty() && rest.front() == "serve") ringkernel::cli::print_serve_usage(stdout);
     else print_usage(stdout);
     return 0;
