@@ -1,5 +1,6 @@
 #include "codegen_cmd.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -143,7 +144,11 @@ int cmd_codegen(const std::vector<std::string_view>& args) {
                  k->name.c_str());
     return 0;
   }
-  for (const auto& w : low->code.warnings) std::fprintf(stderr, "note: %s\n", w.c_str());
+  for (const auto& w : low->code.warnings) {  // notes the lowering already gave are not repeated
+    if (std::find(low->warnings.begin(), low->warnings.end(), w) == low->warnings.end()) {
+      std::fprintf(stderr, "note: %s\n", w.c_str());
+    }
+  }
   std::fputs(low->code.source.c_str(), stdout);
   return 0;
 }

@@ -15,7 +15,7 @@ ringkernel_cli_case(codegen_f64_refused_on_wgsl 1 "f64" codegen ${_rk_kernels} -
 ringkernel_cli_case(codegen_f64_downcast_on_wgsl 0 "note:" codegen ${_rk_kernels} --kernel daxpy --backend wgsl --fallback downcast-f64)
 ringkernel_cli_case(codegen_cpu_fallback 0 "interpreter" codegen ${_rk_kernels} --kernel daxpy --backend msl --fallback cpu)
 ringkernel_cli_case(codegen_needs_a_kernel 1 "several kernels" codegen ${_rk_kernels} --backend cuda)
-ringkernel_cli_case(codegen_unknown_kernel 1 "no kernel 'nope'" codegen ${_rk_kernels} --kernel nope --backend cuda)
+ringkernel_cli_case(codegen_unknown_kernel 1 "no kernel" codegen ${_rk_kernels} --kernel nope --backend cuda)
 ringkernel_cli_case(codegen_unknown_backend 1 "unknown backend" codegen ${_rk_kernels} --kernel saxpy --backend spirv)
 ringkernel_cli_case(codegen_target_mismatch 1 "does not belong" codegen ${_rk_kernels} --kernel saxpy --backend cuda --target metal)
 ringkernel_cli_case(codegen_missing_file 1 "cannot read" codegen /nonexistent/k.rkir --backend cuda)
