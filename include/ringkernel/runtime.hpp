@@ -168,6 +168,11 @@ struct RuntimeMetrics {
   std::uint64_t call_timeouts = 0;      ///< Calls that timed out.
   std::uint64_t call_p50_ns = 0;        ///< Median call round trip.
   std::uint64_t call_p99_ns = 0;        ///< 99th percentile call round trip.
+  // Device backends only (0 on the CPU backend):
+  std::uint64_t device_memory_total_bytes = 0;  ///< Memory of the GPU.
+  std::uint64_t device_memory_used_bytes = 0;   ///< GPU memory in use, by every process on the device.
+  std::uint64_t device_ring_bytes = 0;          ///< Device memory this runtime's rings (K2K inboxes) occupy.
+  std::uint64_t mapped_ring_bytes = 0;          ///< Pinned mapped host memory its H2K/K2H rings occupy.
 };
 
 /// A cheap, copyable reference to a launched actor. Stays safe to use after the actor or the runtime is

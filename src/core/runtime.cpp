@@ -1603,6 +1603,7 @@ RuntimeMetrics Runtime::metrics() const {
   m.call_timeouts = state_->call_timeouts.load();
   m.call_p50_ns = state_->call_latency.percentile(0.5);
   m.call_p99_ns = state_->call_latency.percentile(0.99);
+  state_->exec->device_memory(m);
   return m;
 }
 

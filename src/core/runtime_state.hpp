@@ -55,6 +55,8 @@ public:
   /// the rest go to the host receive queue), so a caller or receiver that is waiting anyway does not wait for
   /// a pump thread's hop. Returns how many were delivered; 0 for executors without such traffic.
   virtual std::uint32_t poll_deliveries(ActorCell& /*cell*/) { return 0; }
+  /// Fills the device memory fields of `m` (device executors only).
+  virtual void device_memory(RuntimeMetrics& /*m*/) const {}
   /// Messages the cell's handlers have processed, read from the device itself (fresher than the copy a
   /// pump thread keeps in the control block); nullopt when handlers run on the host.
   [[nodiscard]] virtual std::optional<std::uint64_t> device_processed(const ActorCell& /*cell*/) const {

@@ -66,6 +66,12 @@ struct MappedPool {
   std::map<std::size_t, std::size_t> free_blocks;  // offset -> length
   std::map<std::size_t, std::size_t> used_blocks;  // offset -> length
   std::vector<void*> parked;
+  std::size_t used_bytes() {
+    std::lock_guard lk(mu);
+    std::size_t n = 0;
+    for (const auto& [off, len] : used_blocks) n += len;
+    return n;
+  }
   bool kernels_stopped = false;
   bool kernels_stuck = false;
 
@@ -357,6 +363,17 @@ public:
       }
     }
     return st;
+  }
+
+  void device_memory(RuntimeMetrics& m) const override {
+    std::size_t free = 0, total = 0;
+    // cudaMemGetInfo does not wait for the device (the persistent kernels never finish).
+    if (cudaMemGetInfo(&free, &total) == cudaSuccess) {
+      m.device_memory_total_bytes = total;
+      m.device_memory_used_bytes = total - free;
+    }
+    m.device_ring_bytes = dev_pool_->used_bytes();
+    m.mapped_ring_bytes = pool_->used_bytes();
   }
 
   std::uint32_t poll_deliveries(ActorCell& cell) override {

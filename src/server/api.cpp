@@ -372,6 +372,15 @@ std::string Api::metrics_text() {
     family(out, c.name, "counter", c.help);
     sample(out, c.name, "", c.v);
   }
+  if (rm.device_memory_total_bytes != 0) {  // a device backend is active
+    family(out, "ringkernel_gpu_memory_total_bytes", "gauge", "Memory of the GPU the runtime uses.");
+    sample(out, "ringkernel_gpu_memory_total_bytes", "", rm.device_memory_total_bytes);
+    family(out, "ringkernel_gpu_memory_used_bytes", "gauge", "GPU memory in use, by every process on the device.");
+    sample(out, "ringkernel_gpu_memory_used_bytes", "", rm.device_memory_used_bytes);
+    family(out, "ringkernel_ring_memory_bytes", "gauge", "Memory this runtime's queues occupy, by kind.");
+    sample(out, "ringkernel_ring_memory_bytes", "kind=\"device\"", rm.device_ring_bytes);
+    sample(out, "ringkernel_ring_memory_bytes", "kind=\"mapped\"", rm.mapped_ring_bytes);
+  }
   // The runtime keeps only percentiles of these (no sum/count), so they are gauges, one per percentile
   // (a "quantile" label is reserved for summaries).
   family(out, "ringkernel_call_latency_p50_seconds", "gauge", "Median host call round trip over the runtime's life.");

@@ -184,6 +184,19 @@ TEST(Cuda, FailedHandlerIsRestartedWithFreshState) {
   EXPECT_EQ(crash->code, 1u);
 }
 
+TEST(Cuda, MetricsReportDeviceMemory) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt();
+  auto echo = rt.launch<Echo>("echo");
+  ASSERT_TRUE(echo.ok());
+  const RuntimeMetrics m = rt.metrics();
+  EXPECT_GT(m.device_memory_total_bytes, 1ull << 30);
+  EXPECT_GT(m.device_memory_used_bytes, 0u);
+  EXPECT_LE(m.device_memory_used_bytes, m.device_memory_total_bytes);
+  EXPECT_GE(m.device_ring_bytes, ring_storage_bytes(RingKind::Mpsc, LaunchOptions{}.mailbox_capacity, LaunchOptions{}.slot_size));
+  EXPECT_GT(m.mapped_ring_bytes, 0u);
+}
+
 TEST(Cuda, SeveralActorsShareOnePersistentKernel) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt(4);

@@ -21,6 +21,8 @@ TEST_F(ServerFixture, MetricsAreValidPrometheusTextAndCountRealTraffic) {
       << r.body.substr(0, 2000);
   EXPECT_NE(r.body.find("ringkernel_server_http_request_duration_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
   EXPECT_NE(r.body.find("ringkernel_actor_state{actor=\"counter\",id=\"1\",state=\"active\"} 1"), std::string::npos);
+  // GPU memory gauges appear only with a device backend (this runtime is on the CPU).
+  EXPECT_EQ(r.body.find("ringkernel_gpu_memory_total_bytes"), std::string::npos);
 
   const std::string file = ::testing::TempDir() + "rk_metrics_" + std::to_string(::getpid()) + ".prom";
   {
