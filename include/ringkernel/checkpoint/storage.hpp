@@ -1,0 +1,143 @@
+/// @file storage.hpp
+/// @brief Where checkpoints live: local files (atomic replace) and S3-compatible object storage (AWS S3, MinIO,
+/// Ceph, Google Cloud Storage through its XML API with HMAC keys).
+///
+/// Error mapping (all errors name the object and the operation):
+///   * network failure, timeout, HTTP 5xx/429 after the retries are spent -> BackendUnavailable
+///   * HTTP 401/403 (bad keys, signature, permissions)                     -> InvalidArgument ("access denied")
+///   * a missing object                                                    -> ActorNotFound ("no such object")
+///   * local I/O failures                                                  -> Internal (with errno text)
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ringkernel/error.hpp"
+
+namespace ringkernel::checkpoint {
+
+/// One stored object.
+struct ObjectInfo {
+  std::string name;        ///< Object name (relative to the storage's root/prefix).
+  std::uint64_t size = 0;  ///< Bytes.
+};
+
+/// A flat namespace of named byte objects. Implementations are safe to use from one thread at a time.
+class Storage {
+public:
+  virtual ~Storage() = default;
+  /// Stores `data` under `name`, replacing any previous object atomically: a reader sees the old or the new
+  /// object, never a mix, even if the writer crashes.
+  [[nodiscard]] virtual Status put(const std::string& name, std::span<const std::byte> data) = 0;
+  /// Reads a whole object.
+  [[nodiscard]] virtual Result<std::vector<std::byte>> get(const std::string& name) = 0;
+  /// Objects whose name starts with `prefix`, sorted by name.
+  [[nodiscard]] virtual Result<std::vector<ObjectInfo>> list(const std::string& prefix) = 0;
+  /// Deletes an object (deleting a missing object is not an error).
+  [[nodiscard]] virtual Status remove(const std::string& name) = 0;
+};
+
+/// Files in one directory. put() writes a hidden temporary file, fsyncs it, renames it over the target and
+/// fsyncs the directory, so a crash at any point leaves either the previous object or the new one.
+class FileStorage final : public Storage {
+public:
+  /// Storage rooted at `dir` (created if missing on first put).
+  explicit FileStorage(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  /// See Storage::put.
+  [[nodiscard]] Status put(const std::string& name, std::span<const std::byte> data) override;
+  /// See Storage::get.
+  [[nodiscard]] Result<std::vector<std::byte>> get(const std::string& name) override;
+  /// See Storage::list; leftover temporary files of crashed writers are not listed.
+  [[nodiscard]] Result<std::vector<ObjectInfo>> list(const std::string& prefix) override;
+  /// See Storage::remove.
+  [[nodiscard]] Status remove(const std::string& name) override;
+  /// The directory.
+  [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
+
+private:
+  std::filesystem::path dir_;
+};
+
+/// Settings of an S3-compatible store.
+struct S3Config {
+  std::string endpoint = "https://s3.amazonaws.com";  ///< Scheme, host and optional port.
+  std::string region = "us-east-1";                   ///< SigV4 region ("auto" for GCS).
+  std::string bucket;                                 ///< Bucket name.
+  std::string access_key;                             ///< Access key id (GCS: HMAC access id).
+  std::string secret_key;                             ///< Secret key (GCS: HMAC secret).
+  std::string prefix;                                 ///< Prepended to every object name ("cluster-a/").
+  bool path_style = true;                             ///< endpoint/bucket/key (MinIO, Ceph, moto) vs bucket.host/key.
+  std::size_t multipart_threshold = std::size_t{16} << 20;  ///< Objects at least this large use multipart upload.
+  std::size_t part_size = std::size_t{8} << 20;       ///< Multipart part size (S3 requires >= 5 MiB but the last).
+  unsigned max_retries = 3;                           ///< Retries of network failures, 5xx and 429.
+  std::chrono::milliseconds retry_backoff{100};       ///< First retry delay; doubles each retry.
+  std::chrono::milliseconds timeout{30000};           ///< Per-request timeout.
+  std::chrono::milliseconds connect_timeout{5000};    ///< Connection timeout.
+
+  /// Google Cloud Storage through its S3-compatible XML API with HMAC keys (virtual-host style, region "auto").
+  static S3Config gcs(std::string bucket, std::string hmac_access_id, std::string hmac_secret) {
+    S3Config c;
+    c.endpoint = "https://storage.googleapis.com";
+    c.region = "auto";
+    c.bucket = std::move(bucket);
+    c.access_key = std::move(hmac_access_id);
+    c.secret_key = std::move(hmac_secret);
+    c.path_style = false;
+    return c;
+  }
+};
+
+/// Objects in an S3-compatible bucket over HTTP(S), signed with AWS Signature V4 (libcurl).
+class S3Storage final : public Storage {
+public:
+  /// Validates `cfg` (InvalidArgument names the bad field) and prepares a client.
+  static Result<std::unique_ptr<S3Storage>> create(S3Config cfg);
+  ~S3Storage() override;
+  S3Storage(const S3Storage&) = delete;
+  S3Storage& operator=(const S3Storage&) = delete;
+  S3Storage(S3Storage&&) = delete;
+  S3Storage& operator=(S3Storage&&) = delete;
+
+  /// See Storage::put; objects >= multipart_threshold are uploaded in parts (aborted on failure).
+  [[nodiscard]] Status put(const std::string& name, std::span<const std::byte> data) override;
+  /// See Storage::get.
+  [[nodiscard]] Result<std::vector<std::byte>> get(const std::string& name) override;
+  /// See Storage::list (follows continuation tokens).
+  [[nodiscard]] Result<std::vector<ObjectInfo>> list(const std::string& prefix) override;
+  /// See Storage::remove.
+  [[nodiscard]] Status remove(const std::string& name) override;
+  /// Creates the bucket (an existing bucket owned by the caller is not an error).
+  [[nodiscard]] Status create_bucket();
+  /// URL of an object (or of the bucket for an empty name), as requests use it.
+  [[nodiscard]] std::string url_for(const std::string& name) const;
+  /// The libcurl CURLOPT_AWS_SIGV4 parameter ("aws:amz:<region>:s3").
+  [[nodiscard]] std::string sigv4_param() const;
+  /// HTTP requests sent so far, retries included (for tests and metrics).
+  [[nodiscard]] std::uint64_t requests() const noexcept { return requests_; }
+  /// The configuration.
+  [[nodiscard]] const S3Config& config() const noexcept { return cfg_; }
+
+  /// One HTTP exchange's outcome (internal to the client; public for the request helper).
+  struct Response {
+    long status = 0;                 ///< HTTP status.
+    std::string body;                ///< Response body (small responses) .
+    std::string etag;                ///< ETag header.
+  };
+
+private:
+  explicit S3Storage(S3Config cfg) : cfg_(std::move(cfg)) {}
+  Result<Response> request(const std::string& method, const std::string& url, std::span<const std::byte> body,
+                           std::vector<std::byte>* sink, const std::string& what);
+  Status put_multipart(const std::string& name, std::span<const std::byte> data);
+  S3Config cfg_;
+  void* curl_ = nullptr;
+  std::uint64_t requests_ = 0;
+};
+
+} // namespace ringkernel::checkpoint
