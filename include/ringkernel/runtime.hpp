@@ -33,6 +33,11 @@
 
 namespace ringkernel {
 
+// --- checkpoint support (defined in ringkernel/checkpoint/snapshot.hpp; implemented in src/core/snapshot.cpp) ---
+struct SystemSnapshot;
+class ActorCatalog;
+// --- end checkpoint support ---
+
 /// Where actors run.
 enum class Backend : std::uint8_t {
   Auto,    ///< The best available: CUDA when compiled in and a GPU is present, else CPU.
@@ -80,10 +85,13 @@ using ExecutorFactory = Result<std::unique_ptr<Executor>> (*)(RuntimeState& rt);
 Result<std::unique_ptr<Executor>> make_cpu_executor(RuntimeState& rt);
 /// The CUDA backend's executor (defined in the cuda component, built when CUDA is enabled).
 Result<std::unique_ptr<Executor>> make_cuda_executor(RuntimeState& rt);
+// [webgpu wiring] The WebGPU backend's executor (defined in the webgpu component, built with wgpu-native).
+Result<std::unique_ptr<Executor>> make_webgpu_executor(RuntimeState& rt);
 /// Executors compiled into this program, by backend.
 struct ExecutorFactories {
   ExecutorFactory cpu = nullptr;   ///< CPU backend.
   ExecutorFactory cuda = nullptr;  ///< CUDA backend (not built yet).
+  ExecutorFactory webgpu = nullptr;  ///< WebGPU backend ([webgpu wiring]; set when RINGKERNEL_HAS_WEBGPU).
 };
 /// Validates `cfg`, picks the backend and starts the runtime.
 Result<Runtime> build_runtime(const RuntimeConfig& cfg, const ExecutorFactories& factories);
@@ -322,6 +330,17 @@ public:
   /// True until shutdown starts.
   [[nodiscard]] bool running() const noexcept;
 
+  // --- checkpoint support (src/core/snapshot.cpp; include ringkernel/checkpoint/snapshot.hpp to use) ---
+  /// Captures the whole actor system at a consistent cut: every actor is paused at a message boundary, states,
+  /// control blocks, queued messages, the HLC and names are copied, and the paused actors run again.
+  /// Every actor's type must be in `catalog`; Timeout when actors do not pause within `timeout`.
+  [[nodiscard]] Result<SystemSnapshot> snapshot(const ActorCatalog& catalog,
+                                                std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  /// Rebuilds `snap` in this runtime, which must have no actors yet; ids, names, states, queued messages and the
+  /// HLC are restored. Validates everything first: on error nothing was launched.
+  [[nodiscard]] Status restore_snapshot(const SystemSnapshot& snap, const ActorCatalog& catalog);
+  // --- end checkpoint support ---
+
   /// Move constructor; the moved-from runtime is empty (its destructor does nothing).
   Runtime(Runtime&&) noexcept;
   /// Move assignment (shuts down the runtime being replaced).
@@ -342,6 +361,9 @@ inline Result<Runtime> RuntimeBuilder::build() const {
   f.cpu = &detail::make_cpu_executor;
 #if defined(RINGKERNEL_HAS_CUDA)
   f.cuda = &detail::make_cuda_executor;
+#endif
+#if defined(RINGKERNEL_HAS_WEBGPU)  // [webgpu wiring]
+  f.webgpu = &detail::make_webgpu_executor;
 #endif
   return detail::build_runtime(cfg_, f);
 }

@@ -47,6 +47,7 @@ Result<Backend> parse_backend(std::string_view name) {
 bool backend_available(Backend b) noexcept {
   if (b == Backend::Cpu || b == Backend::Auto) return true;
   if (b == Backend::Cuda) return detail::g_cuda_probe != nullptr && detail::g_cuda_probe();
+  if (b == Backend::WebGpu) return detail::g_webgpu_probe != nullptr && detail::g_webgpu_probe();  // [webgpu wiring]
   return false;
 }
 
@@ -1217,10 +1218,12 @@ Result<Runtime> build_runtime(const RuntimeConfig& cfg_in, const ExecutorFactori
   ExecutorFactory factory = nullptr;
   if (chosen == Backend::Cpu) factory = factories.cpu;
   if (chosen == Backend::Cuda) factory = factories.cuda;
+  if (chosen == Backend::WebGpu) factory = factories.webgpu;  // [webgpu wiring]
   if (factory == nullptr) {
     return make_error(ErrorCode::BackendUnavailable,
                       "backend '" + std::string(to_string(chosen)) + "' is not compiled into this program (available: cpu" +
-                          std::string(factories.cuda != nullptr ? ", cuda" : "") + ")",
+                          std::string(factories.cuda != nullptr ? ", cuda" : "") +
+                          std::string(factories.webgpu != nullptr ? ", webgpu" : "") + ")",
                       "Runtime::build");
   }
   auto st = std::make_shared<RuntimeState>(cfg);

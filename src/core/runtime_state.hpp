@@ -62,11 +62,20 @@ public:
   [[nodiscard]] virtual std::optional<std::uint64_t> device_processed(const ActorCell& /*cell*/) const {
     return std::nullopt;
   }
+
+  // --- checkpoint support (src/core/snapshot.cpp) ---
+  /// Called for a paused cell before its state is serialized: a device executor copies the actor's state from
+  /// device memory into `cell.state` (host-representable, same layout) so the checkpoint sees the live values.
+  /// Host executors keep `cell.state` current and do nothing.
+  virtual Status sync_state_to_host(ActorCell& /*cell*/) { return {}; }
+  // --- end checkpoint support ---
 };
 
 
 /// Set by the CUDA component when it is linked in: true when a CUDA device is usable.
 inline bool (*g_cuda_probe)() = nullptr;
+/// [webgpu wiring] Set by the WebGPU component when it is linked in: true when a WebGPU adapter is usable.
+inline bool (*g_webgpu_probe)() = nullptr;
 /// Set by the CUDA component: true when the program registered device code for some actor type
 /// (RINGKERNEL_CUDA_ACTOR), i.e. it was built to run actors on the GPU.
 inline bool (*g_cuda_has_device_actors)() = nullptr;
