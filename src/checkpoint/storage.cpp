@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,12 +117,31 @@ Result<std::vector<std::byte>> FileStorage::get(const std::string& name) {
   return out;
 }
 
+namespace {
+// ".<name>.tmp-<pid>-<n>" written by put(): true when its writer process no longer exists (it crashed or was
+// killed mid-write). A live writer, or a pid reused since, keeps its file.
+bool abandoned_temporary(const std::string& file) {
+  const auto at = file.rfind(".tmp-");
+  if (file.empty() || file.front() != '.' || at == std::string::npos) return false;
+  const char* p = file.c_str() + at + 5;
+  char* end = nullptr;
+  const long pid = std::strtol(p, &end, 10);
+  if (end == p || *end != '-' || pid <= 0) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+} // namespace
+
 Result<std::vector<ObjectInfo>> FileStorage::list(const std::string& prefix) {
   std::vector<ObjectInfo> out;
   std::error_code ec;
   if (!std::filesystem::exists(dir_, ec)) return out;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     const std::string n = entry.path().filename().string();
+    if (!n.empty() && n.front() == '.' && entry.is_regular_file(ec) && abandoned_temporary(n)) {
+      std::error_code ignored;  // best effort: another lister may have removed it first
+      std::filesystem::remove(entry.path(), ignored);
+      continue;
+    }
     if (n.empty() || n.front() == '.' || !entry.is_regular_file(ec)) continue;
     if (n.compare(0, prefix.size(), prefix) != 0) continue;
     out.push_back({n, static_cast<std::uint64_t>(entry.file_size(ec))});

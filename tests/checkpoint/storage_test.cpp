@@ -106,6 +106,10 @@ TEST(FileStorage, CrashDuringWriteKeepsPreviousCheckpoint) {
   ASSERT_TRUE(killed_mid_write) << "could not catch the writer mid-write";
   auto l = mgr.list();
   ASSERT_TRUE(l);
+  // Listing swept the dead writer's temporary file.
+  for (const auto& e : fs::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
   ASSERT_EQ(l->size(), 1u);
   EXPECT_EQ((*l)[0].sequence, 1u);
   auto rt2 = ckpt_test::make_runtime(1);

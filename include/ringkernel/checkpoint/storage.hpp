@@ -53,7 +53,7 @@ public:
   [[nodiscard]] Status put(const std::string& name, std::span<const std::byte> data) override;
   /// See Storage::get.
   [[nodiscard]] Result<std::vector<std::byte>> get(const std::string& name) override;
-  /// See Storage::list; leftover temporary files of crashed writers are not listed.
+  /// See Storage::list. Temporary files left by writers that died mid-write are not listed, and removed.
   [[nodiscard]] Result<std::vector<ObjectInfo>> list(const std::string& prefix) override;
   /// See Storage::remove.
   [[nodiscard]] Status remove(const std::string& name) override;
