@@ -63,8 +63,6 @@ __device__ __forceinline__ void copy_uncached_view(RingView* dst, const RingView
 struct BlockEnv {
   ActorId self = 0;                      ///< The actor in this slot.
   SpscProducer* k2h = nullptr;           ///< Reply ring to the host.
-  std::uint64_t wall0_ms = 0;            ///< Host wall clock at kernel launch.
-  std::uint64_t timer0_ns = 0;           ///< Device timer at kernel start.
   std::uint64_t now_ms = 0;              ///< Host-consistent wall clock (ms), read once per batch: the clock has
                                          ///< ms resolution, and a timer read plus 64-bit division per message costs.
   std::uint64_t* hlc = nullptr;          ///< Actor HLC.
@@ -283,8 +281,6 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
   A* actor = nullptr;
   BlockEnv env;
   env.k2h = &k2h;
-  env.wall0_ms = wall0;
-  env.timer0_ns = timer0;
   env.hlc = &hlc;
   env.next_message_id = &next_message_id;
   env.replies_dropped = &dropped;
