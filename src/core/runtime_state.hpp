@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -68,6 +69,14 @@ public:
   /// device memory into `cell.state` (host-representable, same layout) so the checkpoint sees the live values.
   /// Host executors keep `cell.state` current and do nothing.
   virtual Status sync_state_to_host(ActorCell& /*cell*/) { return {}; }
+  /// Copies `dst.size()` bytes of a paused cell's live state, starting at byte `offset`, into `dst` (the state
+  /// is trivially copyable; the caller keeps offset + size within it). Lets a checkpoint stream a large state
+  /// in segments instead of materializing it: host executors copy from `cell.state`, device executors from
+  /// device memory (fastest into a buffer from host_staging()).
+  virtual Status read_state(ActorCell& cell, std::size_t offset, std::span<std::byte> dst);
+  /// Host memory for staging state transfers, `bytes` long: page-locked where the device copies faster from
+  /// and into it, plain memory otherwise. Never null (throws std::bad_alloc).
+  [[nodiscard]] virtual std::shared_ptr<std::byte[]> host_staging(std::size_t bytes);
   // --- end checkpoint support ---
 };
 

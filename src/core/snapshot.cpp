@@ -3,6 +3,7 @@
 // (urgent deactivate), then each cell is read while holding its consumer lock, so no handler runs meanwhile.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <set>
@@ -100,6 +101,20 @@ struct Prebuilt {
 };
 
 } // namespace
+
+namespace detail {
+
+Status Executor::read_state(ActorCell& cell, std::size_t offset, std::span<std::byte> dst) {
+  if (cell.state == nullptr) return make_error(ErrorCode::Internal, "actor has no state", cell.name);
+  std::memcpy(dst.data(), static_cast<const std::byte*>(cell.state) + offset, dst.size());
+  return {};
+}
+
+std::shared_ptr<std::byte[]> Executor::host_staging(std::size_t bytes) {
+  return std::shared_ptr<std::byte[]>(new std::byte[bytes]);
+}
+
+} // namespace detail
 
 Result<SystemSnapshot> Runtime::snapshot(const ActorCatalog& catalog, std::chrono::milliseconds timeout) {
   if (!state_) return make_error(ErrorCode::ShuttingDown, "runtime is gone", "snapshot");
