@@ -171,8 +171,9 @@ struct Group {
   // command, with no copy-engine round trip (the block reads them over PCIe once per Load).
   SlotDescriptor* desc = nullptr;   // mapped, host pointer
   SlotDescriptor* desc_dev = nullptr;
-  std::byte* init = nullptr;        // mapped, host pointer, slots * stride
+  std::byte* init = nullptr;        // mapped, host pointer, slots * stride; null for in-place (large) states
   std::byte* init_dev = nullptr;
+  bool in_place = false;            // states above kInPlaceStateBytes: the host copies them into `state`
   std::byte* failed = nullptr;      // mapped, host pointer, slots * kMaxStagedSlot: each slot's failing message
   std::byte* failed_dev = nullptr;
   std::byte* state = nullptr;       // device memory, slots * stride
@@ -317,7 +318,7 @@ public:
     d.outbox = *out_dev;
     d.k2k = *k2k;
     d.state = group.state + slot * group.stride;
-    d.init_state = group.init_dev + slot * group.stride;
+    d.init_state = group.in_place ? nullptr : group.init_dev + slot * group.stride;
     d.failed_msg = group.failed_dev + std::size_t{slot} * kMaxStagedSlot;
     d.failed_capacity = kMaxStagedSlot;
     // The slot is free (its block ignores the descriptor until the next Load command), so plain stores do.
@@ -348,9 +349,21 @@ public:
     Group& g = *dc->group;
     if (command == kDeviceLoad) {
       if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
-      // The block copies it into device memory when it applies Load (ordered by the command's release).
-      std::memcpy(g.init + dc->slot * g.stride, host_state, g.entry.state_size);
-      detail::store_relaxed(&g.ctl[dc->slot].load_flags, dc->loaded ? 0u : std::uint32_t{cuda::kLoadInitK2k});
+      std::uint32_t flags = dc->loaded ? 0u : std::uint32_t{cuda::kLoadInitK2k};
+      if (g.in_place) {
+        // A large state goes through the copy engine (tens of GB/s) rather than being read by one warp over
+        // PCIe; the copy completes before the command is published.
+        if (auto st = copy_state(cell, g.state + dc->slot * g.stride, host_state, g.entry.state_size,
+                                 cudaMemcpyHostToDevice);
+            !st) {
+          return st;
+        }
+        flags |= cuda::kLoadStateInPlace;
+      } else {
+        // The block copies it into device memory when it applies Load (ordered by the command's release).
+        std::memcpy(g.init + dc->slot * g.stride, host_state, g.entry.state_size);
+      }
+      detail::store_relaxed(&g.ctl[dc->slot].load_flags, flags);
       dc->failure_reported = false;
     }
     auto st = send_slot_command(g, dc->slot, dc->cmd_seq, static_cast<SlotCommand>(command), cell.name);
@@ -363,6 +376,34 @@ public:
       }
     }
     return st;
+  }
+
+  // A paused actor's live state is in the slot's device memory (the block writes a shared-memory copy back
+  // before it acknowledges Deactivate), so checkpoints read it with the copy engine.
+  Status read_state(ActorCell& cell, std::size_t offset, std::span<std::byte> dst) override {
+    auto* dc = static_cast<DeviceCell*>(cell.device);
+    if (dc == nullptr) return Executor::read_state(cell, offset, dst);
+    Group& g = *dc->group;
+    if (offset > g.entry.state_size || dst.size() > g.entry.state_size - offset) {
+      return make_error(ErrorCode::InvalidArgument, "state range out of bounds", cell.name);
+    }
+    return copy_state(cell, dst.data(), g.state + dc->slot * g.stride + offset, dst.size(), cudaMemcpyDeviceToHost);
+  }
+
+  Status sync_state_to_host(ActorCell& cell) override {
+    auto* dc = static_cast<DeviceCell*>(cell.device);
+    if (dc == nullptr || cell.state == nullptr) return {};
+    return read_state(cell, 0, {static_cast<std::byte*>(cell.state), dc->group->entry.state_size});
+  }
+
+  std::shared_ptr<std::byte[]> host_staging(std::size_t bytes) override {
+    void* p = nullptr;
+    // Page-locked: the copy engine reads and writes it directly, without an internal bounce buffer.
+    if (cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return Executor::host_staging(bytes);
+    }
+    return {static_cast<std::byte*>(p), [](std::byte* q) { (void)cudaFreeHost(q); }};
   }
 
   void device_memory(RuntimeMetrics& m) const override {
@@ -401,9 +442,12 @@ public:
     // Unroute first so device senders get ActorNotFound. The inbox memory itself is not reused before
     // shutdown: a sender that read the route just before may still be writing into it.
     const RingView none{};
-    if (!stopping_.load() &&
-        cudaMemcpyAsync(routes_ + cell.id, &none, sizeof(RingView), cudaMemcpyHostToDevice, copy_stream_) == cudaSuccess) {
-      (void)cudaStreamSynchronize(copy_stream_);
+    if (!stopping_.load()) {
+      std::lock_guard clk(copy_mu_);
+      if (cudaMemcpyAsync(routes_ + cell.id, &none, sizeof(RingView), cudaMemcpyHostToDevice, copy_stream_) ==
+          cudaSuccess) {
+        (void)cudaStreamSynchronize(copy_stream_);
+      }
     }
     {
       std::lock_guard lk(mu_);
@@ -471,6 +515,22 @@ public:
 private:
   static constexpr std::uint32_t kMaxStagedSlot = 1024;  // a batch stages at least 32 slots
   static constexpr std::size_t kStagingBytes = std::size_t{cuda::kWarpBatch} * kMaxStagedSlot;
+  // States above this size are copied by the copy engine on Load instead of through mapped memory: a warp
+  // reading mapped memory moves a few GB/s at best, and a mapped copy of every slot would pin as much host
+  // memory as the states take on the device.
+  static constexpr std::size_t kInPlaceStateBytes = 64 * 1024;
+
+  // One synchronous state copy on the copy stream (shared by checkpoint readers and launches).
+  Status copy_state(const ActorCell& cell, void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
+    std::lock_guard lk(copy_mu_);
+    if (auto e = cudaMemcpyAsync(dst, src, bytes, kind, copy_stream_); e != cudaSuccess) {
+      return cuda_error(e, "actor state copy").with_context(cell.name);
+    }
+    if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) {
+      return cuda_error(e, "actor state copy").with_context(cell.name);
+    }
+    return {};
+  }
 
   Result<Group*> group_for(const cuda::DeviceActorEntry& entry) {
     for (auto& g : groups_) {
@@ -527,13 +587,16 @@ private:
     if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->desc_dev), g->desc, 0); e != cudaSuccess) {
       return cuda_error(e, "map descriptors");
     }
-    if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->init), g->stride * g->slots,
-                               cudaHostAllocMapped | cudaHostAllocPortable);
-        e != cudaSuccess) {
-      return cuda_error(e, "actor initial states");
-    }
-    if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->init_dev), g->init, 0); e != cudaSuccess) {
-      return cuda_error(e, "map actor initial states");
+    g->in_place = entry.state_size > kInPlaceStateBytes;
+    if (!g->in_place) {
+      if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->init), g->stride * g->slots,
+                                 cudaHostAllocMapped | cudaHostAllocPortable);
+          e != cudaSuccess) {
+        return cuda_error(e, "actor initial states");
+      }
+      if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->init_dev), g->init, 0); e != cudaSuccess) {
+        return cuda_error(e, "map actor initial states");
+      }
     }
     if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->failed), std::size_t{kMaxStagedSlot} * g->slots,
                                cudaHostAllocMapped | cudaHostAllocPortable);
@@ -713,6 +776,7 @@ private:
   int device_;
   cudaDeviceProp prop_{};
   cudaStream_t copy_stream_ = nullptr;
+  std::mutex copy_mu_;  // copy_stream_ is used from launching, releasing and checkpointing threads
   std::mutex groups_mu_;
   std::vector<std::unique_ptr<Group>> groups_;
   std::uint64_t resident_blocks_ = 0;

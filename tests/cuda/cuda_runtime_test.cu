@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "ringkernel/checkpoint/snapshot.hpp"
 #include "ringkernel/cuda/actor_kernel.cuh"
 #include "cuda/gpu_actors.hpp"
 
@@ -13,6 +14,7 @@ RINGKERNEL_CUDA_ACTOR(gpu_test::Echo)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Relay)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Producer)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Sink)
+RINGKERNEL_CUDA_ACTOR(gpu_test::Ledger)
 
 namespace {
 
@@ -341,6 +343,110 @@ TEST(Cuda, ShutdownIsBounded) {
   auto st = rt.shutdown(1000ms);
   EXPECT_TRUE(st.ok()) << st.error().describe();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+}
+
+// --- checkpoint support: the live device state is what a snapshot sees, and states move between backends ---
+
+Runtime make_cpu_rt() {
+  RuntimeConfig cfg;
+  cfg.backend = Backend::Cpu;
+  cfg.workers = 2;
+  auto rt = Runtime::builder().config(cfg).build();
+  EXPECT_TRUE(rt.ok()) << rt.error().describe();
+  return std::move(rt).value();
+}
+
+TEST(Cuda, SnapshotSeesSharedMemoryStateAndRestoresOnCudaAndCpu) {
+  SKIP_WITHOUT_GPU();
+  ActorCatalog cat;
+  cat.add<Echo>();
+  SystemSnapshot snap;
+  {
+    auto rt = make_rt();
+    auto echo = rt.launch<Echo>("echo", {}, std::uint64_t{7});
+    ASSERT_TRUE(echo.ok());
+    for (std::uint64_t i = 1; i <= 5; ++i) ASSERT_TRUE(echo->call<Pong>(Ping{i, i}, 1s).ok());
+    auto s = rt.snapshot(cat);
+    ASSERT_TRUE(s.ok()) << s.error().describe();
+    snap = std::move(s).value();
+    // Echo's state lives in shared memory while it runs: the snapshot must see the handler's updates.
+    ASSERT_EQ(snap.actors.size(), 1u);
+    ASSERT_EQ(snap.actors[0].state_bytes.size(), sizeof(Echo));
+    Echo seen;
+    std::memcpy(static_cast<void*>(&seen), snap.actors[0].state_bytes.data(), sizeof(Echo));
+    EXPECT_EQ(seen.count, 5u);
+    EXPECT_EQ(seen.offset, 7u);
+    // The actor keeps running after the snapshot.
+    auto r = echo->call<Pong>(Ping{6, 1}, 1s);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(r->count, 6u);
+  }
+  for (const Backend b : {Backend::Cuda, Backend::Cpu}) {
+    auto rt = b == Backend::Cuda ? make_rt() : make_cpu_rt();
+    ASSERT_TRUE(rt.restore_snapshot(snap, cat)) << to_string(b);
+    auto echo = rt.find("echo");
+    ASSERT_TRUE(echo.ok());
+    auto r = echo->call<Pong>(Ping{9, 10}, 1s);
+    ASSERT_TRUE(r.ok()) << to_string(b) << ": " << r.error().describe();
+    EXPECT_EQ(r->count, 6u) << to_string(b);
+    EXPECT_EQ(r->value, 37u) << to_string(b);
+  }
+}
+
+TEST(Cuda, LargeStatesMoveBetweenCpuAndCudaThroughCheckpoints) {
+  SKIP_WITHOUT_GPU();
+  ActorCatalog cat;
+  cat.add<Ledger>();
+  constexpr std::uint32_t kN = Ledger::kCells;
+  // CPU -> CUDA: the restored state is copied into device memory by the copy engine (in-place load).
+  SystemSnapshot from_cpu;
+  {
+    auto rt = make_cpu_rt();
+    auto l = rt.launch<Ledger>("ledger");
+    ASSERT_TRUE(l.ok());
+    for (std::uint32_t i = 0; i < kN; i += 97) ASSERT_TRUE(l->send(Put{i, 1000u + i}));
+    ASSERT_TRUE(l->call<Cell>(Get{0}, 2s).ok());  // everything before it was handled
+    auto s = rt.snapshot(cat);
+    ASSERT_TRUE(s.ok()) << s.error().describe();
+    from_cpu = std::move(s).value();
+  }
+  SystemSnapshot from_cuda;
+  {
+    auto rt = make_rt();
+    ASSERT_TRUE(rt.restore_snapshot(from_cpu, cat));
+    auto l = rt.find("ledger");
+    ASSERT_TRUE(l.ok());
+    for (std::uint32_t i = 0; i < kN; i += 97 * 16) {
+      auto c = l->call<Cell>(Get{i}, 2s);
+      ASSERT_TRUE(c.ok()) << c.error().describe();
+      EXPECT_EQ(c->value, 1000u + i);
+    }
+    // Change it on the device, then snapshot from device memory.
+    for (std::uint32_t i = 1; i < kN; i += 89) ASSERT_TRUE(l->send(Put{i, 5000u + i}));
+    auto last = l->call<Cell>(Get{kN - 1}, 2s);
+    ASSERT_TRUE(last.ok()) << last.error().describe();
+    auto s = rt.snapshot(cat);
+    ASSERT_TRUE(s.ok()) << s.error().describe();
+    from_cuda = std::move(s).value();
+  }
+  ASSERT_EQ(from_cuda.actors.size(), 1u);
+  ASSERT_EQ(from_cuda.actors[0].state_bytes.size(), sizeof(Ledger));
+  auto expect = std::make_unique<Ledger>();
+  for (std::uint32_t i = 0; i < kN; i += 97) { expect->cells[i] = 1000u + i; ++expect->writes; }
+  for (std::uint32_t i = 1; i < kN; i += 89) { expect->cells[i] = 5000u + i; ++expect->writes; }
+  auto seen = std::make_unique<Ledger>();
+  std::memcpy(static_cast<void*>(seen.get()), from_cuda.actors[0].state_bytes.data(), sizeof(Ledger));
+  EXPECT_EQ(seen->writes, expect->writes);
+  EXPECT_EQ(std::memcmp(seen->cells, expect->cells, sizeof(expect->cells)), 0);
+  // CUDA -> CPU.
+  auto rt = make_cpu_rt();
+  ASSERT_TRUE(rt.restore_snapshot(from_cuda, cat));
+  auto l = rt.find("ledger");
+  ASSERT_TRUE(l.ok());
+  auto c = l->call<Cell>(Get{1 + 89 * 3}, 2s);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->value, 5000u + 1 + 89 * 3);
+  EXPECT_EQ(c->writes, expect->writes);
 }
 
 } // namespace

@@ -140,4 +140,32 @@ struct Bouncer {
   }
 };
 
+struct Put {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Put");
+  std::uint32_t index;
+  std::uint64_t value;
+};
+struct Get {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Get");
+  std::uint32_t index;
+};
+struct Cell {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Cell");
+  std::uint64_t value;
+  std::uint64_t writes;
+};
+/// A 256 KiB table: large enough that the CUDA backend keeps it in device memory and copies it with the copy
+/// engine (not through mapped memory), so checkpoints and restores of big states are exercised.
+struct Ledger {
+  using messages = ringkernel::message_list<Put, Get>;
+  static constexpr std::uint32_t kCells = 32 * 1024;
+  std::uint64_t writes = 0;
+  std::uint64_t cells[kCells] = {};
+  RK_HOST_DEVICE void handle(auto& /*ctx*/, const Put& p) {
+    cells[p.index % kCells] = p.value;
+    ++writes;
+  }
+  RK_HOST_DEVICE void handle(auto& ctx, const Get& g) { (void)ctx.reply(Cell{cells[g.index % kCells], writes}); }
+};
+
 } // namespace gpu_test

@@ -349,17 +349,23 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         // Small states live in shared memory while the actor runs: a handler's read-modify-write of its state
         // then costs shared-memory latency instead of an L2 round trip per access (global stores do not stay
         // in L1). Larger states stay in the slot's device memory.
+        std::uint32_t flags = 0;
+        if (lane == 0) flags = rd::load_relaxed(&ctl->load_flags);
+        flags = __shfl_sync(~0u, flags, 0);
         if constexpr (detail::kStateInShared<A>) {
           actor = reinterpret_cast<A*>(state_smem);
         } else {
           actor = static_cast<A*>(d.state);
         }
-        detail::warp_copy_uncached(actor, d.init_state, sizeof(A), lane);
+        // Large states were copied into device memory by the host's copy engine before the command.
+        if ((flags & kLoadStateInPlace) == 0) {
+          detail::warp_copy_uncached(actor, d.init_state, sizeof(A), lane);
+        } else if (static_cast<void*>(actor) != d.state) {
+          detail::warp_copy_uncached(actor, d.state, sizeof(A), lane);
+        }
         // A new actor's K2K inbox: the warp zeroes its control block and sequence words (lane 0 finishes the
         // ring in the switch below).
-        std::uint32_t flags = 0;
-        if (lane == 0) flags = rd::load_relaxed(&ctl->load_flags);
-        init_k2k = (__shfl_sync(~0u, flags, 0) & kLoadInitK2k) != 0 && d.k2k.control != nullptr;
+        init_k2k = (flags & kLoadInitK2k) != 0 && d.k2k.control != nullptr;
         if (init_k2k) {
           const std::uint64_t words =
               static_cast<std::uint64_t>(d.k2k.slots - reinterpret_cast<std::byte*>(d.k2k.control)) / 16;
@@ -386,6 +392,18 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         if (max_rows == 0) max_rows = 1;
         rows = 1;
         __syncwarp();  // the state copy by every lane is complete before on_start runs on lane 0
+      }
+      if constexpr (detail::kStateInShared<A>) {
+        // A paused actor's state must be readable by the host (checkpoints copy it from device memory), so a
+        // state kept in shared memory is written back before Deactivate is acknowledged.
+        if (cmd == static_cast<std::uint32_t>(SlotCommand::Deactivate) && actor != nullptr) {
+          __syncwarp();
+          auto* dst = static_cast<uint4*>(d.state);
+          const auto* src = reinterpret_cast<const uint4*>(actor);
+          for (std::size_t i = lane; i < (sizeof(A) + 15) / 16; i += 32) dst[i] = src[i];
+          __threadfence_system();
+          __syncwarp();
+        }
       }
       if (lane == 0) {
         MessageHeader none{};

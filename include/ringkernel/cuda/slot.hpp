@@ -21,7 +21,7 @@ enum class SlotCommand : std::uint32_t {
   None = 0,        ///< Nothing pending.
   Load = 1,        ///< Copy the initial state from `init_state`, run on_start; state -> Launched.
   Activate = 2,    ///< state -> Active (process messages up to `limit`).
-  Deactivate = 3,  ///< state -> Deactivated (stop processing; messages stay queued).
+  Deactivate = 3,  ///< state -> Deactivated (stop processing; messages stay queued; `state` holds the live state).
   Unload = 4,      ///< Run on_stop; state -> Terminated; the slot is free for reuse.
   Exit = 5,        ///< The block leaves the persistent kernel (runtime shutdown).
 };
@@ -34,7 +34,8 @@ enum class IdlePolicy : std::uint32_t {
 
 /// Options of a Load command (SlotControl::load_flags).
 enum LoadFlags : std::uint32_t {
-  kLoadInitK2k = 1,  ///< First load of this actor: initialise its K2K inbox and publish its route.
+  kLoadInitK2k = 1,      ///< First load of this actor: initialise its K2K inbox and publish its route.
+  kLoadStateInPlace = 2, ///< The host copied the state into `state` itself (large states): skip `init_state`.
 };
 
 /// Per-slot control block in pinned mapped host memory. Host writes the first line, the device the second.
@@ -77,7 +78,8 @@ struct SlotDescriptor {
   RingView outbox;           ///< K2H: SPSC ring in mapped memory (this block produces, host consumes).
   RingView k2k;              ///< K2K: MPSC ring in device memory (other device actors produce, this block consumes).
   void* state;               ///< Device memory holding the actor's state.
-  const void* init_state;    ///< Mapped memory holding the state to (re)load on Load (copied to `state`).
+  const void* init_state;    ///< Mapped memory holding the state to (re)load on Load (copied to `state`);
+                             ///< null for large states, which the host copies into `state` directly.
   void* failed_msg;          ///< Mapped memory (failed_capacity bytes): the message a failing handler was given.
   std::uint64_t failed_capacity;  ///< Bytes at failed_msg (at least one slot).
 };
