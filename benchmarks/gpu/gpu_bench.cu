@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
   {
     using namespace ringkernel::cuda;
     const void* kernel = reinterpret_cast<const void*>(&actor_kernel<gpu_test::Echo>);
-    CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                            static_cast<int>(kernel_shared_bytes(32 * 256))));
+    KernelShape shape = KernelShape::make(1, sizeof(gpu_test::Echo), alignof(gpu_test::Echo));
+    CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shape.block_bytes())));
     const std::uint64_t in_bytes = ring_storage_bytes(RingKind::Mpsc, 1024, 256);
     const std::uint64_t out_bytes = ring_storage_bytes(RingKind::Spsc, 1024, 256);
     void *in_mem = nullptr, *out_mem = nullptr, *ctl_mem = nullptr;
@@ -219,9 +219,8 @@ int main(int argc, char** argv) {
     SlotControl* ctl_arg = ctl;
     RingView* no_routes = nullptr;
     std::uint32_t no_route_count = 0;
-    std::uint32_t staging_bytes = 32 * 256;
-    void* args[] = {&dd, &ctl_arg, &no_routes, &no_route_count, &staging_bytes};
-    CK(cudaLaunchKernel(kernel, dim3(1), dim3(32), args, kernel_shared_bytes(staging_bytes), ks));
+    void* args[] = {&dd, &ctl_arg, &no_routes, &no_route_count, &shape};
+    CK(cudaLaunchKernel(kernel, dim3(1), dim3(32), args, shape.block_bytes(), ks));
     auto command = [&](SlotCommand c) {
       const std::uint64_t next = ctl->cmd_seq + 1;
       ringkernel::detail::store_relaxed(&ctl->cmd, static_cast<std::uint32_t>(c));
@@ -463,6 +462,73 @@ int main(int argc, char** argv) {
     rows.push_back({"7. actor create (launch -> Active acknowledged by the GPU)", create_s, "us", ""});
     rows.push_back({"7. actor restart (restart() -> reloaded and active on the GPU)", restart_s, "us", ""});
     (void)rt->shutdown(std::chrono::milliseconds(2000));
+
+    // 8. Warp-sized actors: eight actor slots per block (cuda_actors_per_block = 8), for systems of many
+    //    small actors. Same measurements as 4, 5 and 6 in that layout.
+    RuntimeConfig wcfg = cfg;
+    wcfg.cuda_slots_per_type = 64;
+    wcfg.cuda_actors_per_block = 8;
+    auto wrt = Runtime::builder().config(wcfg).build();
+    if (!wrt) {
+      std::fprintf(stderr, "%s\n", wrt.error().describe().c_str());
+      return 1;
+    }
+    auto wecho = wrt->launch<gpu_test::Echo>("w-echo");
+    if (!wecho) {
+      std::fprintf(stderr, "%s\n", wecho.error().describe().c_str());
+      return 1;
+    }
+    std::vector<double> wv;
+    for (int i = 0; i < iters + warm; ++i) {
+      auto t0 = clk::now();
+      auto r = wecho->call<gpu_test::Pong>(gpu_test::Ping{static_cast<std::uint64_t>(i), 1}, std::chrono::seconds(1));
+      const double us = us_since(t0);
+      if (!r || r->seq != static_cast<std::uint64_t>(i)) {
+        std::fprintf(stderr, "warp call failed: %s\n", r ? "wrong reply" : r.error().describe().c_str());
+        return 1;
+      }
+      if (i >= warm) wv.push_back(us);
+    }
+    rows.push_back({"8. call() with warp-sized actors (8 per block)", summarize(wv), "us", "same handler as 4"});
+    std::vector<ActorHandle> warps;
+    LaunchOptions wo = big;
+    for (int i = 0; i < 32; ++i) {
+      auto a = wrt->launch<gpu_test::Echo>("w-tp" + std::to_string(i), wo, std::uint64_t{1});
+      if (!a) {
+        std::fprintf(stderr, "%s\n", a.error().describe().c_str());
+        return 1;
+      }
+      warps.push_back(*a);
+    }
+    (void)stream(warps, 400000);
+    Stats tw;
+    tw.p50 = stream(warps, 4'000'000) / 1e6;
+    tw.n = 1;
+    rows.push_back({"8. sustained request->reply, 32 warp-sized actors (4 blocks), 1 host thread", tw, "M msg/s",
+                    "same as 5"});
+    {
+      auto a = wrt->launch<gpu_test::Bouncer>("w-bounce-a");
+      auto b = wrt->launch<gpu_test::Bouncer>("w-bounce-b");
+      if (!a || !b) {
+        std::fprintf(stderr, "%s\n", (!a ? a.error() : b.error()).describe().c_str());
+        return 1;
+      }
+      const std::uint32_t volley = 100000;
+      std::vector<double> per_hop;
+      for (int rep = 0; rep < 5; ++rep) {
+        auto t0 = clk::now();
+        if (!a->send(gpu_test::Volley{volley, b->id()}).ok()) return 1;
+        auto done = a->receive(std::chrono::seconds(20));
+        if (!done) {
+          std::fprintf(stderr, "volley lost: %s\n", done.error().describe().c_str());
+          return 1;
+        }
+        per_hop.push_back(us_since(t0) / volley);
+      }
+      rows.push_back({"8. K2K one-way latency, two warp-sized actors of one block", summarize(per_hop), "us",
+                      "global-memory inbox, as 6"});
+    }
+    (void)wrt->shutdown(std::chrono::milliseconds(2000));
   }
 
   std::printf("\n%-62s %10s %10s %10s\n", "measurement", "p50", "p99", "unit");

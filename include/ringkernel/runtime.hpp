@@ -69,7 +69,12 @@ struct RuntimeConfig {
   std::chrono::milliseconds watchdog_interval{50};       ///< How often the watchdog looks.
   unsigned drain_budget = 64;                            ///< Messages one actor handles before yielding the worker.
   int cuda_device = 0;                                   ///< CUDA backend: device ordinal.
-  std::uint32_t cuda_slots_per_type = 8;                 ///< CUDA backend: actor slots (blocks) per actor type.
+  std::uint32_t cuda_slots_per_type = 8;                 ///< CUDA backend: actor slots per actor type (rounded up
+                                                         ///< to a multiple of cuda_actors_per_block).
+  std::uint32_t cuda_actors_per_block = 1;               ///< CUDA backend: 1 = each actor slot is a thread block
+                                                         ///< (batches up to 256 messages, slots up to 1 KiB);
+                                                         ///< 2..8 = slots are warps sharing a block, for many
+                                                         ///< small actors (batches of 32, slots up to 256 B).
   bool cuda_spin = true;                                 ///< CUDA backend: idle blocks spin (else __nanosleep back-off).
   std::chrono::milliseconds cuda_command_timeout{200};   ///< CUDA backend: longest wait for a device acknowledgement.
   std::size_t cuda_mapped_arena_mb = 64;                 ///< CUDA backend: pinned mapped memory reserved for rings.

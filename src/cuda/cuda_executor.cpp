@@ -162,6 +162,7 @@ struct DeviceCell {
 
 struct Group {
   cuda::DeviceActorEntry entry;
+  cuda::KernelShape shape;          // shared-memory layout and warps per block of this type's kernel
   std::uint32_t slots = 0;
   std::size_t stride = 0;
   cudaStream_t stream = nullptr;
@@ -227,10 +228,12 @@ public:
         if (auto e = cudaFuncGetAttributes(&attr, entry.kernel); e != cudaSuccess) {
           return cuda_error(e, std::string("load actor kernel ") + key);
         }
+        const auto shape = shape_of(entry);
         if (auto e = cudaFuncSetAttribute(entry.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(cuda::kernel_shared_bytes(kStagingBytes)));
+                                          static_cast<int>(shape.block_bytes()));
             e != cudaSuccess) {
-          return cuda_error(e, std::string("shared memory attribute of ") + key);
+          return cuda_error(e, std::string("shared memory attribute of ") + key + " (" +
+                                   std::to_string(shape.block_bytes()) + " bytes per block)");
         }
       }
     }
@@ -287,10 +290,12 @@ public:
       }
       entry = it->second;
     }
-    if (cell.opts.slot_size > kMaxStagedSlot) {
+    if (const auto most = shape_of(entry).max_slot_size(); cell.opts.slot_size > most) {
       return make_error(ErrorCode::InvalidArgument,
                         "slot_size " + std::to_string(cell.opts.slot_size) + " exceeds the CUDA backend's " +
-                            std::to_string(kMaxStagedSlot) + "-byte staging slot",
+                            std::to_string(most) + "-byte staging slot" +
+                            (rt_.cfg.cuda_actors_per_block > 1 ? " for warp-sized actors (cuda_actors_per_block > 1)"
+                                                               : ""),
                         "cuda");
     }
     auto g = group_for(entry);
@@ -514,7 +519,11 @@ public:
 
 private:
   static constexpr std::uint32_t kMaxStagedSlot = 1024;  // a batch stages at least 32 slots
-  static constexpr std::size_t kStagingBytes = std::size_t{cuda::kWarpBatch} * kMaxStagedSlot;
+  static_assert(cuda::KernelShape::make(1, 0, 1).max_slot_size() == kMaxStagedSlot);
+
+  cuda::KernelShape shape_of(const cuda::DeviceActorEntry& entry) const {
+    return cuda::KernelShape::make(rt_.cfg.cuda_actors_per_block, entry.state_size, entry.state_align);
+  }
   // States above this size are copied by the copy engine on Load instead of through mapped memory: a warp
   // reading mapped memory moves a few GB/s at best, and a mapped copy of every slot would pin as much host
   // memory as the states take on the device.
@@ -538,10 +547,13 @@ private:
     }
     auto g = std::make_unique<Group>();
     g->entry = entry;
-    g->slots = rt_.cfg.cuda_slots_per_type;
+    g->shape = shape_of(entry);
+    const std::uint32_t per_block = g->shape.warps_per_block;
+    g->slots = (rt_.cfg.cuda_slots_per_type + per_block - 1) / per_block * per_block;
+    const std::uint32_t blocks = g->slots / per_block;
     g->stride = (entry.state_size + 127) / 128 * 128;
     g->occupant.assign(g->slots, nullptr);
-    const std::size_t smem = cuda::kernel_shared_bytes(kStagingBytes);
+    const std::size_t smem = g->shape.block_bytes();
     if (auto e = cudaFuncSetAttribute(entry.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(smem));
         e != cudaSuccess) {
@@ -550,16 +562,18 @@ private:
     // Co-residency: a persistent kernel whose blocks cannot all be resident at once would hang waiting for
     // blocks that never start. Count every block already running plus this kernel's.
     int per_sm = 0;
-    if (auto e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, entry.kernel, 32, smem); e != cudaSuccess) {
+    if (auto e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, entry.kernel, static_cast<int>(32 * per_block), smem);
+        e != cudaSuccess) {
       return cuda_error(e, "occupancy");
     }
     const std::uint64_t fit = static_cast<std::uint64_t>(per_sm) * static_cast<std::uint64_t>(prop_.multiProcessorCount);
-    if (resident_blocks_ + g->slots > fit) {
+    if (resident_blocks_ + blocks > fit) {
       return make_error(ErrorCode::InvalidArgument,
-                        "co-residency check failed: " + std::to_string(resident_blocks_ + g->slots) +
-                            " persistent blocks requested but only " + std::to_string(fit) + " fit on " +
-                            prop_.name + " (" + std::to_string(per_sm) + " per SM x " +
-                            std::to_string(prop_.multiProcessorCount) + " SMs); lower cuda_slots_per_type",
+                        "co-residency check failed: " + std::to_string(resident_blocks_ + blocks) +
+                            " persistent blocks requested (" + std::to_string(per_block) +
+                            " actor slots each) but only " + std::to_string(fit) + " fit on " + prop_.name + " (" +
+                            std::to_string(per_sm) + " per SM x " + std::to_string(prop_.multiProcessorCount) +
+                            " SMs); lower cuda_slots_per_type or raise cuda_actors_per_block",
                         "cuda launch");
     }
     const std::size_t ctl_bytes = sizeof(SlotControl) * g->slots;
@@ -619,12 +633,13 @@ private:
     SlotControl* controls = g->ctl_dev;
     RingView* routes = routes_;
     std::uint32_t route_count = route_count_;
-    auto staging_bytes = static_cast<std::uint32_t>(kStagingBytes);
-    void* args[] = {&desc, &controls, &routes, &route_count, &staging_bytes};
-    if (auto e = cudaLaunchKernel(entry.kernel, dim3(g->slots), dim3(32), args, smem, g->stream); e != cudaSuccess) {
+    cuda::KernelShape shape = g->shape;
+    void* args[] = {&desc, &controls, &routes, &route_count, &shape};
+    if (auto e = cudaLaunchKernel(entry.kernel, dim3(blocks), dim3(32 * per_block), args, smem, g->stream);
+        e != cudaSuccess) {
       return cuda_error(e, "launch persistent kernel");
     }
-    resident_blocks_ += g->slots;
+    resident_blocks_ += blocks;
     groups_.push_back(std::move(g));
     return groups_.back().get();
   }
@@ -827,6 +842,12 @@ Result<std::unique_ptr<Executor>> make_cuda_executor(RuntimeState& rt) {
   }
   if (rt.cfg.cuda_slots_per_type == 0) {
     return make_error(ErrorCode::InvalidArgument, "cuda_slots_per_type must be > 0", "cuda");
+  }
+  if (rt.cfg.cuda_actors_per_block == 0 || rt.cfg.cuda_actors_per_block > cuda::kMaxWarpsPerBlock) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "cuda_actors_per_block must be 1.." + std::to_string(cuda::kMaxWarpsPerBlock) + ", got " +
+                          std::to_string(rt.cfg.cuda_actors_per_block),
+                      "cuda");
   }
   auto ex = std::make_unique<CudaExecutor>(rt, rt.cfg.cuda_device);
   if (auto st = ex->init(); !st) return st.error();

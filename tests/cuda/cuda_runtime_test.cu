@@ -25,10 +25,24 @@ using namespace std::chrono_literals;
 #define SKIP_WITHOUT_GPU()                                                                                     \
   if (!backend_available(Backend::Cuda)) GTEST_SKIP() << "no usable CUDA device"
 
+// Every test runs twice: actor slots as whole blocks, and as warps sharing blocks (4 per block), so K2K, lifecycle
+// and ordering are checked between warps of one block as well as across blocks.
+std::uint32_t g_actors_per_block = 1;
+
+class Cuda : public ::testing::TestWithParam<std::uint32_t> {
+protected:
+  void SetUp() override { g_actors_per_block = GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Slots, Cuda, ::testing::Values(1u, 4u), [](const auto& info) {
+  return info.param == 1 ? std::string("BlockPerActor") : "WarpsPerBlock" + std::to_string(info.param);
+});
+
 Runtime make_rt(std::uint32_t slots = 4) {
   RuntimeConfig cfg;
   cfg.backend = Backend::Cuda;
   cfg.cuda_slots_per_type = slots;
+  cfg.cuda_actors_per_block = g_actors_per_block;
   auto rt = Runtime::builder().config(cfg).build();
   EXPECT_TRUE(rt.ok()) << rt.error().describe();
   return std::move(rt).value();
@@ -39,7 +53,7 @@ struct HostOnly {
   void handle(auto& ctx, const Ping& m) { (void)ctx.reply(Pong{m.seq, m.value, 0}); }
 };
 
-TEST(Cuda, EchoRunsTheHandlerOnTheGpuWithUploadedState) {
+TEST_P(Cuda, EchoRunsTheHandlerOnTheGpuWithUploadedState) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   auto echo = rt.launch<Echo>("echo", {}, std::uint64_t{7});
@@ -55,7 +69,7 @@ TEST(Cuda, EchoRunsTheHandlerOnTheGpuWithUploadedState) {
   EXPECT_EQ(rt.backend(), Backend::Cuda);
 }
 
-TEST(Cuda, SendManyKeepsOrderWithoutLossOrDuplicates) {
+TEST_P(Cuda, SendManyKeepsOrderWithoutLossOrDuplicates) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   LaunchOptions o;
@@ -91,7 +105,7 @@ TEST(Cuda, SendManyKeepsOrderWithoutLossOrDuplicates) {
   EXPECT_EQ(echo->metrics()->processed, kN);
 }
 
-TEST(Cuda, FullMailboxRejectsAndLosesNothing) {
+TEST_P(Cuda, FullMailboxRejectsAndLosesNothing) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   LaunchOptions o;
@@ -121,7 +135,7 @@ TEST(Cuda, FullMailboxRejectsAndLosesNothing) {
   EXPECT_FALSE(echo->try_receive().ok());
 }
 
-TEST(Cuda, DeactivateHoldsMessagesUntilActivate) {
+TEST_P(Cuda, DeactivateHoldsMessagesUntilActivate) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   auto echo = rt.launch<Echo>("echo");
@@ -141,7 +155,7 @@ TEST(Cuda, DeactivateHoldsMessagesUntilActivate) {
   }
 }
 
-TEST(Cuda, TerminateIsOrderedAndFast) {
+TEST_P(Cuda, TerminateIsOrderedAndFast) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   auto echo = rt.launch<Echo>("echo");
@@ -162,7 +176,7 @@ TEST(Cuda, TerminateIsOrderedAndFast) {
   EXPECT_EQ(late.error().code(), ErrorCode::ActorTerminated);
 }
 
-TEST(Cuda, FailedHandlerIsRestartedWithFreshState) {
+TEST_P(Cuda, FailedHandlerIsRestartedWithFreshState) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   auto echo = rt.launch<Echo>("echo");
@@ -186,7 +200,7 @@ TEST(Cuda, FailedHandlerIsRestartedWithFreshState) {
   EXPECT_EQ(crash->code, 1u);
 }
 
-TEST(Cuda, MetricsReportDeviceMemory) {
+TEST_P(Cuda, MetricsReportDeviceMemory) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   auto echo = rt.launch<Echo>("echo");
@@ -199,7 +213,7 @@ TEST(Cuda, MetricsReportDeviceMemory) {
   EXPECT_GT(m.mapped_ring_bytes, 0u);
 }
 
-TEST(Cuda, SeveralActorsShareOnePersistentKernel) {
+TEST_P(Cuda, SeveralActorsShareOnePersistentKernel) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt(4);
   std::vector<ActorHandle> hs;
@@ -227,7 +241,7 @@ TEST(Cuda, SeveralActorsShareOnePersistentKernel) {
   EXPECT_EQ(again->call<Pong>(Ping{0, 1}, 1s)->count, 1u);
 }
 
-TEST(Cuda, HlcIsCausalAcrossHostAndDevice) {
+TEST_P(Cuda, HlcIsCausalAcrossHostAndDevice) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   auto echo = rt.launch<Echo>("echo");
@@ -243,7 +257,7 @@ TEST(Cuda, HlcIsCausalAcrossHostAndDevice) {
   }
 }
 
-TEST(Cuda, K2KChainAcrossBlocksKeepsOrder) {
+TEST_P(Cuda, K2KChainAcrossBlocksKeepsOrder) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   LaunchOptions o;
@@ -278,7 +292,7 @@ TEST(Cuda, K2KChainAcrossBlocksKeepsOrder) {
   EXPECT_EQ(d->metrics()->processed, kN);
 }
 
-TEST(Cuda, K2KFanInWithBackPressureLosesNothing) {
+TEST_P(Cuda, K2KFanInWithBackPressureLosesNothing) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   LaunchOptions small;
@@ -305,7 +319,7 @@ TEST(Cuda, K2KFanInWithBackPressureLosesNothing) {
   EXPECT_EQ(t.out_of_order, 0u) << "per-sender FIFO violated";
 }
 
-TEST(Cuda, ActorWithoutDeviceCodeIsAClearError) {
+TEST_P(Cuda, ActorWithoutDeviceCodeIsAClearError) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   auto h = rt.launch<HostOnly>("host-only");
@@ -314,7 +328,7 @@ TEST(Cuda, ActorWithoutDeviceCodeIsAClearError) {
   EXPECT_NE(h.error().message().find("RINGKERNEL_CUDA_ACTOR"), std::string::npos) << h.error().describe();
 }
 
-TEST(Cuda, CoResidencyIsCheckedBeforeLaunch) {
+TEST_P(Cuda, CoResidencyIsCheckedBeforeLaunch) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt(1'000'000);
   auto h = rt.launch<Echo>("echo");
@@ -323,7 +337,7 @@ TEST(Cuda, CoResidencyIsCheckedBeforeLaunch) {
   EXPECT_NE(h.error().message().find("co-residency"), std::string::npos) << h.error().describe();
 }
 
-TEST(Cuda, OversizedSlotIsRefused) {
+TEST_P(Cuda, OversizedSlotIsRefused) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   LaunchOptions o;
@@ -333,7 +347,7 @@ TEST(Cuda, OversizedSlotIsRefused) {
   EXPECT_EQ(h.error().code(), ErrorCode::InvalidArgument);
 }
 
-TEST(Cuda, ShutdownIsBounded) {
+TEST_P(Cuda, ShutdownIsBounded) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   auto echo = rt.launch<Echo>("echo");
@@ -356,7 +370,7 @@ Runtime make_cpu_rt() {
   return std::move(rt).value();
 }
 
-TEST(Cuda, SnapshotSeesSharedMemoryStateAndRestoresOnCudaAndCpu) {
+TEST_P(Cuda, SnapshotSeesSharedMemoryStateAndRestoresOnCudaAndCpu) {
   SKIP_WITHOUT_GPU();
   ActorCatalog cat;
   cat.add<Echo>();
@@ -393,7 +407,7 @@ TEST(Cuda, SnapshotSeesSharedMemoryStateAndRestoresOnCudaAndCpu) {
   }
 }
 
-TEST(Cuda, LargeStatesMoveBetweenCpuAndCudaThroughCheckpoints) {
+TEST_P(Cuda, LargeStatesMoveBetweenCpuAndCudaThroughCheckpoints) {
   SKIP_WITHOUT_GPU();
   ActorCatalog cat;
   cat.add<Ledger>();
@@ -447,6 +461,64 @@ TEST(Cuda, LargeStatesMoveBetweenCpuAndCudaThroughCheckpoints) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->value, 5000u + 1 + 89 * 3);
   EXPECT_EQ(c->writes, expect->writes);
+}
+
+TEST(CudaConfig, ActorsPerBlockIsValidated) {
+  SKIP_WITHOUT_GPU();
+  for (const std::uint32_t bad : {0u, 9u}) {
+    RuntimeConfig cfg;
+    cfg.backend = Backend::Cuda;
+    cfg.cuda_actors_per_block = bad;
+    auto rt = Runtime::builder().config(cfg).build();
+    ASSERT_FALSE(rt.ok()) << bad;
+    EXPECT_EQ(rt.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(rt.error().message().find("cuda_actors_per_block"), std::string::npos) << rt.error().describe();
+  }
+}
+
+TEST_P(Cuda, WarpSizedSlotsRefuseLargeInboxSlots) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt();
+  LaunchOptions o;
+  o.slot_size = 512;  // fine for block-sized slots (1 KiB staging rows), too large for warp-sized ones (256 B)
+  auto h = rt.launch<Echo>("echo", o);
+  if (GetParam() == 1) {
+    ASSERT_TRUE(h.ok()) << h.error().describe();
+    auto r = h->call<Pong>(Ping{1, 1}, 1s);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+  } else {
+    ASSERT_FALSE(h.ok());
+    EXPECT_EQ(h.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(h.error().message().find("warp-sized"), std::string::npos) << h.error().describe();
+  }
+}
+
+TEST_P(Cuda, ActorsOfOneBlockRunIndependently) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt(8);
+  std::vector<ActorHandle> echoes;
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    auto e = rt.launch<Echo>("echo" + std::to_string(i), {}, i * 100);
+    ASSERT_TRUE(e.ok()) << e.error().describe();
+    echoes.push_back(*e);
+  }
+  // A paused actor holds its messages; its neighbours in the same block keep answering.
+  ASSERT_TRUE(echoes[1].deactivate().ok());
+  ASSERT_TRUE(echoes[1].send(Ping{0, 0}).ok());
+  for (int round = 1; round <= 3; ++round) {
+    for (std::size_t i = 0; i < echoes.size(); ++i) {
+      if (i == 1) continue;
+      auto r = echoes[i].call<Pong>(Ping{static_cast<std::uint64_t>(round), 1}, 1s);
+      ASSERT_TRUE(r.ok()) << i << ": " << r.error().describe();
+      EXPECT_EQ(r->value, 3u + i * 100) << "actor " << i << " ran with another slot's state";
+      EXPECT_EQ(r->count, static_cast<std::uint64_t>(round));
+    }
+  }
+  EXPECT_FALSE(echoes[1].try_receive().ok());
+  ASSERT_TRUE(echoes[1].activate().ok());
+  auto held = echoes[1].receive(2s);
+  ASSERT_TRUE(held.ok()) << held.error().describe();
+  EXPECT_EQ(held->as<Pong>()->value, 100u);
 }
 
 } // namespace

@@ -79,6 +79,8 @@ struct BlockEnv {
   std::uint32_t reply_count = 0;         ///< Buffered replies in this batch.
   std::uint32_t reply_used = 0;          ///< Vectors of reply_buf in use.
   std::uint32_t reply_uniform = 0;       ///< Vectors per reply when all buffered replies have the same size, else 0.
+  std::uint32_t reply_cap_slots = 0;     ///< Most buffered replies (KernelShape::reply_slots).
+  std::uint32_t reply_cap_vecs = 0;      ///< Vectors reply_buf holds (KernelShape::reply_bytes / 16).
 };
 
 /// What a handler sees on the GPU: the message being handled, its own id and clock, replies to the host or
@@ -164,8 +166,8 @@ private:
     std::memcpy(static_cast<void*>(image), &h, sizeof(MessageHeader));
     std::memcpy(reinterpret_cast<std::byte*>(image) + sizeof(MessageHeader), &msg, sizeof(T));
     uint4* dst = reinterpret_cast<uint4*>(slot);
-    if (env_.reply_buf != nullptr && env_.reply_count < kReplyStageSlots &&
-        env_.reply_used + kVecs <= kReplyStageBytes / 16) {
+    if (env_.reply_buf != nullptr && env_.reply_count < env_.reply_cap_slots &&
+        env_.reply_used + kVecs <= env_.reply_cap_vecs) {
       dst = env_.reply_buf + env_.reply_used;
       env_.reply_dst[env_.reply_count] = slot;
       env_.reply_vecs[env_.reply_count] = static_cast<std::uint32_t>(kVecs);
@@ -215,10 +217,10 @@ __device__ __forceinline__ void warp_copy_uncached(void* dst, const void* src, s
   for (std::size_t i = lane; i < (bytes + 15) / 16; i += 32) d[i] = __ldcv(s + i);
 }
 
-/// Actor states up to this size are kept in shared memory while the actor runs (alignment permitting).
-inline constexpr std::size_t kSharedStateMax = 4096;
+/// Whether `A`'s state is kept in shared memory while the actor runs (the host sizes shared memory by the same
+/// rule: cuda::state_in_shared).
 template <class A>
-inline constexpr bool kStateInShared = sizeof(A) <= kSharedStateMax && alignof(A) <= 16;
+inline constexpr bool kStateInShared = state_in_shared(sizeof(A), alignof(A));
 
 /// Rows of 32 publish flags one poll may check (a batch of up to 256 messages).
 inline constexpr unsigned kMaxBatchRows = 8;
@@ -233,27 +235,35 @@ inline constexpr std::uint64_t kCounterFlushNs = 100'000;
 
 } // namespace detail
 
-/// The persistent kernel for actor type `A`: one 32-thread block per actor slot. Each poll reads the host
-/// inbox's publish flags warp-wide (relaxed rows first, then one acquire row, so all are in flight in one
-/// PCIe round trip) together with the device K2K inbox's flags and the command word. A ready batch (up to
-/// 256 host messages while they keep coming, 32 from K2K) is staged into shared memory with coalesced 16-byte
+/// The persistent kernel for actor type `A`: each warp is one actor slot (one warp per block, or up to
+/// kMaxWarpsPerBlock independent warps sharing a block for small actors). Each poll reads the host inbox's
+/// publish flags warp-wide (relaxed rows first, then one acquire row, so all are in flight in one PCIe round
+/// trip) together with the device K2K inbox's flags and the command word. A ready batch (several rows of 32
+/// host messages while they keep coming, 32 from K2K) is staged into shared memory with coalesced 16-byte
 /// loads, lane 0 runs the handlers in order (actor semantics: one message at a time), and the batch's replies
 /// and consumed positions are published with one fence: system scope when host memory was touched, device
-/// scope when the batch stayed on the GPU.
+/// scope when the batch stayed on the GPU. Warps of a block never synchronize with each other.
 template <class A>
-__global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, SlotControl* controls,
-                                                   RingView* routes, std::uint32_t route_count,
-                                                   std::uint32_t staging_bytes) {
-  // Dynamic shared memory: staging_bytes of inbox slots, then the batch's reply buffer (kernel_shared_bytes).
-  extern __shared__ uint4 staging[];
-  uint4* const reply_buf = staging + staging_bytes / 16;
-  auto* const reply_dst = reinterpret_cast<std::byte**>(reply_buf + kReplyStageBytes / 16);
-  auto* const reply_vecs = reinterpret_cast<std::uint32_t*>(reply_dst + kReplyStageSlots);
-  __shared__ uint4 loaded[sizeof(SlotDescriptor) / 16];  // descriptor read by the whole warp on Load
-  __shared__ uint4 state_smem[detail::kStateInShared<A> ? (sizeof(A) + 15) / 16 : 1];
+__global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
+    actor_kernel(const SlotDescriptor* slots, SlotControl* controls, RingView* routes, std::uint32_t route_count,
+                 KernelShape shape) {
+  // Dynamic shared memory, per warp (KernelShape::slot_bytes): inbox staging, the batch's reply images, their
+  // destinations and sizes, the descriptor read on Load, and a small state.
+  extern __shared__ uint4 block_smem[];
+  const unsigned warp = threadIdx.x / 32u;
+  const unsigned slot_index = blockIdx.x * shape.warps_per_block + warp;
+  const std::uint32_t staging_bytes = shape.staging_bytes;
+  uint4* const staging = block_smem + static_cast<std::size_t>(warp) * (shape.slot_bytes() / 16u);
+  uint4* const reply_buf = staging + staging_bytes / 16u;
+  auto* const reply_dst = reinterpret_cast<std::byte**>(reply_buf + shape.reply_bytes / 16u);
+  auto* const reply_vecs =
+      reinterpret_cast<std::uint32_t*>(reinterpret_cast<std::byte*>(reply_dst) + (shape.reply_slots * 8u + 15u) / 16u * 16u);
+  uint4* const loaded = reinterpret_cast<uint4*>(reinterpret_cast<std::byte*>(reply_vecs) +
+                                                 (shape.reply_slots * 4u + 15u) / 16u * 16u);
+  uint4* const state_smem = loaded + (sizeof(SlotDescriptor) + 15u) / 16u;
   namespace rd = ringkernel::detail;
   SlotDescriptor d{};                 // filled by the first Load: the host writes it when an actor moves in
-  SlotControl* ctl = controls + blockIdx.x;
+  SlotControl* ctl = controls + slot_index;
   const unsigned lane = threadIdx.x & 31u;
   const std::uint64_t timer0 = globaltimer_ns();
 
@@ -343,7 +353,7 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
         // above, then the warp barrier, order these reads after those writes).
         __syncwarp();
         static_assert(sizeof(SlotDescriptor) % 16 == 0);
-        detail::warp_copy_uncached(loaded, slots + blockIdx.x, sizeof(SlotDescriptor), lane);
+        detail::warp_copy_uncached(loaded, slots + slot_index, sizeof(SlotDescriptor), lane);
         __syncwarp();
         std::memcpy(static_cast<void*>(&d), loaded, sizeof(SlotDescriptor));
         // Small states live in shared memory while the actor runs: a handler's read-modify-write of its state
@@ -535,6 +545,8 @@ __global__ void __launch_bounds__(32) actor_kernel(const SlotDescriptor* slots, 
       env.reply_buf = reply_buf;
       env.reply_dst = reply_dst;
       env.reply_vecs = reply_vecs;
+      env.reply_cap_slots = shape.reply_slots;
+      env.reply_cap_vecs = shape.reply_bytes / 16u;
       env.reply_count = 0;
       env.reply_used = 0;
       env.reply_uniform = 0;

@@ -95,15 +95,51 @@ struct DeviceActorEntry {
 /// Registers a device actor type with the CUDA backend (defined in the cuda component).
 bool register_device_actor_entry(const DeviceActorEntry& entry);
 
-/// Publish flags a block polls per row (one per lane); a batch is up to 8 rows while messages keep coming.
+/// Publish flags a slot polls per row (one per lane); a batch is several rows while messages keep coming.
 inline constexpr std::uint32_t kWarpBatch = 32;
-/// Bytes of shared memory a block buffers the host replies of one batch in (written out warp-wide).
-inline constexpr std::uint32_t kReplyStageBytes = 16 * 1024;
-/// Most replies buffered per batch; further replies are written to the K2H ring directly.
-inline constexpr std::uint32_t kReplyStageSlots = 256;
-/// Dynamic shared memory of an actor kernel whose inbox staging area is `staging_bytes`.
-constexpr std::size_t kernel_shared_bytes(std::size_t staging_bytes) {
-  return staging_bytes + kReplyStageBytes + kReplyStageSlots * (sizeof(void*) + sizeof(std::uint32_t));
+/// Actor states up to this size (and alignment up to 16) are kept in shared memory while the actor runs.
+inline constexpr std::size_t kSharedStateMax = 4096;
+/// Most actor slots (warps) one block may host.
+inline constexpr std::uint32_t kMaxWarpsPerBlock = 8;
+
+/// True when an actor state of this size and alignment lives in shared memory while the actor runs.
+constexpr bool state_in_shared(std::size_t size, std::size_t align) {
+  return size <= kSharedStateMax && align <= 16;
 }
+
+/// How the shared memory of one actor slot (a warp) is laid out; a block hosting W slots holds W of these
+/// back to back. Chosen by the host per actor type, passed to the kernel by value.
+struct KernelShape {
+  std::uint32_t staging_bytes = 0;   ///< Inbox slots staged per batch (a multiple of 32 slots).
+  std::uint32_t reply_bytes = 0;     ///< Shared-memory images of a batch's host replies.
+  std::uint32_t reply_slots = 0;     ///< Most buffered replies per batch.
+  std::uint32_t state_bytes = 0;     ///< Shared-memory copy of a small state (0 when it stays in device memory).
+  std::uint32_t warps_per_block = 1; ///< Actor slots per block.
+
+  /// Bytes of shared memory one slot takes (each part 16-byte aligned).
+  [[nodiscard]] constexpr std::uint32_t slot_bytes() const {
+    return staging_bytes + reply_bytes + round16(reply_slots * 8u) + round16(reply_slots * 4u) +
+           round16(static_cast<std::uint32_t>(sizeof(SlotDescriptor))) + round16(state_bytes);
+  }
+  /// Dynamic shared memory of one block.
+  [[nodiscard]] constexpr std::uint32_t block_bytes() const { return slot_bytes() * warps_per_block; }
+  /// The shape for `warps` slots per block and a state of `state_size` bytes aligned to `state_align`: a
+  /// block-sized slot stages up to 8 rows of 32 x 1 KiB slots; warp-sized slots stage one row of 32 x 256 B
+  /// so that up to eight fit one block's shared memory.
+  static constexpr KernelShape make(std::uint32_t warps, std::size_t state_size, std::size_t state_align) {
+    KernelShape k;
+    k.warps_per_block = warps;
+    k.staging_bytes = warps == 1 ? kWarpBatch * 1024u : kWarpBatch * 256u;
+    k.reply_bytes = warps == 1 ? 16u * 1024u : 4u * 1024u;
+    k.reply_slots = warps == 1 ? 256u : 64u;
+    k.state_bytes = state_in_shared(state_size, state_align) ? round16(static_cast<std::uint32_t>(state_size)) : 0u;
+    return k;
+  }
+  /// Largest inbox slot (bytes) this shape stages a full row of.
+  [[nodiscard]] constexpr std::uint32_t max_slot_size() const { return staging_bytes / kWarpBatch; }
+
+private:
+  static constexpr std::uint32_t round16(std::uint32_t v) { return (v + 15u) / 16u * 16u; }
+};
 
 } // namespace ringkernel::cuda
