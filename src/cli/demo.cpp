@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "demo_actors.hpp"
+#include "demo_webgpu.hpp"
 #include "report.hpp"
 
 namespace ringkernel::cli {
@@ -116,7 +117,9 @@ int run_demo(const DemoOptions& opts) {
 
   LaunchOptions lo;
   lo.mailbox_capacity = kMailbox;
-  auto pipeline = launch_pipeline(rt, lo, opts.ingest, opts.fail_every);
+  // WebGPU runs actors written in the IR: the same pipeline, defined once more in demo_webgpu.cpp.
+  auto pipeline = rt.backend() == Backend::WebGpu ? launch_webgpu_pipeline(rt, lo, opts.ingest, opts.fail_every)
+                                                  : launch_pipeline(rt, lo, opts.ingest, opts.fail_every);
   if (!pipeline) {
     print_error("launch failed", pipeline.error());
     return 1;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -20,13 +21,18 @@
 
 #include "core/runtime_state.hpp"
 #include "webgpu/program.hpp"
+#include "webgpu/wgpu_util.hpp"
 
 namespace ringkernel::webgpu {
 namespace {
-WGPUStringView sv(const std::string& s) { return {s.data(), s.size()}; }
-std::string str(WGPUStringView v) {
-  if (v.data == nullptr) return {};
-  return std::string(v.data, v.length == WGPU_STRLEN ? std::strlen(v.data) : v.length);
+using detail::str;
+using detail::sv;
+
+// Armed by testing::inject(); taken (once) by the executor step it applies to.
+std::atomic<testing::Fault> g_fault{testing::Fault::None};
+bool take_fault(testing::Fault f) {
+  testing::Fault want = f;
+  return g_fault.load(std::memory_order_relaxed) == f && g_fault.compare_exchange_strong(want, testing::Fault::None);
 }
 
 std::string backend_name(WGPUBackendType t) {
@@ -58,32 +64,40 @@ struct Device {
     wgpuDevicePoll(device, true, nullptr);
     wgpuInstanceProcessEvents(instance);
   }
-  std::string take_error() {
+  // Records a loss (first reason wins); every later operation fails with lost_error().
+  void mark_lost(const std::string& reason) {
     std::lock_guard lk(err_mu);
+    if (lost.load()) return;
+    lost_reason = reason;
+    lost.store(true);
+  }
+  // wgpu-native reports operations on a lost device as validation errors ("Parent device is lost") without
+  // always calling the device-lost callback: such an error marks the device lost too.
+  void note_error(const std::string& e) {
+    if (e.find("device is lost") != std::string::npos || e.find("Device is lost") != std::string::npos) mark_lost(e);
+  }
+  std::string take_error() {
     std::string e;
-    e.swap(uncaptured);
+    {
+      std::lock_guard lk(err_mu);
+      e.swap(uncaptured);
+    }
+    note_error(e);
+    std::lock_guard lk(err_mu);
     if (lost.load()) e = "device lost: " + lost_reason + (e.empty() ? "" : "; " + e);
     return e;
   }
   // Runs `fn` in a validation error scope; the captured message, "" when none.
   template <class Fn>
   std::string scoped(Fn&& fn) {
-    wgpuDevicePushErrorScope(device, WGPUErrorFilter_Validation);
-    fn();
-    std::string msg;
-    bool done = false;
-    WGPUPopErrorScopeCallbackInfo cb{};
-    cb.mode = WGPUCallbackMode_AllowProcessEvents;
-    cb.callback = [](WGPUPopErrorScopeStatus, WGPUErrorType type, WGPUStringView m, void* u1, void* u2) {
-      if (type != WGPUErrorType_NoError) *static_cast<std::string*>(u1) = str(m).empty() ? "validation error" : str(m);
-      *static_cast<bool*>(u2) = true;
-    };
-    cb.userdata1 = &msg;
-    cb.userdata2 = &done;
-    wgpuDevicePopErrorScope(device, cb);
-    for (int i = 0; i < 1000 && !done; ++i) wait();
-    if (!done && msg.empty()) msg = "error scope never completed";
-    return msg;
+    std::string e = detail::validation_scope(device, [this] { wait(); }, std::forward<Fn>(fn));
+    note_error(e);
+    return e;
+  }
+  // The error to report once the device is lost (every operation after the loss fails with it).
+  Error lost_error(const std::string& context) {
+    std::lock_guard lk(err_mu);
+    return make_error(ErrorCode::BackendUnavailable, "WebGPU device lost (" + lost_reason + ")", context);
   }
 };
 
@@ -91,34 +105,64 @@ Result<Device*> device() {
   static std::string failure;
   static Device* dev = []() -> Device* {
     auto* d = new Device();  // process lifetime: drivers may not be torn down safely at exit
-    d->instance = wgpuCreateInstance(nullptr);
+    // RINGKERNEL_WEBGPU_BACKEND (vulkan, gl, metal, dx12; default all) limits the native APIs wgpu-native
+    // may use, e.g. to keep a machine's OpenGL software renderer out, or to check the no-adapter path.
+    WGPUInstanceExtras extras{};
+    extras.chain.sType = static_cast<WGPUSType>(WGPUSType_InstanceExtras);
+    std::string only;
+    if (const char* e = std::getenv("RINGKERNEL_WEBGPU_BACKEND"); e != nullptr && *e != '\0') only = e;
+    if (only == "vulkan") extras.backends = WGPUInstanceBackend_Vulkan;
+    else if (only == "gl") extras.backends = WGPUInstanceBackend_GL;
+    else if (only == "metal") extras.backends = WGPUInstanceBackend_Metal;
+    else if (only == "dx12") extras.backends = WGPUInstanceBackend_DX12;
+    else if (!only.empty() && only != "all") {
+      failure = "RINGKERNEL_WEBGPU_BACKEND='" + only + "' is not one of vulkan, gl, metal, dx12, all";
+      return nullptr;
+    }
+    WGPUInstanceDescriptor idesc{};
+    idesc.nextInChain = &extras.chain;
+    d->instance = wgpuCreateInstance(&idesc);
     if (d->instance == nullptr) {
       failure = "wgpuCreateInstance failed";
       return nullptr;
     }
-    WGPURequestAdapterOptions opts{};
-    opts.powerPreference = WGPUPowerPreference_HighPerformance;
-    WGPURequestAdapterCallbackInfo acb{};
-    acb.mode = WGPUCallbackMode_AllowProcessEvents;
-    acb.callback = [](WGPURequestAdapterStatus status, WGPUAdapter a, WGPUStringView msg, void* u1, void* u2) {
-      if (status == WGPURequestAdapterStatus_Success) *static_cast<WGPUAdapter*>(u1) = a;
-      else *static_cast<std::string*>(u2) = "no WebGPU adapter: " + str(msg);
+    // Every adapter is ranked explicitly, so a hardware GPU is chosen whenever one exists: discrete before
+    // integrated before unknown kinds before CPU renderers (lavapipe, llvmpipe); Vulkan first among equals.
+    const std::size_t n = wgpuInstanceEnumerateAdapters(d->instance, nullptr, nullptr);
+    std::vector<WGPUAdapter> adapters(n);
+    if (n != 0) wgpuInstanceEnumerateAdapters(d->instance, nullptr, adapters.data());
+    auto rank = [](const WGPUAdapterInfo& ai) {
+      const int kind = ai.adapterType == WGPUAdapterType_DiscreteGPU     ? 0
+                       : ai.adapterType == WGPUAdapterType_IntegratedGPU ? 1
+                       : ai.adapterType == WGPUAdapterType_CPU           ? 3
+                                                                         : 2;
+      return kind * 2 + (ai.backendType == WGPUBackendType_Vulkan ? 0 : 1);
     };
-    acb.userdata1 = &d->adapter;
-    acb.userdata2 = &failure;
-    wgpuInstanceRequestAdapter(d->instance, &opts, acb);
-    for (int i = 0; i < 1000 && d->adapter == nullptr && failure.empty(); ++i) wgpuInstanceProcessEvents(d->instance);
-    if (d->adapter == nullptr) {
-      if (failure.empty()) failure = "no WebGPU adapter (on machines without a GPU install mesa-vulkan-drivers for lavapipe)";
-      return nullptr;
+    int best = 1 << 30;
+    for (WGPUAdapter a : adapters) {
+      WGPUAdapterInfo ai{};
+      const bool ok = wgpuAdapterGetInfo(a, &ai) == WGPUStatus_Success;
+      const int r = ok ? rank(ai) : (1 << 29);
+      if (r < best) {
+        if (d->adapter != nullptr) wgpuAdapterRelease(d->adapter);
+        d->adapter = a;
+        best = r;
+        if (ok) {
+          d->info.adapter = str(ai.device) + " (" + str(ai.description) + ")";
+          d->info.backend = backend_name(ai.backendType);
+          d->info.hardware = ai.adapterType == WGPUAdapterType_DiscreteGPU || ai.adapterType == WGPUAdapterType_IntegratedGPU;
+          d->info.subgroup_min = ai.subgroupMinSize;
+          d->info.subgroup_max = ai.subgroupMaxSize;
+        }
+      } else {
+        wgpuAdapterRelease(a);
+      }
+      if (ok) wgpuAdapterInfoFreeMembers(ai);
     }
-    WGPUAdapterInfo ai{};
-    if (wgpuAdapterGetInfo(d->adapter, &ai) == WGPUStatus_Success) {
-      d->info.adapter = str(ai.device) + " (" + str(ai.description) + ")";
-      d->info.backend = backend_name(ai.backendType);
-      d->info.subgroup_min = ai.subgroupMinSize;
-      d->info.subgroup_max = ai.subgroupMaxSize;
-      wgpuAdapterInfoFreeMembers(ai);
+    if (d->adapter == nullptr) {
+      failure = "no WebGPU adapter" + (only.empty() ? std::string() : " for RINGKERNEL_WEBGPU_BACKEND=" + only) +
+                " (on machines without a GPU install mesa-vulkan-drivers for lavapipe)";
+      return nullptr;
     }
     WGPULimits lim{};
     if (wgpuAdapterGetLimits(d->adapter, &lim) != WGPUStatus_Success) {
@@ -146,9 +190,7 @@ Result<Device*> device() {
     dd.deviceLostCallbackInfo.mode = WGPUCallbackMode_AllowProcessEvents;
     dd.deviceLostCallbackInfo.callback = [](WGPUDevice const*, WGPUDeviceLostReason reason, WGPUStringView m, void* u1, void*) {
       auto* self = static_cast<Device*>(u1);
-      std::lock_guard lk(self->err_mu);
-      self->lost_reason = "reason " + std::to_string(static_cast<int>(reason)) + ": " + str(m);
-      self->lost.store(true);
+      self->mark_lost("reason " + std::to_string(static_cast<int>(reason)) + ": " + str(m));
     };
     dd.deviceLostCallbackInfo.userdata1 = d;
     WGPURequestDeviceCallbackInfo dcb{};
@@ -177,6 +219,8 @@ Result<Device*> device() {
     return d;
   }();
   if (dev == nullptr) return make_error(ErrorCode::BackendUnavailable, failure, "webgpu");
+  // A lost device is never used again (wgpu-native cannot revive it); new runtimes and probes say so.
+  if (dev->lost.load()) return dev->lost_error("webgpu");
   return dev;
 }
 
@@ -187,14 +231,14 @@ std::uint64_t wall_ms() {
 
 std::uint64_t align4(std::uint64_t n) { return (n + 3) / 4 * 4; }
 
-std::atomic<std::uint64_t> g_batches{0}, g_messages{0}, g_busy_ns{0}, g_gpu_ns{0}, g_overlapped{0};
+std::atomic<std::uint64_t> g_batches{0}, g_messages{0}, g_busy_ns{0}, g_gpu_ns{0}, g_overlapped{0}, g_submits{0};
 
 } // namespace
 
 BatchStats batch_stats() noexcept {
   return {g_batches.load(std::memory_order_relaxed), g_messages.load(std::memory_order_relaxed),
           g_busy_ns.load(std::memory_order_relaxed), g_gpu_ns.load(std::memory_order_relaxed),
-          g_overlapped.load(std::memory_order_relaxed)};
+          g_overlapped.load(std::memory_order_relaxed), g_submits.load(std::memory_order_relaxed)};
 }
 
 Result<DeviceInfo> probe() {
@@ -202,6 +246,23 @@ Result<DeviceInfo> probe() {
   if (!d) return d.error();
   return (*d)->info;
 }
+
+namespace testing {
+void inject(Fault f) noexcept { g_fault.store(f); }
+
+Status destroy_device() {
+  auto d = device();
+  if (!d) return d.error();
+  Device& dev = **d;
+  wgpuDeviceDestroy(dev.device);
+  // Give the device-lost callback a chance (a driver-side loss arrives through it). wgpu-native (checked with
+  // v0.32) does not invoke it for an explicit wgpuDeviceDestroy, so the loss is then recorded here: the
+  // device is gone either way, and everything after must see it.
+  for (int i = 0; i < 20 && !dev.lost.load(); ++i) dev.wait();
+  dev.mark_lost("destroyed with wgpuDeviceDestroy (webgpu::testing::destroy_device)");
+  return {};
+}
+}  // namespace testing
 
 } // namespace ringkernel::webgpu
 
@@ -214,6 +275,7 @@ using webgpu::detail::HostState;
 using webgpu::sv;
 using webgpu::align4;
 using webgpu::wall_ms;
+using webgpu::take_fault;
 
 thread_local bool t_in_drain = false;  // set on the pump thread and while a drain runs inside schedule()
 
@@ -233,6 +295,7 @@ struct Frame {
   std::vector<std::byte> data;
   std::uint32_t total = 0;
   bool inflight = false;
+  std::string failed;  // set when the batch could not be submitted (device lost, injected fault): it fails
   std::uint64_t t_start = 0, t_submit = 0;
 };
 
@@ -240,6 +303,12 @@ struct Slot {
   Group* group = nullptr;
   std::uint32_t index = 0;
   bool active = false;                       // under batch_mu_
+  // The actor failed in a batch and its slot has not been reloaded yet: no new batch takes its messages, and
+  // those of a batch already in flight are not delivered but kept (under batch_mu_).
+  bool failed = false;
+  // Messages taken from the inbox but not run because the actor failed before them, as staging images in
+  // inbox order; the next batch runs them first (under batch_mu_).
+  std::vector<std::uint32_t> carry;
   std::atomic<std::uint64_t> limit{UINT64_MAX};  // inbox position the device must not consume beyond
 };
 
@@ -303,6 +372,7 @@ public:
                             "ringkernel::webgpu::launch()",
                         "webgpu");
     }
+    if (dev_->lost.load()) return dev_->lost_error("webgpu launch '" + cell.name + "'");
     std::lock_guard lk(batch_mu_);
     auto g = group_for(program);
     if (!g) return g.error();
@@ -331,6 +401,7 @@ public:
     if (command == kDeviceLoad) {
       const auto* hs = static_cast<const HostState*>(host_state);
       if (hs == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
+      if (dev_->lost.load()) return dev_->lost_error(cell.name);
       Group& g = *s->group;
       const std::uint32_t words = g.program->spec().state_words;
       wgpuQueueWriteBuffer(dev_->queue, g.buf[kState], std::uint64_t{s->index} * words * 4, hs->words.data(),
@@ -339,14 +410,33 @@ public:
       const std::uint64_t clk = load_relaxed(&cell.cb.hlc);
       wgpuQueueWriteBuffer(dev_->queue, g.buf[kClocks], std::uint64_t{s->index} * 8, &clk, sizeof clk);
       if (auto e = dev_->take_error(); !e.empty()) return make_error(ErrorCode::BackendUnavailable, e, cell.name);
+      s->failed = false;  // a fresh instance: it runs the messages kept behind its failure
+      // A fresh instance runs on_start first: a synthetic message ahead of everything kept or queued (a start
+      // message of an instance that never ran is replaced).
+      std::vector<std::uint32_t> kept;
+      for (std::size_t off = 0; off + g.sw <= s->carry.size(); off += g.sw) {
+        if (!webgpu::detail::is_hook(s->carry[off + 1])) kept.insert(kept.end(), s->carry.begin() + std::ptrdiff_t(off), s->carry.begin() + std::ptrdiff_t(off + g.sw));
+      }
+      s->carry.clear();
+      if (g.program->spec().on_start) {
+        s->carry.assign(g.sw, 0);
+        const MessageHeader h = webgpu::detail::hook_message(webgpu::kOnStartType, cell.id);
+        std::memcpy(s->carry.data(), &h, sizeof h);
+      }
+      s->carry.insert(s->carry.end(), kept.begin(), kept.end());
     } else if (command == kDeviceActivate) {
       s->active = true;
     } else if (command == kDeviceDeactivate || command == kDeviceUnload) {
+      // on_stop runs for a healthy instance only: not after a failure (as on the CPU backend), never on a
+      // lost device.
+      if (command == kDeviceUnload && has_stop_hook(*s) && !s->failed && !dev_->lost.load()) run_stop_hook(cell, *s);
       s->active = false;
     }
     wake_.store(true);
     return {};
   }
+
+  static bool has_stop_hook(const Slot& s) { return static_cast<bool>(s.group->program->spec().on_stop); }
 
   void set_limit(ActorCell& cell, std::uint64_t limit) override {
     if (auto* s = static_cast<Slot*>(cell.device)) s->limit.store(limit, std::memory_order_release);
@@ -357,6 +447,15 @@ public:
     if (s == nullptr) return;
     std::lock_guard lk(batch_mu_);
     complete_inflight();
+    // Messages kept behind a failure that no restarted instance ran: dead letters, like the inbox's rest.
+    const DeadLetterReason why = rt_.shutting_down.load() ? DeadLetterReason::Shutdown : DeadLetterReason::ActorTerminated;
+    for (std::size_t off = 0; off + s->group->sw <= s->carry.size(); off += s->group->sw) {
+      MessageHeader h;
+      std::memcpy(&h, s->carry.data() + off, sizeof h);
+      if (webgpu::detail::is_hook(h.type_id)) continue;  // a start hook that never ran is no lost message
+      cell.dropped.fetch_add(1, std::memory_order_relaxed);
+      rt_.dead_letter(h, reinterpret_cast<const std::byte*>(s->carry.data() + off + 16), why, "terminated: " + cell.name);
+    }
     s->group->occupant[s->index] = nullptr;
     std::erase(live_, &cell);
     cell.device = nullptr;
@@ -369,6 +468,7 @@ public:
     if (s == nullptr || hs == nullptr) return {};
     std::lock_guard lk(batch_mu_);
     complete_inflight();
+    if (dev_->lost.load()) return dev_->lost_error(cell.name);
     Group& g = *s->group;
     const std::uint64_t bytes = std::uint64_t{g.program->spec().state_words} * 4;
     std::vector<std::byte> tmp;
@@ -397,6 +497,7 @@ private:
     const auto& spec = program->spec();
     const auto& info = dev_->info;
     const std::string ctx = "webgpu group '" + spec.name + "'";
+    if (dev_->lost.load()) return dev_->lost_error(ctx);
     auto g = std::make_unique<Group>();
     g->program = program;
     if (spec.counter_path == webgpu::CounterPath::Subgroups && !info.subgroups) {
@@ -479,6 +580,7 @@ private:
       b.binding = pb.slot;
       b.buffer = g->buf[pb.param];  // parameters 0..6 are the buffers in Buf order
       b.size = g->size[pb.param];
+      if (pb.param == kState && take_fault(webgpu::testing::Fault::BadBinding)) b.size += 256;  // past the end
       ge.push_back(b);
     }
     if (code.scalar_block_slot >= 0) {
@@ -525,6 +627,25 @@ private:
     });
     if (module != nullptr) wgpuShaderModuleRelease(module);
     if (!err.empty()) return make_error(ErrorCode::BackendUnavailable, "pipeline: " + err, ctx);
+    // One dispatch with no actors (n_actors is 0 in the zero-initialised scalar block), waited for: drivers
+    // such as lavapipe compile the shader at its first dispatch (seconds for a large program), which belongs
+    // to the launch, not to the first batch's latency.
+    WGPUCommandBuffer warm = nullptr;
+    err = dev_->scoped([&] {
+      WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(dev_->device, nullptr);
+      WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, nullptr);
+      wgpuComputePassEncoderSetPipeline(pass, g->pipe);
+      wgpuComputePassEncoderSetBindGroup(pass, 0, g->bind, 0, nullptr);
+      wgpuComputePassEncoderDispatchWorkgroups(pass, 1, 1, 1);
+      wgpuComputePassEncoderEnd(pass);
+      wgpuComputePassEncoderRelease(pass);
+      warm = wgpuCommandEncoderFinish(enc, nullptr);
+      wgpuCommandEncoderRelease(enc);
+    });
+    if (err.empty()) wgpuQueueSubmit(dev_->queue, 1, &warm);
+    if (warm != nullptr) wgpuCommandBufferRelease(warm);
+    if (!err.empty()) return make_error(ErrorCode::BackendUnavailable, "first dispatch: " + err, ctx);
+    dev_->wait();
     g->occupant.assign(g->slots, nullptr);
     groups_.push_back(std::move(g));
     return groups_.back().get();
@@ -532,6 +653,7 @@ private:
 
   // Copies [offset, offset+bytes) of `src` to the host (caller holds batch_mu_).
   Status read_back(WGPUBuffer src, std::uint64_t offset, std::uint64_t bytes, std::vector<std::byte>& out) {
+    if (dev_->lost.load()) return dev_->lost_error("webgpu read-back");
     const std::uint64_t size = std::max<std::uint64_t>(4, align4(bytes));
     WGPUBufferDescriptor bd{};
     bd.size = size;
@@ -570,11 +692,11 @@ private:
     return {};
   }
 
-  // Packs the pending messages of the group's active actors into frame `f` and submits its dispatch (plus
-  // the copies of outputs, meta, clocks and counters into the frame's readback buffer); false when there was
-  // nothing to run. Caller holds batch_mu_. Buffers shared by both frames (staging, desc, out, scalars) are
+  // Packs the pending messages of the group's active actors into frame `f` and writes them to the group's
+  // buffers (submit_all then encodes and submits the dispatch); false when there was nothing to run. Caller
+  // holds batch_mu_. Buffers shared by both frames (staging, desc, out, scalars) are
   // safe to rewrite while the other frame is in flight: WebGPU orders writeBuffer after earlier submissions.
-  bool pack_and_submit(Group& g, Frame& f) {
+  bool pack(Group& g, Frame& f) {
     const auto& spec = g.program->spec();
     const std::uint32_t sw = g.sw;
     f.t_start = steady_ns();
@@ -586,17 +708,25 @@ private:
       ActorCell* c = g.occupant[i];
       if (c == nullptr) continue;
       auto* s = static_cast<Slot*>(c->device);
-      // A failed actor left failed by its supervisor (restart limit) must not run any more messages.
-      if (!s->active || control_state(c->cb) != ActorState::Active) continue;
+      // A failed actor (until its restart reloads the slot, or for good when its supervisor gave up) must not
+      // run any more messages.
+      if (!s->active || s->failed || control_state(c->cb) != ActorState::Active) continue;
       std::unique_lock ck(c->consumer_mu, std::try_to_lock);  // a DropOldest evictor holds it briefly
       if (!ck.owns_lock()) continue;
+      const std::uint32_t first = total;
+      std::uint64_t room = std::min<std::uint64_t>(spec.batch_per_actor, g.max_batch - total);
+      // Messages kept behind an earlier failure run first: they were taken from the inbox before the rest.
+      const std::uint64_t carried = std::min<std::uint64_t>(room, s->carry.size() / sw);
+      if (carried != 0) {
+        std::copy_n(s->carry.begin(), carried * sw, f.staging.begin() + std::ptrdiff_t(std::size_t{total} * sw));
+        s->carry.erase(s->carry.begin(), s->carry.begin() + std::ptrdiff_t(carried * sw));
+        total += static_cast<std::uint32_t>(carried);
+        room -= carried;
+      }
       const std::uint64_t tail = load_acquire(&c->inbox.view().control->tail);
       const std::uint64_t limit = s->limit.load(std::memory_order_acquire);
-      std::uint64_t room = std::min<std::uint64_t>(spec.batch_per_actor, g.max_batch - total);
-      room = std::min<std::uint64_t>(room, limit > tail ? limit - tail : 0);
-      if (room == 0) continue;
-      const std::uint32_t first = total;
-      MpscConsumer(c->inbox.view()).pop_batch(static_cast<std::uint32_t>(room), [&](const MessageHeader& h, const std::byte* p) {
+      room = s->carry.empty() ? std::min<std::uint64_t>(room, limit > tail ? limit - tail : 0) : 0;
+      if (room != 0) MpscConsumer(c->inbox.view()).pop_batch(static_cast<std::uint32_t>(room), [&](const MessageHeader& h, const std::byte* p) {
         if (h.payload_len > spec.max_payload_words * 4u) {
           rt_.dead_letter(h, p, DeadLetterReason::UnknownMessageType,
                           "actor '" + c->name + "' (" + spec.name + ") handles payloads of at most " +
@@ -615,6 +745,24 @@ private:
     }
     if (total == 0) return false;
     f.total = total;
+    upload(g, f);
+    return true;
+  }
+
+  // Writes packed frame `f` (staging, descriptors, scalars) to the group's buffers and marks it in flight; a
+  // lost device gets nothing, the frame fails when completed. Caller holds batch_mu_.
+  void upload(Group& g, Frame& f) {
+    const std::uint32_t sw = g.sw;
+    const std::uint32_t total = f.total;
+    f.failed.clear();
+    if (dev_->lost.load()) {
+      // Nothing reaches a lost device: the batch fails when it is completed (its messages are dead-lettered,
+      // so pending calls end with the error instead of a timeout).
+      f.failed = dev_->lost_error("webgpu batch").describe();
+      f.t_submit = steady_ns();
+      f.inflight = true;
+      return;
+    }
     const auto n_actors = static_cast<std::uint32_t>(f.cells.size());
     std::uint32_t scalars[4] = {0, 0, 0, 0};
     const std::uint64_t now = wall_ms();
@@ -624,26 +772,79 @@ private:
     wgpuQueueWriteBuffer(dev_->queue, g.buf[kStaging], 0, f.staging.data(), std::size_t{total} * sw * 4);
     wgpuQueueWriteBuffer(dev_->queue, g.buf[kDesc], 0, f.desc.data(), f.desc.size() * 4);
     wgpuQueueWriteBuffer(dev_->queue, g.buf[kScalars], 0, scalars, sizeof scalars);
-    const std::uint64_t out_bytes = std::uint64_t{total} * spec.max_outputs * sw * 4;
-    const std::uint64_t meta_bytes = std::uint64_t{total} * 4;
-    WGPUCommandEncoder enc = wgpuDeviceCreateCommandEncoder(dev_->device, nullptr);
+    f.inflight = true;  // encoded and submitted with the other groups' batches of this step (submit_all)
+  }
+
+  // Runs the program's on_stop hook for `cell` now, as a batch of one synthetic message, and routes what it
+  // emitted (caller holds batch_mu_ and has completed the batches in flight, so both frames are idle).
+  void run_stop_hook(ActorCell& cell, Slot& s) {
+    Group& g = *s.group;
+    Frame& f = g.frames[g.next];
+    f.t_start = steady_ns();
+    f.staging.assign(g.sw, 0);
+    const MessageHeader h = webgpu::detail::hook_message(webgpu::kOnStopType, cell.id);
+    std::memcpy(f.staging.data(), &h, sizeof h);
+    f.desc.assign({s.index, 0, 1, cell.id});
+    f.cells.assign({&cell});
+    f.total = 1;
+    upload(g, f);
+    submit_all({{&g, &f}});
+    const bool was = t_in_drain;
+    t_in_drain = true;  // routing may schedule other actors: never drain them inline under batch_mu_
+    (void)complete(g, f);
+    t_in_drain = was;
+  }
+
+  // Records frame `f`'s dispatch and the copies of its outputs, meta, clocks and counters into its readback
+  // buffer in `enc`.
+  void encode(WGPUCommandEncoder enc, Group& g, const Frame& f) {
+    const auto& spec = g.program->spec();
+    const auto n_actors = static_cast<std::uint32_t>(f.cells.size());
     WGPUComputePassEncoder pass = wgpuCommandEncoderBeginComputePass(enc, nullptr);
     wgpuComputePassEncoderSetPipeline(pass, g.pipe);
     wgpuComputePassEncoderSetBindGroup(pass, 0, g.bind, 0, nullptr);
-    wgpuComputePassEncoderDispatchWorkgroups(pass, (n_actors + webgpu::detail::kWorkgroup - 1) / webgpu::detail::kWorkgroup, 1, 1);
+    std::uint32_t groups = (n_actors + webgpu::detail::kWorkgroup - 1) / webgpu::detail::kWorkgroup;
+    if (take_fault(webgpu::testing::Fault::OversizedDispatch)) groups = dev_->info.max_workgroups_per_dim + 1;
+    wgpuComputePassEncoderDispatchWorkgroups(pass, groups, 1, 1);
     wgpuComputePassEncoderEnd(pass);
     wgpuComputePassEncoderRelease(pass);
-    wgpuCommandEncoderCopyBufferToBuffer(enc, g.buf[kOut], 0, f.readback, 0, out_bytes);
-    wgpuCommandEncoderCopyBufferToBuffer(enc, g.buf[kMeta], 0, f.readback, g.off_meta, meta_bytes);
+    wgpuCommandEncoderCopyBufferToBuffer(enc, g.buf[kOut], 0, f.readback, 0, std::uint64_t{f.total} * spec.max_outputs * g.sw * 4);
+    wgpuCommandEncoderCopyBufferToBuffer(enc, g.buf[kMeta], 0, f.readback, g.off_meta, std::uint64_t{f.total} * 4);
     wgpuCommandEncoderCopyBufferToBuffer(enc, g.buf[kClocks], 0, f.readback, g.off_clk, g.size[kClocks]);
     wgpuCommandEncoderCopyBufferToBuffer(enc, g.buf[kCounters], 0, f.readback, g.off_cnt, g.size[kCounters]);
-    WGPUCommandBuffer cmd = wgpuCommandEncoderFinish(enc, nullptr);
-    wgpuQueueSubmit(dev_->queue, 1, &cmd);
-    wgpuCommandBufferRelease(cmd);
-    wgpuCommandEncoderRelease(enc);
-    f.t_submit = steady_ns();
-    f.inflight = true;
-    return true;
+  }
+
+  // Encodes the batches packed in this step, of every group, into one command buffer and submits it once:
+  // one submission (fence, driver call) per step instead of one per program. Encoded in a validation error
+  // scope because wgpu-native treats submitting an invalid command buffer as fatal (it aborts the process):
+  // an encoding error fails every batch of the step instead. wgpu-native pops the scope synchronously, so it
+  // costs no device round trip. Caller holds batch_mu_.
+  void submit_all(const std::vector<std::pair<Group*, Frame*>>& packed) {
+    WGPUCommandEncoder enc = nullptr;
+    WGPUCommandBuffer cmd = nullptr;
+    bool any = false;
+    const std::string err = dev_->scoped([&] {
+      enc = wgpuDeviceCreateCommandEncoder(dev_->device, nullptr);
+      for (auto [g, f] : packed) {
+        if (!f->failed.empty()) continue;  // not for a lost device
+        encode(enc, *g, *f);
+        any = true;
+      }
+      cmd = wgpuCommandEncoderFinish(enc, nullptr);
+    });
+    if (err.empty() && any) {
+      wgpuQueueSubmit(dev_->queue, 1, &cmd);
+      webgpu::g_submits.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (cmd != nullptr) wgpuCommandBufferRelease(cmd);
+    if (enc != nullptr) wgpuCommandEncoderRelease(enc);
+    const std::uint64_t now = steady_ns();
+    for (auto [g, f] : packed) {
+      if (!err.empty() && f->failed.empty()) {
+        f->failed = "WebGPU error while encoding the batches of this step ('" + g->program->spec().name + "' among them): " + err;
+      }
+      f->t_submit = now;
+    }
   }
 
   // Waits for frame `f`'s readback (mapAsync), then routes its outputs; returns the messages it ran.
@@ -654,17 +855,33 @@ private:
     const auto& spec = g.program->spec();
     const std::uint32_t sw = g.sw;
     const std::uint32_t total = f.total;
-    Status st = map_read(f.readback, g.readback_size);
+    Status st = f.failed.empty() ? map_read(f.readback, g.readback_size)
+                                 : Status(make_error(ErrorCode::BackendUnavailable, f.failed, "webgpu batch"));
     webgpu::g_gpu_ns.fetch_add(steady_ns() - f.t_submit, std::memory_order_relaxed);
-    if (st) {
+    if (st && f.failed.empty()) {
       if (auto e = dev_->take_error(); !e.empty()) {
         wgpuBufferUnmap(f.readback);
         st = make_error(ErrorCode::BackendUnavailable, e, "webgpu batch");
       }
     }
     if (!st) {
-      // The batch's messages are lost with the device: each actor in it fails (supervision decides).
-      for (ActorCell* c : f.cells) failures_.push_back({c, st.error().describe(), {}});
+      // The batch's results are lost (device lost, validation error): its messages are dead-lettered, which
+      // also ends the calls waiting for them with the error, and each actor in it fails (supervision decides;
+      // the restart reloads the slot, the state the batch may have left half-written).
+      const std::string why = st.error().describe();
+      for (std::size_t e = 0; e < f.desc.size(); e += 4) {
+        ActorCell& c = *f.cells[e / 4];
+        if (auto* s = static_cast<Slot*>(c.device)) s->failed = true;
+        for (std::uint32_t m = f.desc[e + 1]; m < f.desc[e + 1] + f.desc[e + 2]; ++m) {
+          const std::uint32_t* in = f.staging.data() + std::size_t{m} * sw;
+          MessageHeader ih;
+          std::memcpy(&ih, in, sizeof ih);
+          if (webgpu::detail::is_hook(ih.type_id)) continue;
+          rt_.dead_letter(ih, reinterpret_cast<const std::byte*>(in + 16), DeadLetterReason::HandlerFailed,
+                          "actor '" + c.name + "': " + why);
+        }
+        failures_.push_back({&c, why, {}});
+      }
       return total;
     }
     const auto* base = static_cast<const std::byte*>(wgpuBufferGetConstMappedRange(f.readback, 0, g.readback_size));
@@ -678,16 +895,28 @@ private:
     g.program->publish_counters(counters.data(), spec.counters, g.subgroup_path ? "subgroups" : "atomics");
     for (std::size_t e = 0; e < f.desc.size(); e += 4) {
       ActorCell& c = *f.cells[e / 4];
+      auto* s = static_cast<Slot*>(c.device);
       const std::uint32_t slot = f.desc[e], first = f.desc[e + 1], count = f.desc[e + 2];
+      // The actor failed in an earlier batch, after this one was submitted: this batch ran on the failed
+      // instance's state. Its outputs are dropped and its messages kept for the restarted instance.
+      const bool discard = s == nullptr || s->failed;
       // The actor's clock first, so host-side stamps of the messages routed below follow the device's.
       std::uint64_t cur = load_relaxed(&c.cb.hlc);
       while (cur < clocks[slot] && !cas(&c.cb.hlc, cur, clocks[slot])) {
       }
+      auto kept = [&](std::uint32_t m) { return discard || (meta[m] & webgpu::detail::kSkipped) != 0; };
+      auto hook = [&](std::uint32_t m) { return webgpu::detail::is_hook(f.staging[std::size_t{m} * sw + 1]); };
+      std::uint64_t ran = 0;  // hooks are not messages (the CPU backend does not count them either)
+      for (std::uint32_t m = first; m < first + count; ++m) ran += kept(m) || hook(m) ? 0 : 1;
       // Counted before the outputs are delivered: whoever sees a reply also sees its message as processed.
-      fetch_add_relaxed(&c.cb.processed, std::uint64_t{count});
+      fetch_add_relaxed(&c.cb.processed, ran);
       store_relaxed(&c.cb.heartbeat_ns, steady_ns());
       for (std::uint32_t m = first; m < first + count; ++m) {
         const std::uint32_t* in = f.staging.data() + std::size_t{m} * sw;
+        if (kept(m)) {
+          if (s != nullptr) s->carry.insert(s->carry.end(), in, in + sw);
+          continue;
+        }
         MessageHeader ih;
         std::memcpy(&ih, in, sizeof ih);
         if ((meta[m] & webgpu::detail::kUnhandled) != 0) {
@@ -695,13 +924,23 @@ private:
                           "actor '" + c.name + "' (" + spec.name + ") has no handler for type " + std::to_string(ih.type_id));
           continue;
         }
-        const std::uint32_t n = meta[m];
+        const std::uint32_t n = meta[m] & webgpu::detail::kOutputMask;
+        // Outputs emitted before a failure are delivered, as a CPU handler's sends are before it fails.
         for (std::uint32_t o = 0; o < std::min(n, spec.max_outputs); ++o) route(c, out + (std::size_t{m} * spec.max_outputs + o) * sw);
-        if (n > spec.max_outputs) {
-          Failure fl{&c, "handler emitted " + std::to_string(n) + " outputs, max_outputs is " + std::to_string(spec.max_outputs), {}};
+        const bool failed = n > spec.max_outputs || (meta[m] & webgpu::detail::kFailed) != 0;
+        if (failed && hook(m)) {
+          // A failing hook is recorded, not supervised (RuntimeState::run_hook does the same for host actors).
+          store_relaxed(&c.cb.last_error, static_cast<std::uint32_t>(ErrorCode::HandlerFailed));
+        } else if (failed) {
+          Failure fl{&c,
+                     n > spec.max_outputs ? "handler emitted " + std::to_string(n) + " outputs, max_outputs is " +
+                                                std::to_string(spec.max_outputs)
+                                          : "handler of '" + spec.name + "' called fail()",
+                     {}};
           const auto* b = reinterpret_cast<const std::byte*>(in);
           fl.message.assign(b, b + 64 + ih.payload_len);
           failures_.push_back(std::move(fl));
+          s->failed = true;
         }
       }
     }
@@ -724,16 +963,29 @@ private:
     t_in_drain = was;
   }
 
-  // One pipelined step of a group: submit the next batch (if any) before waiting for the one in flight, so
-  // the host packs batch N+1 and the GPU runs it while batch N's outputs are mapped and routed.
-  std::uint32_t step(Group& g) {
-    Frame& next = g.frames[g.next];
-    Frame& prev = g.frames[1 - g.next];
-    const bool submitted = pack_and_submit(g, next);
-    if (submitted && prev.inflight) webgpu::g_overlapped.fetch_add(1, std::memory_order_relaxed);
-    const std::uint32_t done = complete(g, prev);
-    if (submitted) g.next = 1 - g.next;
-    return done + (submitted ? 1u : 0u);
+  // One pipelined step of every group: pack and submit (once, for all groups) the next batches before
+  // waiting for the ones in flight, so the host packs batch N+1 and the GPU runs it while batch N's outputs
+  // are mapped and routed. Caller holds batch_mu_.
+  std::uint32_t step_all() {
+    std::vector<std::pair<Group*, Frame*>>& packed = packed_;
+    packed.clear();
+    for (auto& g : groups_) {
+      Frame& next = g->frames[g->next];
+      if (pack(*g, next)) packed.emplace_back(g.get(), &next);
+    }
+    if (!packed.empty()) submit_all(packed);
+    std::uint32_t done = 0;
+    for (auto& g : groups_) {
+      Frame& prev = g->frames[1 - g->next];
+      const bool submitted = g->frames[g->next].inflight;
+      if (submitted && prev.inflight) webgpu::g_overlapped.fetch_add(1, std::memory_order_relaxed);
+      done += complete(*g, prev);
+      if (submitted) {
+        g->next = 1 - g->next;
+        ++done;
+      }
+    }
+    return done;
   }
 
   void route(ActorCell& from, const std::uint32_t* words) {
@@ -765,7 +1017,7 @@ private:
       std::uint32_t ran = 0;
       {
         std::lock_guard lk(batch_mu_);
-        for (auto& g : groups_) ran += step(*g);
+        ran += step_all();
         cells_copy_ = live_;
         failures.swap(failures_);
       }
@@ -793,6 +1045,7 @@ private:
   std::vector<std::unique_ptr<Group>> groups_;
   std::vector<ActorCell*> live_, cells_copy_;
   std::vector<Failure> failures_;  // found under batch_mu_, handed to supervision by the pump without it
+  std::vector<std::pair<Group*, Frame*>> packed_;  // step_all's list, kept to reuse its allocation
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> wake_{false}, sleeping_{false}, running_{true}, stopping_{false};

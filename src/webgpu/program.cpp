@@ -42,26 +42,26 @@ std::shared_ptr<const ActorProgram> find_program(const std::string& key) {
 // ---------------------------------------------------------------------------------------------------------
 // ActorContext
 
-void ActorContext::fail(const std::string& what) const {
+void ActorContext::misuse(const std::string& what) const {
   if (error_ != nullptr && error_->empty()) *error_ = what;
 }
 
 void ActorContext::check_payload(std::uint32_t offset, std::size_t bytes) const {
-  if (offset % 4 != 0) fail("payload offset " + std::to_string(offset) + " is not 4-byte aligned");
+  if (offset % 4 != 0) misuse("payload offset " + std::to_string(offset) + " is not 4-byte aligned");
   if (offset + bytes > spec_->max_payload_words * 4u) {
-    fail("payload field at byte " + std::to_string(offset) + " lies beyond max_payload_words (" +
+    misuse("payload field at byte " + std::to_string(offset) + " lies beyond max_payload_words (" +
          std::to_string(spec_->max_payload_words) + ")");
   }
 }
 
 Val<std::uint32_t> ActorContext::header_word(std::uint32_t i) const {
-  if (i >= 16 + spec_->max_payload_words) fail("message word " + std::to_string(i) + " lies beyond the slot");
+  if (i >= 16 + spec_->max_payload_words) misuse("message word " + std::to_string(i) + " lies beyond the slot");
   return {b_, b_->load(b_->ptr_add(msg_, b_->u32(i)))};
 }
 
 Ref<std::uint32_t> ActorContext::state_word(std::uint32_t i) const {
   if (i >= spec_->state_words) {
-    fail("state word " + std::to_string(i) + " is beyond state_words (" + std::to_string(spec_->state_words) + ")");
+    misuse("state word " + std::to_string(i) + " is beyond state_words (" + std::to_string(spec_->state_words) + ")");
   }
   return {b_, b_->ptr_add(state_, b_->u32(i))};
 }
@@ -76,6 +76,30 @@ void ActorContext::set_state_u64(std::uint32_t i, Val<std::uint64_t> v) const {
   state_word(i + 1) = dsl::cast<std::uint32_t>(v >> std::uint64_t{32});
 }
 
+Ref<std::uint32_t> ActorContext::state_word_at(Val<std::uint32_t> i) const {
+  return {b_, b_->ptr_add(state_, b_->binary(Op::Min, i.v, b_->u32(spec_->state_words - 1)))};
+}
+
+Val<std::uint64_t> ActorContext::state_u64_at(Val<std::uint32_t> i) const {
+  if (spec_->state_words < 2) misuse("state_u64_at needs state_words >= 2");
+  const Val<std::uint32_t> at{b_, b_->binary(Op::Min, i.v, b_->u32(std::max(spec_->state_words, 2u) - 2))};
+  return dsl::cast<std::uint64_t>(state_word_at(at).load()) |
+         (dsl::cast<std::uint64_t>(state_word_at(at + 1u).load()) << std::uint64_t{32});
+}
+
+void ActorContext::set_state_u64_at(Val<std::uint32_t> i, Val<std::uint64_t> v) const {
+  if (spec_->state_words < 2) misuse("set_state_u64_at needs state_words >= 2");
+  const Val<std::uint32_t> at{b_, b_->binary(Op::Min, i.v, b_->u32(std::max(spec_->state_words, 2u) - 2))};
+  state_word_at(at) = dsl::cast<std::uint32_t>(v);
+  state_word_at(at + 1u) = dsl::cast<std::uint32_t>(v >> std::uint64_t{32});
+}
+
+void ActorContext::fail() const { b_->store(failed_, b_->u32(1)); }
+
+void ActorContext::if_(Val<bool> c, const std::function<void()>& then_fn, const std::function<void()>& else_fn) const {
+  b_->if_(c.v, then_fn, else_fn);
+}
+
 void ActorContext::reply(TypeId type, const std::vector<Val<std::uint32_t>>& words) const {
   emit(source(), type, true, words);
 }
@@ -86,7 +110,7 @@ void ActorContext::send(Val<std::uint32_t> to, TypeId type, const std::vector<Va
 
 void ActorContext::count(std::uint32_t index, Val<std::uint64_t> amount) const {
   if (index >= spec_->counters) {
-    fail("counter " + std::to_string(index) + " is beyond counters (" + std::to_string(spec_->counters) + ")");
+    misuse("counter " + std::to_string(index) + " is beyond counters (" + std::to_string(spec_->counters) + ")");
     return;
   }
   // Accumulated privately per thread; the kernel adds it to the shared counter once, after the batch.
@@ -98,7 +122,7 @@ void ActorContext::emit(Val<std::uint32_t> dest, TypeId type, bool is_reply,
                         const std::vector<Val<std::uint32_t>>& words) const {
   Builder& b = *b_;
   if (words.size() > spec_->max_payload_words) {
-    fail("an output of " + std::to_string(words.size()) + " words exceeds max_payload_words (" +
+    misuse("an output of " + std::to_string(words.size()) + " words exceeds max_payload_words (" +
          std::to_string(spec_->max_payload_words) + ")");
     return;
   }
@@ -196,6 +220,8 @@ Result<ir::Kernel> build_kernel(const ActorSpec& spec, bool subgroups) {
   const Value pending = b.var(Type::u64(), std::max(1u, spec.counters), "pending");
   const Value nout = b.var(Type::u32(), 1, "nout");
   const Value handled = b.var(Type::u32(), 1, "handled");
+  const Value fail_msg = b.var(Type::u32(), 1, "fail_msg");  // set by ActorContext::fail for this message
+  const Value stopped = b.var(Type::u32(), 1, "stopped");    // the actor failed earlier in this batch
   const Value t = b.builtin(Op::GlobalId, ir::Dim::X);
   std::string error;
   b.if_(b.cmp(CmpPred::Lt, t, n_actors), [&] {
@@ -206,25 +232,39 @@ Result<ir::Kernel> build_kernel(const ActorSpec& spec, bool subgroups) {
     const Value self = b.load(b.ptr_add(d, b.u32(3)));
     const Value st = b.ptr_add(state, b.binary(Op::Mul, slot, b.u32(spec.state_words)));
     const Value clk = b.ptr_add(clocks, slot);
+    b.store(stopped, b.u32(0));
     b.for_(b.u32(0), count, b.u32(1), [&](Value j) {
       const Value idx = b.binary(Op::Add, first, j);
-      const Value msg = b.ptr_add(staging, b.binary(Op::Mul, idx, b.u32(slot_words)));
-      const Value o = b.ptr_add(out, b.binary(Op::Mul, idx, b.u32(slot_words * spec.max_outputs)));
-      b.store(nout, b.u32(0));
-      b.store(handled, b.u32(0));
-      const Value w8 = b.cast(b.load(b.ptr_add(msg, b.u32(8))), Type::u64());
-      const Value w9 = b.cast(b.load(b.ptr_add(msg, b.u32(9))), Type::u64());
-      b.hlc_update(clk, b.binary(Op::Or, w8, b.binary(Op::Shl, w9, b.const_int(Type::u64(), 32))), phys);
-      const Value type = b.load(b.ptr_add(msg, b.u32(1)));
-      for (const auto& h : spec.handlers) {
-        b.if_(b.cmp(CmpPred::Eq, type, b.u32(h.type_id)), [&] {
-          b.store(handled, b.u32(1));
-          ActorContext ctx(&b, msg, o, st, clk, phys, self, nout, pending, &spec, &error);
-          h.body(ctx);
-        });
-      }
-      const Value miss = b.select(b.cmp(CmpPred::Eq, b.load(handled), b.u32(0)), b.u32(detail::kUnhandled), b.u32(0));
-      b.store(b.ptr_add(meta, idx), b.binary(Op::Or, b.load(nout), miss));
+      // After a failure the actor's remaining messages are not run: the host keeps them for the restarted
+      // instance, as the CPU backend leaves the messages behind a failure in the inbox.
+      b.if_(
+          b.cmp(CmpPred::Ne, b.load(stopped), b.u32(0)),
+          [&] { b.store(b.ptr_add(meta, idx), b.u32(detail::kSkipped)); },
+          [&] {
+            const Value msg = b.ptr_add(staging, b.binary(Op::Mul, idx, b.u32(slot_words)));
+            const Value o = b.ptr_add(out, b.binary(Op::Mul, idx, b.u32(slot_words * spec.max_outputs)));
+            b.store(nout, b.u32(0));
+            b.store(handled, b.u32(0));
+            b.store(fail_msg, b.u32(0));
+            const Value w8 = b.cast(b.load(b.ptr_add(msg, b.u32(8))), Type::u64());
+            const Value w9 = b.cast(b.load(b.ptr_add(msg, b.u32(9))), Type::u64());
+            b.hlc_update(clk, b.binary(Op::Or, w8, b.binary(Op::Shl, w9, b.const_int(Type::u64(), 32))), phys);
+            const Value type = b.load(b.ptr_add(msg, b.u32(1)));
+            for (const auto& h : spec.handlers) {
+              b.if_(b.cmp(CmpPred::Eq, type, b.u32(h.type_id)), [&] {
+                b.store(handled, b.u32(1));
+                ActorContext ctx(&b, msg, o, st, clk, phys, self, nout, pending, fail_msg, &spec, &error);
+                h.body(ctx);
+              });
+            }
+            const Value miss = b.select(b.cmp(CmpPred::Eq, b.load(handled), b.u32(0)), b.u32(detail::kUnhandled), b.u32(0));
+            const Value n = b.load(nout);
+            const Value failed = b.cmp(CmpPred::Ne, b.load(fail_msg), b.u32(0));
+            const Value fbit = b.select(failed, b.u32(detail::kFailed), b.u32(0));
+            b.store(b.ptr_add(meta, idx), b.binary(Op::Or, b.binary(Op::Or, n, miss), fbit));
+            // Exceeding max_outputs is a failure too.
+            b.if_(b.binary(Op::Or, failed, b.cmp(CmpPred::Gt, n, b.u32(spec.max_outputs))), [&] { b.store(stopped, b.u32(1)); });
+          });
     });
   });
   for (std::uint32_t c = 0; c < spec.counters; ++c) {
@@ -281,9 +321,18 @@ Result<std::shared_ptr<const ActorProgram>> compile(const ActorSpec& spec) {
       }
     }
   }
+  for (const auto& h : spec.handlers) {
+    if (h.type_id == kOnStartType || h.type_id == kOnStopType) {
+      return make_error(ErrorCode::InvalidArgument, "type ids kOnStartType/kOnStopType are reserved for the hooks", ctx);
+    }
+  }
+  // The hooks run as handlers of reserved synthetic messages that the executor (or the CPU path) injects.
+  ActorSpec full = spec;
+  if (spec.on_start) full.handlers.push_back({kOnStartType, spec.on_start});
+  if (spec.on_stop) full.handlers.push_back({kOnStopType, spec.on_stop});
   using Portable = dsl::targets<ir::TargetId::WebGpu>;
   using WithSubgroups = dsl::targets<ir::TargetId::WebGpuSubgroups>;
-  auto portable = build_kernel<Portable>(spec, false);
+  auto portable = build_kernel<Portable>(full, false);
   if (!portable) return portable.error();
   auto low = ir::lower(*portable, ir::target_preset(ir::TargetId::WebGpu));
   if (!low) return low.error().with_context(ctx);
@@ -292,7 +341,7 @@ Result<std::shared_ptr<const ActorProgram>> compile(const ActorSpec& spec) {
   ir::Kernel sg_kernel;
   ir::GeneratedCode sg_code;
   if (want_sg) {
-    auto sg = build_kernel<WithSubgroups>(spec, true);
+    auto sg = build_kernel<WithSubgroups>(full, true);
     if (!sg) return sg.error();
     auto sl = ir::lower(*sg, ir::target_preset(ir::TargetId::WebGpuSubgroups));
     if (!sl) return sl.error().with_context(ctx);
@@ -333,7 +382,7 @@ ErrorCode run_on_interpreter(const ActorProgram& p, HostState& s, Context& ctx, 
   if (h.payload_len > spec.max_payload_words * 4u) return ErrorCode::InvalidArgument;
   std::vector<std::uint32_t> staging(sw, 0);
   std::memcpy(staging.data(), &h, sizeof h);
-  std::memcpy(staging.data() + 16, payload, h.payload_len);
+  if (h.payload_len != 0) std::memcpy(staging.data() + 16, payload, h.payload_len);
   std::vector<std::uint32_t> desc{0, 0, 1, ctx.self()};
   std::vector<std::uint64_t> clocks{std::max(s.clock, ctx.now().packed)};
   std::vector<std::uint32_t> out(std::size_t{sw} * spec.max_outputs, 0);
@@ -349,7 +398,7 @@ ErrorCode run_on_interpreter(const ActorProgram& p, HostState& s, Context& ctx, 
   s.clock = clocks[0];
   p.add_counters(counters.data(), spec.counters);
   if ((meta[0] & detail::kUnhandled) != 0) return ErrorCode::UnknownMessageType;
-  const std::uint32_t n = meta[0];
+  const std::uint32_t n = meta[0] & detail::kOutputMask;
   for (std::uint32_t i = 0; i < std::min(n, spec.max_outputs); ++i) {
     const std::uint32_t* w = out.data() + std::size_t{i} * sw;
     MessageHeader oh;
@@ -360,24 +409,41 @@ ErrorCode run_on_interpreter(const ActorProgram& p, HostState& s, Context& ctx, 
   }
   if (n > spec.max_outputs) {
     ctx.fail("handler emitted " + std::to_string(n) + " outputs, max_outputs is " + std::to_string(spec.max_outputs));
+  } else if ((meta[0] & detail::kFailed) != 0) {
+    ctx.fail("handler of '" + spec.name + "' called fail()");
   }
   return ErrorCode::Ok;
 }
 
+void run_hook_on_interpreter(HostState& s, Context& ctx, TypeId hook) {
+  const MessageHeader h = detail::hook_message(hook, ctx.self());
+  (void)run_on_interpreter(*s.program, s, ctx, h, nullptr);
+}
+
 } // namespace
 
-ActorType actor_type(std::shared_ptr<const ActorProgram> program) {
+ActorType actor_type(std::shared_ptr<const ActorProgram> program, std::vector<std::uint32_t> initial_state) {
   ActorType t;
   t.type_name = program->spec().name;
   t.type_key = program->key();
-  t.create = [program]() -> void* {
+  // The words every (re)start loads: the spec's initial state with the launch's words over its start.
+  std::vector<std::uint32_t> words(program->spec().state_words, 0);
+  std::copy(program->spec().initial_state.begin(), program->spec().initial_state.end(), words.begin());
+  std::copy_n(initial_state.begin(), std::min(initial_state.size(), words.size()), words.begin());
+  t.create = [program, words = std::move(words)]() -> void* {
     auto* s = new HostState();
     s->program = program;
-    s->words.assign(program->spec().state_words, 0);
-    std::copy(program->spec().initial_state.begin(), program->spec().initial_state.end(), s->words.begin());
+    s->words = words;
     return s;
   };
   t.destroy = [](void* p) noexcept { delete static_cast<HostState*>(p); };
+  // Hooks on the CPU backend: the same synthetic message the WebGPU executor injects, on the interpreter.
+  if (program->spec().on_start) {
+    t.on_start = [](void* st, Context& ctx) { run_hook_on_interpreter(*static_cast<HostState*>(st), ctx, kOnStartType); };
+  }
+  if (program->spec().on_stop) {
+    t.on_stop = [](void* st, Context& ctx) { run_hook_on_interpreter(*static_cast<HostState*>(st), ctx, kOnStopType); };
+  }
   // Host dispatch (CPU backend): the state carries its program, since dispatch is a plain function pointer.
   t.dispatch = [](void* st, Context& ctx, const MessageHeader& h, const std::byte* payload) -> ErrorCode {
     auto* s = static_cast<HostState*>(st);
@@ -388,11 +454,17 @@ ActorType actor_type(std::shared_ptr<const ActorProgram> program) {
 }
 
 Result<ActorHandle> launch(Runtime& rt, std::string_view name, std::shared_ptr<const ActorProgram> program,
-                           LaunchOptions opts) {
+                           LaunchOptions opts, std::vector<std::uint32_t> initial_state) {
   if (!program) return make_error(ErrorCode::InvalidArgument, "null program", "webgpu::launch");
+  if (initial_state.size() > program->spec().state_words) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "initial_state has " + std::to_string(initial_state.size()) + " words; '" +
+                          program->spec().name + "' has state_words " + std::to_string(program->spec().state_words),
+                      "webgpu::launch");
+  }
   const std::uint32_t need = (program->slot_words() * 4 + 63) / 64 * 64;
   if (opts.slot_size < need) opts.slot_size = need;
-  return rt.launch_type(name, opts, actor_type(std::move(program)));
+  return rt.launch_type(name, opts, actor_type(std::move(program), std::move(initial_state)));
 }
 
 } // namespace ringkernel::webgpu

@@ -22,3 +22,16 @@ ringkernel_cli_case(codegen_missing_file 1 "cannot read" codegen /nonexistent/k.
 ringkernel_cli_case(codegen_malformed_file 1 "ringkernel:" codegen "${PROJECT_SOURCE_DIR}/README.md" --backend cuda)
 ringkernel_cli_case(check_reports_every_target 0 "webgpu-subgroups" check ${_rk_kernels})
 ringkernel_cli_case(check_says_why_not 0 "no: " check ${_rk_kernels} --kernel daxpy)
+
+# `ringkernel demo --backend webgpu`: the demo's actors as IR programs on the machine's WebGPU adapter (Mesa
+# lavapipe in CI), verified end to end; and the clear error when no adapter can be found.
+if(TARGET ringkernel_webgpu)
+  ringkernel_cli_case(demo_webgpu 0 "verification: PASS" demo --backend webgpu --seconds 2 --no-progress)
+  ringkernel_cli_case(demo_webgpu_many_failures 0 "verification: PASS" demo --backend webgpu --seconds 1 --ingest 3
+                      --fail-every 50 --no-progress)
+  ringkernel_cli_case(demo_webgpu_no_adapter 1 "no WebGPU adapter" demo --backend webgpu --seconds 1 --no-progress)
+  set_tests_properties(cli.demo_webgpu cli.demo_webgpu_many_failures cli.demo_webgpu_no_adapter
+                       PROPERTIES LABELS "webgpu;cli" TIMEOUT 120)
+  # No native API wgpu-native could use on Linux: the adapter search finds nothing.
+  set_tests_properties(cli.demo_webgpu_no_adapter PROPERTIES ENVIRONMENT "RINGKERNEL_WEBGPU_BACKEND=dx12")
+endif()

@@ -7,6 +7,10 @@
 #if defined(RINGKERNEL_HAS_WGPU)
 #include <webgpu/webgpu.h>
 #include <webgpu/wgpu.h>
+
+#include <utility>
+
+#include "webgpu/wgpu_util.hpp"
 #endif
 
 namespace rkt {
@@ -27,10 +31,8 @@ std::string WgpuRunner::run(const ringkernel::ir::GeneratedCode&, const ringkern
 
 #else
 
-namespace {
-WGPUStringView sv(const std::string& s) { return {s.data(), s.size()}; }
-std::string str(WGPUStringView v) { return v.data == nullptr ? std::string() : std::string(v.data, v.length == WGPU_STRLEN ? std::strlen(v.data) : v.length); }
-} // namespace
+using ringkernel::webgpu::detail::str;
+using ringkernel::webgpu::detail::sv;
 
 struct WgpuRunner::Impl {
   WGPUInstance instance = nullptr;
@@ -44,24 +46,11 @@ struct WgpuRunner::Impl {
     wgpuInstanceProcessEvents(instance);
   }
 
-  // Runs `fn` inside a validation error scope; returns the captured error text ("" when none).
+  // Runs `fn` inside a validation error scope; returns the captured error text ("" when none). The helper is
+  // shared with the WebGPU backend (src/webgpu/wgpu_util.hpp).
   template <class Fn>
   std::string scoped(Fn&& fn) {
-    wgpuDevicePushErrorScope(device, WGPUErrorFilter_Validation);
-    fn();
-    std::string msg;
-    bool done = false;
-    WGPUPopErrorScopeCallbackInfo cb{};
-    cb.mode = WGPUCallbackMode_AllowProcessEvents;
-    cb.callback = [](WGPUPopErrorScopeStatus, WGPUErrorType type, WGPUStringView message, void* u1, void* u2) {
-      if (type != WGPUErrorType_NoError) *static_cast<std::string*>(u1) = str(message).empty() ? "validation error" : str(message);
-      *static_cast<bool*>(u2) = true;
-    };
-    cb.userdata1 = &msg;
-    cb.userdata2 = &done;
-    wgpuDevicePopErrorScope(device, cb);
-    for (int i = 0; i < 1000 && !done; ++i) wait();
-    return msg;
+    return ringkernel::webgpu::detail::validation_scope(device, [this] { wait(); }, std::forward<Fn>(fn));
   }
 };
 

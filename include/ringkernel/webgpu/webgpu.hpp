@@ -56,6 +56,7 @@ using Ref = ir::dsl::Ref<T>;
 struct DeviceInfo {
   std::string adapter;                          ///< Device name and driver description.
   std::string backend;                          ///< Native API under WebGPU ("vulkan", "metal", ...).
+  bool hardware = false;                        ///< A discrete or integrated GPU (false: CPU renderer or unknown).
   bool subgroups = false;                       ///< The subgroups feature is available (and requested).
   std::uint32_t subgroup_min = 0;               ///< Smallest subgroup size the adapter reports.
   std::uint32_t subgroup_max = 0;               ///< Largest subgroup size the adapter reports.
@@ -68,7 +69,10 @@ struct DeviceInfo {
 };
 
 /// Creates (once per process) the WebGPU instance, adapter and device and describes them; BackendUnavailable
-/// with the reason when wgpu-native finds no adapter (install mesa-vulkan-drivers for lavapipe on CPU machines).
+/// with the reason when wgpu-native finds no adapter (install mesa-vulkan-drivers for lavapipe on CPU machines)
+/// or the device was lost. The adapter is the best one found: a discrete GPU, else an integrated one, else any
+/// other, CPU renderers last (Vulkan first among equals). The environment variable RINGKERNEL_WEBGPU_BACKEND
+/// (vulkan, gl, metal, dx12, all) restricts the native APIs considered.
 Result<DeviceInfo> probe();
 
 /// Process-wide counters of the batches the WebGPU executors ran (for benchmarks and diagnostics).
@@ -78,6 +82,7 @@ struct BatchStats {
   std::uint64_t busy_ns = 0;   ///< Time from packing a batch to its outputs being routed, summed.
   std::uint64_t gpu_ns = 0;    ///< Of that, submit to readback mapped (dispatch + copies + map), summed.
   std::uint64_t overlapped = 0;  ///< Batches submitted while the previous one was still being read back.
+  std::uint64_t submits = 0;     ///< Queue submissions carrying batches (one may carry several programs' batches).
 };
 /// Snapshot of the batch counters since the process started.
 BatchStats batch_stats() noexcept;
@@ -110,16 +115,29 @@ struct ActorSpec {
   std::uint32_t max_batch = 4096;          ///< Messages per dispatch at most (staging size).
   CounterPath counter_path = CounterPath::Auto;  ///< How counters are accumulated.
   std::vector<Handler> handlers;           ///< The handlers.
+  /// Runs on the GPU when the actor starts and after every restart, before any message (the counterpart of a
+  /// C++ actor's on_start). `reply()` in a hook goes to the actor's host receive queue. A hook that fails
+  /// records HandlerFailed as the actor's last error (no restart), as on the CPU backend.
+  std::function<void(ActorContext&)> on_start;
+  /// Runs on the GPU when the actor terminates, or is restarted while healthy (not after a failure), after its
+  /// last message and before the slot is released (the counterpart of on_stop).
+  std::function<void(ActorContext&)> on_stop;
 };
+
+/// Message type ids of the synthetic messages that run ActorSpec::on_start / on_stop in a batch (reserved).
+inline constexpr TypeId kOnStartType = message_type("ringkernel.webgpu.on_start");
+/// See kOnStartType.
+inline constexpr TypeId kOnStopType = message_type("ringkernel.webgpu.on_stop");
 
 /// What a handler sees for one message, inside one GPU thread. Every method emits IR.
 class ActorContext {
 public:
   /// Built by compile(); `b` is the kernel builder, the values are the current message's pointers.
   ActorContext(ir::Builder* b, ir::Value msg, ir::Value out, ir::Value state, ir::Value clock, ir::Value phys,
-               ir::Value self, ir::Value nout, ir::Value pending, const ActorSpec* spec, std::string* error)
+               ir::Value self, ir::Value nout, ir::Value pending, ir::Value failed, const ActorSpec* spec,
+               std::string* error)
       : b_(b), msg_(msg), out_(out), state_(state), clock_(clock), phys_(phys), self_(self), nout_(nout),
-        pending_(pending), spec_(spec), error_(error) {}
+        pending_(pending), failed_(failed), spec_(spec), error_(error) {}
 
   /// Header word `i` (0..15) of the message (layout of ringkernel::MessageHeader).
   [[nodiscard]] Val<std::uint32_t> header_word(std::uint32_t i) const;
@@ -149,6 +167,13 @@ public:
   [[nodiscard]] Val<std::uint64_t> state_u64(std::uint32_t i) const;
   /// Stores a 64-bit state value at words i, i+1.
   void set_state_u64(std::uint32_t i, Val<std::uint64_t> v) const;
+  /// State word at a computed index (e.g. from the message). The index is clamped to the last state word,
+  /// so a bad index can never reach another actor's slot.
+  [[nodiscard]] Ref<std::uint32_t> state_word_at(Val<std::uint32_t> i) const;
+  /// 64-bit state value at computed words i, i+1 (clamped like state_word_at).
+  [[nodiscard]] Val<std::uint64_t> state_u64_at(Val<std::uint32_t> i) const;
+  /// Stores a 64-bit state value at computed words i, i+1 (clamped like state_word_at).
+  void set_state_u64_at(Val<std::uint32_t> i, Val<std::uint64_t> v) const;
   /// Replies to the sender (completes a host call, or reaches the sending actor in the next batch).
   void reply(TypeId type, const std::vector<Val<std::uint32_t>>& words) const;
   /// Sends to actor `to` (K2K, delivered in the next batch; 0 = this actor's host receive queue).
@@ -156,14 +181,23 @@ public:
   /// Adds `amount` to the program-wide 64-bit counter `index` (shared by every actor of the program:
   /// contended; accumulated per the program's CounterPath). Read it with ActorProgram::counter().
   void count(std::uint32_t index, Val<std::uint64_t> amount) const;
+  /// The handler fails on this message (the counterpart of Context::fail on the CPU): outputs it emitted before
+  /// are still delivered, the message is dead-lettered (HandlerFailed), the actor runs no further message in
+  /// this batch (they stay queued for the restarted instance) and its supervisor decides (restart reloads the
+  /// initial state). Usually called under a condition: `m.if_(cond, [&] { m.fail(); })`.
+  void fail() const;
+  /// `if (c) then_fn(); else else_fn();` in the handler's IR.
+  void if_(Val<bool> c, const std::function<void()>& then_fn, const std::function<void()>& else_fn = {}) const;
+  /// A 32-bit constant (for reply and send words).
+  [[nodiscard]] Val<std::uint32_t> u32(std::uint32_t v) const { return {b_, b_->u32(v)}; }
   /// The IR builder, for operations the context does not wrap.
   [[nodiscard]] ir::Builder& ir() const { return *b_; }
 
 private:
   void emit(Val<std::uint32_t> dest, TypeId type, bool reply, const std::vector<Val<std::uint32_t>>& words) const;
   ir::Builder* b_;
-  ir::Value msg_, out_, state_, clock_, phys_, self_, nout_, pending_;
-  void fail(const std::string& what) const;
+  ir::Value msg_, out_, state_, clock_, phys_, self_, nout_, pending_, failed_;
+  void misuse(const std::string& what) const;
   const ActorSpec* spec_;
   std::string* error_;  // first misuse found while building (reported by compile())
 };
@@ -222,12 +256,31 @@ private:
 Result<std::shared_ptr<const ActorProgram>> compile(const ActorSpec& spec);
 
 /// The type-erased ActorType of a program: on the WebGPU backend it runs in GPU batches, on the CPU backend
-/// each message runs the same IR on the reference interpreter.
-ActorType actor_type(std::shared_ptr<const ActorProgram> program);
+/// each message runs the same IR on the reference interpreter. `initial_state` (the launch arguments of an IR
+/// actor, e.g. the ids of the actors it forwards to) replaces the first words of ActorSpec::initial_state for
+/// actors of this type; every (re)start loads the result, as a restart re-runs a C++ actor's constructor.
+ActorType actor_type(std::shared_ptr<const ActorProgram> program, std::vector<std::uint32_t> initial_state = {});
 
-/// Launches an actor of `program` (Runtime::launch_type with actor_type(program)). The slot size is raised
-/// to fit the program's largest message when `opts` leaves it smaller.
+/// Launches an actor of `program` (Runtime::launch_type with actor_type(program, initial_state)). The slot
+/// size is raised to fit the program's largest message when `opts` leaves it smaller. InvalidArgument when
+/// `initial_state` has more words than the program's state.
 Result<ActorHandle> launch(Runtime& rt, std::string_view name, std::shared_ptr<const ActorProgram> program,
-                           LaunchOptions opts = {});
+                           LaunchOptions opts = {}, std::vector<std::uint32_t> initial_state = {});
+
+/// Fault injection for tests of the error paths (validation errors, device loss). Never use in production:
+/// losing the device is permanent for the process.
+namespace testing {
+/// A fault the executor applies once, the next time it reaches the matching step.
+enum class Fault : std::uint8_t {
+  None,               ///< No fault armed.
+  BadBinding,         ///< The next group created binds its state buffer past its end (pipeline validation error).
+  OversizedDispatch,  ///< The next batch dispatches more workgroups than maxComputeWorkgroupsPerDimension.
+};
+/// Arms `f` (replaces any fault still armed).
+void inject(Fault f) noexcept;
+/// Destroys the process-wide device (wgpuDeviceDestroy) and waits, bounded, for the device-lost callback.
+/// Afterwards every WebGPU operation of the process fails with BackendUnavailable naming the loss.
+Status destroy_device();
+}  // namespace testing
 
 } // namespace ringkernel::webgpu
