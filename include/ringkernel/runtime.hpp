@@ -36,6 +36,7 @@ namespace ringkernel {
 // --- checkpoint support (defined in ringkernel/checkpoint/snapshot.hpp; implemented in src/core/snapshot.cpp) ---
 struct SystemSnapshot;
 class ActorCatalog;
+class StateReader;
 // --- end checkpoint support ---
 
 /// Where actors run.
@@ -344,6 +345,12 @@ public:
   /// Rebuilds `snap` in this runtime, which must have no actors yet; ids, names, states, queued messages and the
   /// HLC are restored. Validates everything first: on error nothing was launched.
   [[nodiscard]] Status restore_snapshot(const SystemSnapshot& snap, const ActorCatalog& catalog);
+  /// snapshot() for streaming checkpoints: trivially copyable states of at least `stream_min_bytes` are not
+  /// copied (their ActorSnapshot::streamed_size is set instead); `consume` reads them through the StateReader
+  /// while every actor stays paused, and the actors run again once it returns. Returns consume's status.
+  [[nodiscard]] Status snapshot_streamed(const ActorCatalog& catalog, std::size_t stream_min_bytes,
+                                         const std::function<Status(SystemSnapshot&, StateReader&)>& consume,
+                                         std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   // --- end checkpoint support ---
 
   /// Move constructor; the moved-from runtime is empty (its destructor does nothing).

@@ -1,6 +1,8 @@
 // Runtime-level checkpoint/restore helpers and the CheckpointManager.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include "ringkernel/checkpoint/checkpoint.hpp"
@@ -17,6 +19,67 @@ Status restore(Runtime& rt, const ActorCatalog& catalog, std::span<const std::by
   auto snap = decode(bytes, parent);
   if (!snap) return snap.error();
   return rt.restore_snapshot(*snap, catalog);
+}
+
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+double since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
+} // namespace
+
+Result<CheckpointInfo> checkpoint_to(Runtime& rt, const ActorCatalog& catalog, Storage& storage, const std::string& name,
+                                     const EncodeOptions& opts, StreamStats* stats,
+                                     std::chrono::milliseconds quiesce_timeout) {
+  const auto t0 = SteadyClock::now();
+  auto writer = storage.open_writer(name);
+  if (!writer) return writer.error().with_context("checkpoint_to");
+  std::optional<CheckpointInfo> info;
+  StreamStats local;
+  double captured_at = 0;
+  auto st = rt.snapshot_streamed(
+      catalog, opts.stream_min_bytes,
+      [&](SystemSnapshot& snap, StateReader& states) -> Status {
+        captured_at = since(t0);
+        auto r = encode_to(snap, &states, **writer, opts, &local);
+        if (!r) return r.error();
+        info = std::move(r).value();
+        return {};
+      },
+      quiesce_timeout);
+  if (!st) {
+    (*writer)->abort();
+    return st.error().with_context("checkpoint_to '" + name + "'");
+  }
+  // The actors already run again: the commit (fsync, rename) is off the pause.
+  const auto tc = SteadyClock::now();
+  if (auto c = (*writer)->commit(); !c) return c.error().with_context("checkpoint_to '" + name + "'");
+  if (stats != nullptr) {
+    *stats = local;
+    stats->pause_s = captured_at;
+    stats->commit_s = since(tc);
+    stats->wall_s = since(t0);
+  }
+  return std::move(*info);
+}
+
+Status restore_from(Runtime& rt, const ActorCatalog& catalog, Storage& storage, const std::string& name,
+                    const ParentNamer& parent, StreamStats* stats, unsigned threads) {
+  const auto t0 = SteadyClock::now();
+  auto reader = storage.open_reader(name);
+  if (!reader) return reader.error().with_context("restore_from");
+  ReaderLoader loader;
+  if (parent) loader = [&](std::uint64_t seq) { return storage.open_reader(parent(seq)); };
+  DecodeOptions o;
+  o.catalog = &catalog;
+  o.threads = threads;
+  auto snap = decode_from(**reader, loader, o, stats);
+  if (!snap) return snap.error().with_context("restore_from '" + name + "'");
+  const auto tr = SteadyClock::now();
+  if (auto st = rt.restore_snapshot(*snap, catalog); !st) return st.error().with_context("restore_from '" + name + "'");
+  if (stats != nullptr) {
+    stats->pause_s = since(tr);
+    stats->wall_s = since(t0);
+  }
+  return {};
 }
 
 CheckpointManager::CheckpointManager(Storage& storage, ManagerOptions opts) : storage_(storage), opts_(std::move(opts)) {
@@ -52,8 +115,8 @@ Result<std::vector<CheckpointEntry>> CheckpointManager::list() {
   return list_locked();
 }
 
-Result<std::vector<std::byte>> CheckpointManager::fetch_locked(std::uint64_t sequence) {
-  return storage_.get(name_of(sequence));
+Result<std::unique_ptr<ObjectReader>> CheckpointManager::open_locked(std::uint64_t sequence) {
+  return storage_.open_reader(name_of(sequence));
 }
 
 Result<CheckpointInfo> CheckpointManager::checkpoint_now(Runtime& rt, const ActorCatalog& catalog) {
@@ -62,8 +125,6 @@ Result<CheckpointInfo> CheckpointManager::checkpoint_now(Runtime& rt, const Acto
   if (!entries) return entries.error().with_context("checkpoint_now");
   std::uint64_t seq = last_sequence_ + 1;
   if (!entries->empty()) seq = std::max(seq, entries->back().sequence + 1);
-  auto snap = rt.snapshot(catalog, opts_.quiesce_timeout);
-  if (!snap) return snap.error();
   EncodeOptions eo = opts_.encode;
   eo.sequence = seq;
   // A delta only against the parent this manager wrote and that is still stored.
@@ -72,17 +133,14 @@ Result<CheckpointInfo> CheckpointManager::checkpoint_now(Runtime& rt, const Acto
                              });
   const bool delta = opts_.full_every > 1 && parent_stored && since_full_ + 1 < opts_.full_every;
   eo.parent = delta ? &last_info_ : nullptr;
-  auto bytes = encode(*snap, eo);
-  if (!bytes) return bytes.error();
-  auto info = inspect(*bytes);
-  if (!info) return info.error().with_context("checkpoint_now: self-check");
-  if (auto st = storage_.put(name_of(seq), *bytes); !st) return st.error().with_context("checkpoint_now");
+  auto info = checkpoint_to(rt, catalog, storage_, name_of(seq), eo, nullptr, opts_.quiesce_timeout);
+  if (!info) return info.error().with_context("checkpoint_now");
   parents_[seq] = delta ? last_info_.sequence : 0;
   since_full_ = delta ? since_full_ + 1 : 0;
   last_sequence_ = seq;
   last_info_ = *info;
   have_last_ = true;
-  entries->push_back({seq, name_of(seq), bytes->size()});
+  entries->push_back({seq, name_of(seq), info->total_bytes});
   if (auto st = prune_locked(*entries); !st) return st.error().with_context("checkpoint_now: retention");
   return std::move(info).value();
 }
@@ -95,9 +153,9 @@ Status CheckpointManager::prune_locked(const std::vector<CheckpointEntry>& entri
     for (std::uint64_t s = entries[i].sequence; s != 0 && needed.insert(s).second;) {
       auto it = parents_.find(s);
       if (it == parents_.end()) {
-        auto bytes = fetch_locked(s);
-        if (!bytes) return bytes.error();
-        auto info = inspect(*bytes);
+        auto reader = open_locked(s);
+        if (!reader) return reader.error();
+        auto info = read_header(**reader);
         // A damaged checkpoint needs no parent; keep the rest conservative.
         it = parents_.emplace(s, info && info->delta ? info->parent_sequence : 0).first;
       }
@@ -114,9 +172,9 @@ Status CheckpointManager::prune_locked(const std::vector<CheckpointEntry>& entri
 
 Result<SystemSnapshot> CheckpointManager::load(std::uint64_t sequence) {
   std::lock_guard lk(mu_);
-  auto bytes = fetch_locked(sequence);
-  if (!bytes) return bytes.error();
-  auto snap = decode(*bytes, [this](std::uint64_t parent) { return fetch_locked(parent); });
+  auto reader = open_locked(sequence);
+  if (!reader) return reader.error();
+  auto snap = decode_from(**reader, [this](std::uint64_t parent) { return open_locked(parent); });
   if (!snap) return snap.error().with_context("checkpoint " + std::to_string(sequence));
   return snap;
 }
@@ -138,11 +196,28 @@ Result<std::pair<std::uint64_t, SystemSnapshot>> CheckpointManager::load_latest(
                     entries.empty() ? "no checkpoint stored" : "no stored checkpoint is valid", "load_latest");
 }
 
-Result<std::uint64_t> CheckpointManager::restore_latest(Runtime& rt, const ActorCatalog& catalog) {
-  auto latest = load_latest();
-  if (!latest) return latest.error();
-  if (auto st = rt.restore_snapshot(latest->second, catalog); !st) return st.error();
-  return latest->first;
+Result<std::uint64_t> CheckpointManager::restore_latest(Runtime& rt, const ActorCatalog& catalog,
+                                                        std::vector<Error>* skipped) {
+  std::lock_guard lk(mu_);
+  auto entries = list_locked();
+  if (!entries) return entries.error();
+  DecodeOptions o;
+  o.catalog = &catalog;
+  o.threads = opts_.encode.threads;
+  for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
+    // Decode (streamed, fully verified) first: a damaged checkpoint is skipped without touching the runtime.
+    auto reader = open_locked(it->sequence);
+    Result<SystemSnapshot> snap = reader ? decode_from(**reader, [this](std::uint64_t p) { return open_locked(p); }, o)
+                                         : Result<SystemSnapshot>(reader.error());
+    if (!snap) {
+      if (skipped != nullptr) skipped->push_back(snap.error().with_context("checkpoint " + std::to_string(it->sequence)));
+      continue;
+    }
+    if (auto st = rt.restore_snapshot(*snap, catalog); !st) return st.error();
+    return it->sequence;
+  }
+  return make_error(ErrorCode::ActorNotFound,
+                    entries->empty() ? "no checkpoint stored" : "no stored checkpoint is valid", "restore_latest");
 }
 
 Status CheckpointManager::start_periodic(Runtime& rt, const ActorCatalog& catalog) {

@@ -3,8 +3,11 @@
 // (urgent deactivate), then each cell is read while holding its consumer lock, so no handler runs meanwhile.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -116,9 +119,36 @@ std::shared_ptr<std::byte[]> Executor::host_staging(std::size_t bytes) {
 
 } // namespace detail
 
-Result<SystemSnapshot> Runtime::snapshot(const ActorCatalog& catalog, std::chrono::milliseconds timeout) {
-  if (!state_) return make_error(ErrorCode::ShuttingDown, "runtime is gone", "snapshot");
-  RuntimeState& rt = *state_;
+namespace {
+
+// Reads streamed states of the captured cells; the caller holds their consumer locks, so no worker applies a
+// command (a restart or termination replaces or frees the state) while a segment is copied.
+class CellStateReader final : public StateReader {
+public:
+  explicit CellStateReader(RuntimeState& rt) : rt_(rt) {}
+  void add(ActorId id, ActorCell* c) { cells_[id] = c; }
+  Status read(const ActorSnapshot& actor, std::uint64_t offset, std::span<std::byte> dst) override {
+    auto it = cells_.find(actor.id);
+    if (it == cells_.end() || actor.streamed_size == 0) {
+      return make_error(ErrorCode::InvalidArgument, "actor state is not streamed", "read_state '" + actor.name + "'");
+    }
+    if (offset > actor.streamed_size || dst.size() > actor.streamed_size - offset) {
+      return make_error(ErrorCode::InvalidArgument, "range outside the actor state", "read_state '" + actor.name + "'");
+    }
+    return rt_.exec->read_state(*it->second, static_cast<std::size_t>(offset), dst);
+  }
+  std::shared_ptr<std::byte[]> staging(std::size_t bytes) override { return rt_.exec->host_staging(bytes); }
+
+private:
+  RuntimeState& rt_;
+  std::map<ActorId, ActorCell*> cells_;
+};
+
+// The consistent cut shared by snapshot() and snapshot_streamed(): pauses every actor, captures everything but
+// the states of trivially copyable actors of at least `stream_min` bytes, runs `consume` with the actors still
+// paused, then resumes them.
+Status capture(RuntimeState& rt, const ActorCatalog& catalog, std::chrono::milliseconds timeout,
+               std::size_t stream_min, const std::function<Status(SystemSnapshot&, StateReader&)>& consume) {
   if (rt.shutting_down.load()) return make_error(ErrorCode::ShuttingDown, "runtime is shutting down", "snapshot");
   const auto deadline = std::chrono::steady_clock::now() + timeout;
 
@@ -166,6 +196,9 @@ Result<SystemSnapshot> Runtime::snapshot(const ActorCatalog& catalog, std::chron
   }
 
   SystemSnapshot snap;
+  CellStateReader reader(rt);
+  // Consumer locks of streamed cells stay held until consume() has read their states.
+  std::vector<std::unique_lock<std::mutex>> held;
   snap.node_id = rt.cfg.node_id;
   snap.backend = static_cast<std::uint8_t>(rt.backend);
   snap.created_unix_ms = system_physical_ms();
@@ -177,7 +210,7 @@ Result<SystemSnapshot> Runtime::snapshot(const ActorCatalog& catalog, std::chron
   for (ActorCell* c : cells) {
     if (control_state(c->cb) == ActorState::Terminated) continue;
     // The consumer lock keeps the worker out (it holds it for a whole drain); out_mu keeps host receivers out.
-    std::lock_guard consumer(c->consumer_mu);
+    std::unique_lock consumer(c->consumer_mu);
     std::lock_guard out(c->out_mu);
     ActorSnapshot a;
     a.id = c->id;
@@ -194,26 +227,61 @@ Result<SystemSnapshot> Runtime::snapshot(const ActorCatalog& catalog, std::chron
     a.cb.processed = detail::load_relaxed(&c->cb.processed);
     a.cb.errors = detail::load_relaxed(&c->cb.errors);
     a.cb.hlc = detail::load_relaxed(&c->cb.hlc);
-    if (auto st = rt.exec->sync_state_to_host(*c); !st) {
-      failed = st.error().with_context("snapshot '" + c->name + "'");
-      break;
-    }
-    try {
-      catalog.find(a.type_key)->save(c->state, a.state_bytes);
-    } catch (const std::exception& e) {
-      failed = make_error(ErrorCode::HandlerFailed, std::string("checkpoint_save threw: ") + e.what(),
-                          "snapshot '" + c->name + "'");
-      break;
+    const ActorCodec* codec = catalog.find(a.type_key);
+    if (codec->raw_size != 0 && codec->raw_size >= stream_min) {
+      // Read later, in segments, by consume() (from device memory for device executors).
+      a.streamed_size = codec->raw_size;
+      reader.add(c->id, c);
+    } else {
+      if (auto st = rt.exec->sync_state_to_host(*c); !st) {
+        failed = st.error().with_context("snapshot '" + c->name + "'");
+        break;
+      }
+      try {
+        codec->save(c->state, a.state_bytes);
+      } catch (const std::exception& e) {
+        failed = make_error(ErrorCode::HandlerFailed, std::string("checkpoint_save threw: ") + e.what(),
+                            "snapshot '" + c->name + "'");
+        break;
+      }
     }
     a.inbox = peek_ring(c->inbox.view());
     a.outbox = peek_ring(c->outbox.view());
+    if (a.streamed_size != 0) held.push_back(std::move(consumer));
     snap.actors.push_back(std::move(a));
   }
   // The runtime clock last: it has merged every stamp the host has seen up to here.
   snap.hlc = rt.clock.peek();
+  if (failed) {
+    try {
+      failed = consume(snap, reader);
+    } catch (const std::exception& e) {
+      failed = make_error(ErrorCode::Internal, std::string("checkpoint consumer threw: ") + e.what(), "snapshot");
+    }
+  }
+  held.clear();
   reactivate(rt, paused);
-  if (!failed) return failed.error();
-  return snap;
+  return failed;
+}
+
+} // namespace
+
+Result<SystemSnapshot> Runtime::snapshot(const ActorCatalog& catalog, std::chrono::milliseconds timeout) {
+  if (!state_) return make_error(ErrorCode::ShuttingDown, "runtime is gone", "snapshot");
+  SystemSnapshot out;
+  auto st = capture(*state_, catalog, timeout, SIZE_MAX, [&](SystemSnapshot& snap, StateReader&) {
+    out = std::move(snap);
+    return Status{};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Status Runtime::snapshot_streamed(const ActorCatalog& catalog, std::size_t stream_min_bytes,
+                                  const std::function<Status(SystemSnapshot&, StateReader&)>& consume,
+                                  std::chrono::milliseconds timeout) {
+  if (!state_) return make_error(ErrorCode::ShuttingDown, "runtime is gone", "snapshot");
+  return capture(*state_, catalog, timeout, std::max<std::size_t>(stream_min_bytes, 1), consume);
 }
 
 Status Runtime::restore_snapshot(const SystemSnapshot& snap, const ActorCatalog& catalog) {
@@ -253,6 +321,18 @@ Status Runtime::restore_snapshot(const SystemSnapshot& snap, const ActorCatalog&
     }
     ActorType type = codec->make_type(a.name);
     if (auto st = check_cell_geometry(a, type); !st) return st.error();
+    if (a.prepared) {
+      // Built and loaded by a streaming decode; taken over only once everything else validated (below).
+      if (a.prepared->type_key() != a.type_key || a.prepared->size() != codec->raw_size || codec->raw_size == 0 ||
+          a.prepared->get() == nullptr) {
+        return make_error(ErrorCode::InvalidArgument, "prepared state does not match the actor type (or was used)",
+                          ctx);
+      }
+      pre.types.push_back(std::move(type));
+      pre.states.push_back(nullptr);
+      ids.insert(a.id);
+      continue;
+    }
     void* state = nullptr;
     try {
       state = type.create();
@@ -269,6 +349,10 @@ Status Runtime::restore_snapshot(const SystemSnapshot& snap, const ActorCatalog&
     }
     if (!loaded) return loaded.error().with_context(ctx);
     ids.insert(a.id);
+  }
+  // Everything validated: take over the prepared states (the snapshot no longer destroys them).
+  for (std::size_t i = 0; i < snap.actors.size(); ++i) {
+    if (snap.actors[i].prepared) pre.states[i] = snap.actors[i].prepared->release();
   }
 
   // Phase 2: launch with the recorded ids (paused), then refill queues and counters.

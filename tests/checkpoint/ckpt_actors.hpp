@@ -85,6 +85,50 @@ struct Opaque {
   void handle(auto&, const Add&) {}
 };
 
+struct Fill { static constexpr auto type_id = rk::message_type("ckpt.Fill"); std::uint32_t seed; };
+struct Stamp { static constexpr auto type_id = rk::message_type("ckpt.Stamp"); std::uint32_t value; };
+struct Poke { static constexpr auto type_id = rk::message_type("ckpt.Poke"); std::uint64_t offset; std::uint64_t value; };
+struct Digest { static constexpr auto type_id = rk::message_type("ckpt.Digest"); std::uint32_t pad; };
+struct DigestIs { static constexpr auto type_id = rk::message_type("ckpt.DigestIs"); std::uint64_t hash; std::uint32_t stamp; std::uint32_t uniform; };
+
+// A large trivially copyable state (3 MiB + 12,345 bytes: several segments of 1 MiB, the last one partial), which
+// checkpoints stream segment by segment.
+struct Blob {
+  static constexpr std::size_t kBytes = (std::size_t{3} << 20) + 12345;
+  static constexpr std::size_t kPage = 4096;
+  using messages = rk::message_list<Fill, Stamp, Poke, Digest>;
+  std::uint8_t data[kBytes];
+  Blob() {}  // NOLINT: filled by Fill; restore overwrites it
+  void handle(auto&, const Fill& f) {
+    std::uint32_t x = f.seed * 2654435761u + 1;
+    for (std::size_t i = 0; i < kBytes; ++i) {
+      x = x * 1664525u + 1013904223u;
+      // Half random, half runs: compressible but not trivially.
+      data[i] = (i & 64) != 0 ? static_cast<std::uint8_t>(x >> 24) : static_cast<std::uint8_t>(i >> 12);
+    }
+  }
+  // Writes `value` into the first 4 bytes of every page: a state captured mid-handler would mix two stamps.
+  void handle(auto&, const Stamp& s) {
+    for (std::size_t p = 0; p + 4 <= kBytes; p += kPage) std::memcpy(data + p, &s.value, 4);
+  }
+  void handle(auto&, const Poke& p) {
+    if (p.offset + 8 <= kBytes) std::memcpy(data + p.offset, &p.value, 8);
+  }
+  void handle(auto& ctx, const Digest&) {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (std::size_t i = 0; i < kBytes; ++i) h = (h ^ data[i]) * 1099511628211ull;
+    std::uint32_t first = 0;
+    std::memcpy(&first, data, 4);
+    std::uint32_t uniform = 1;
+    for (std::size_t p = 0; p + 4 <= kBytes; p += kPage) {
+      std::uint32_t v = 0;
+      std::memcpy(&v, data + p, 4);
+      if (v != first) uniform = 0;
+    }
+    ctx.reply(DigestIs{h, first, uniform});
+  }
+};
+
 inline rk::Runtime make_runtime(unsigned workers = 2) {
   auto rt = rk::Runtime::builder().backend(rk::Backend::Cpu).workers(workers).idle_spin(std::chrono::microseconds(5)).build();
   return std::move(rt).value();
@@ -105,6 +149,7 @@ inline rk::ActorCatalog catalog() {
   c.add<Counter>();
   c.add<Relay>();
   c.add<Journal>();
+  c.add<Blob>();
   return c;
 }
 

@@ -153,6 +153,12 @@ TEST(Format, EmptySystemAndBadOptions) {
   o.segment_bytes = 10;
   o.zstd_level = 0;
   EXPECT_EQ(ck::encode(empty, o).error().code(), rk::ErrorCode::InvalidArgument);
+  o.zstd_level = -1000000;
+  EXPECT_EQ(ck::encode(empty, o).error().code(), rk::ErrorCode::InvalidArgument);
+  o.zstd_level = 23;
+  EXPECT_EQ(ck::encode(empty, o).error().code(), rk::ErrorCode::InvalidArgument);
+  o.zstd_level = -5;  // a fast level
+  EXPECT_TRUE(ck::encode(empty, o));
 }
 
 TEST(Format, EveryTruncationIsRejected) {

@@ -283,3 +283,96 @@ TEST(RuntimeSnapshot, BusyActorTimesOutAndEveryoneResumes) {
   ASSERT_TRUE(ok) << ok.error().describe();
   EXPECT_EQ(ok->actors.size(), 2u);
 }
+
+namespace {
+
+DigestIs digest_of(rk::ActorHandle& h) {
+  auto r = h.call<DigestIs>(Digest{0}, 10s);
+  EXPECT_TRUE(r.ok()) << (r ? "" : r.error().describe());
+  return r ? *r : DigestIs{};
+}
+
+} // namespace
+
+// snapshot_streamed leaves large trivially copyable states out of the snapshot and lets the consumer read them in
+// ranges while every actor stays paused; restore_snapshot takes over a prepared state instead of loading bytes.
+TEST(RuntimeSnapshot, StreamedStatesAreReadInRangesWhileActorsStayPaused) {
+  const auto cat = catalog();
+  auto rt = make_runtime();
+  auto blob = rt.launch<Blob>("blob");
+  auto counter = rt.launch<Counter>("counter");
+  ASSERT_TRUE(blob && counter);
+  ASSERT_TRUE(blob->send(Fill{3}));
+  ASSERT_TRUE(counter->send(Add{5}));
+  const DigestIs before = digest_of(*blob);
+  EXPECT_EQ(get_sum(*counter).total, 5u);
+
+  std::vector<std::byte> copy(Blob::kBytes);
+  auto st = rt.snapshot_streamed(cat, 1024, [&](rk::SystemSnapshot& snap, rk::StateReader& states) -> rk::Status {
+    EXPECT_EQ(snap.actors.size(), 2u);
+    const rk::ActorSnapshot& b = snap.actors[0];
+    const rk::ActorSnapshot& c = snap.actors[1];
+    EXPECT_EQ(b.streamed_size, Blob::kBytes);
+    EXPECT_TRUE(b.state_bytes.empty());
+    EXPECT_EQ(c.streamed_size, 0u);  // smaller than stream_min: copied as before
+    EXPECT_EQ(c.state_bytes.size(), sizeof(Counter));
+    // Sent now, applied only after the cut: the reads below must not see it.
+    EXPECT_TRUE(blob->send(Stamp{0xDEADBEEF}));
+    std::this_thread::sleep_for(20ms);
+    auto staging = states.staging(1 << 20);
+    EXPECT_NE(staging, nullptr);
+    for (std::size_t off = 0; off < Blob::kBytes; off += 1 << 20) {
+      const std::size_t n = std::min<std::size_t>(1 << 20, Blob::kBytes - off);
+      if (auto r = states.read(b, off, {staging.get(), n}); !r) return r;
+      std::memcpy(copy.data() + off, staging.get(), n);
+    }
+    // Outside the state, or an actor that is not streamed: refused.
+    std::byte one[2];
+    EXPECT_EQ(states.read(b, Blob::kBytes - 1, one).error().code(), rk::ErrorCode::InvalidArgument);
+    EXPECT_EQ(states.read(c, 0, {one, 1}).error().code(), rk::ErrorCode::InvalidArgument);
+    return {};
+  });
+  ASSERT_TRUE(st) << st.error().describe();
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::byte x : copy) h = (h ^ static_cast<std::uint8_t>(x)) * 1099511628211ull;
+  EXPECT_EQ(h, before.hash);
+  // The actors resumed and the stamp sent during the cut ran after it.
+  const DigestIs after = digest_of(*blob);
+  EXPECT_EQ(after.stamp, 0xDEADBEEFu);
+  EXPECT_EQ(after.uniform, 1u);
+
+  // A consumer error is returned and the actors still resume.
+  auto failing = rt.snapshot_streamed(cat, 1024, [](rk::SystemSnapshot&, rk::StateReader&) -> rk::Status {
+    return rk::make_error(rk::ErrorCode::Internal, "storage full");
+  });
+  ASSERT_FALSE(failing);
+  EXPECT_EQ(failing.error().code(), rk::ErrorCode::Internal);
+  EXPECT_EQ(get_sum(*counter).total, 5u);
+
+  // Restore with a prepared state (what the streaming decoder builds): taken over, not copied.
+  auto snap = rt.snapshot(cat);
+  ASSERT_TRUE(snap) << snap.error().describe();
+  rk::ActorSnapshot& b = snap->actors[0];
+  ASSERT_EQ(b.state_bytes.size(), Blob::kBytes);
+  const rk::ActorCodec* codec = cat.find(b.type_key);
+  ASSERT_NE(codec, nullptr);
+  EXPECT_EQ(codec->raw_size, sizeof(Blob));
+  EXPECT_EQ(cat.find(typeid(Journal).name())->raw_size, 0u);
+  rk::ActorType t = codec->make_type(b.name);
+  void* obj = t.create();
+  std::memcpy(obj, b.state_bytes.data(), Blob::kBytes);
+  b.prepared = std::make_shared<rk::PreparedState>(b.type_key, obj, t.destroy, sizeof(Blob));
+  b.state_bytes.clear();
+  auto rt2 = make_runtime();
+  ASSERT_TRUE(rt2.restore_snapshot(*snap, cat));
+  EXPECT_EQ(b.prepared->get(), nullptr);  // taken over
+  auto blob2 = rt2.find("blob");
+  ASSERT_TRUE(blob2);
+  EXPECT_EQ(digest_of(*blob2).hash, after.hash);
+  // The same snapshot again: its prepared state is gone, so the restore is refused before launching anything.
+  auto rt3 = make_runtime();
+  auto again = rt3.restore_snapshot(*snap, cat);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), rk::ErrorCode::InvalidArgument);
+  EXPECT_TRUE(rt3.actors().empty());
+}

@@ -133,6 +133,79 @@ TEST_F(S3, ManagerCheckpointsAndRestoresThroughS3) {
   EXPECT_EQ(sum->total, 10u);
 }
 
+// checkpoint_to streams into a multipart upload (parts sent as they fill) and restore_from reads the object back in
+// ranged GETs; the streamed state is larger than a part and not a multiple of it.
+TEST_F(S3, StreamingCheckpointUploadsPartsAndRestoresWithRangedReads) {
+  auto s = store("ckpt-stream");
+  const auto cat = ckpt_test::catalog();
+  auto rt = ckpt_test::make_runtime();
+  auto b1 = rt.launch<ckpt_test::Blob>("blob.1");
+  auto b2 = rt.launch<ckpt_test::Blob>("blob.2");
+  ASSERT_TRUE(b1 && b2);
+  ASSERT_TRUE(b1->send(ckpt_test::Fill{1}));
+  ASSERT_TRUE(b2->send(ckpt_test::Fill{2}));
+  const auto d1 = b1->call<ckpt_test::DigestIs>(ckpt_test::Digest{0}, std::chrono::seconds(10));
+  const auto d2 = b2->call<ckpt_test::DigestIs>(ckpt_test::Digest{0}, std::chrono::seconds(10));
+  ASSERT_TRUE(d1 && d2);
+  ck::EncodeOptions eo;
+  eo.segment_bytes = std::size_t{1} << 20;
+  const auto before = s->requests();
+  ck::StreamStats stats;
+  auto info = ck::checkpoint_to(rt, cat, *s, "stream.rkc", eo, &stats);
+  ASSERT_TRUE(info) << info.error().describe();
+  ASSERT_GT(info->total_bytes, std::size_t{6} << 20);
+  ASSERT_LT(info->total_bytes, std::size_t{10} << 20);
+  // 6.02 MiB: past the 6 MiB threshold, so initiate + a 5 MiB part + the last part + complete.
+  EXPECT_EQ(s->requests() - before, 4u);
+  auto listed = s->list("stream");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].size, info->total_bytes);
+
+  const auto before_read = s->requests();
+  auto rt2 = ckpt_test::make_runtime();
+  auto st = ck::restore_from(rt2, cat, *s, "stream.rkc");
+  ASSERT_TRUE(st) << st.error().describe();
+  EXPECT_EQ(s->requests() - before_read, 3u);  // HEAD + two ranged GETs of at most 5 MiB
+  auto r1 = rt2.find("blob.1")->call<ckpt_test::DigestIs>(ckpt_test::Digest{0}, std::chrono::seconds(10));
+  auto r2 = rt2.find("blob.2")->call<ckpt_test::DigestIs>(ckpt_test::Digest{0}, std::chrono::seconds(10));
+  ASSERT_TRUE(r1 && r2);
+  EXPECT_EQ(r1->hash, d1->hash);
+  EXPECT_EQ(r2->hash, d2->hash);
+  // A missing object.
+  EXPECT_EQ(s->open_reader("absent.rkc").error().code(), rk::ErrorCode::ActorNotFound);
+}
+
+// A multipart writer dropped before commit aborts its upload: the object keeps its previous content.
+TEST_F(S3, DroppedMultipartWriterLeavesPreviousObject) {
+  auto s = store("ckpt-abort");
+  const auto old = pattern(1000, 4);
+  ASSERT_TRUE(s->put("obj.rkc", old));
+  const auto before = s->requests();
+  {
+    auto w = s->open_writer("obj.rkc");
+    ASSERT_TRUE(w);
+    const auto big = pattern((std::size_t{12} << 20) + 7, 5);
+    ASSERT_TRUE((*w)->write(std::span<const std::byte>(big).first(1000)));
+    EXPECT_EQ(s->requests(), before);  // still buffered
+    ASSERT_TRUE((*w)->write(std::span<const std::byte>(big).subspan(1000)));
+    EXPECT_EQ(s->requests() - before, 3u);  // initiate + two 5 MiB parts; 2 MiB + 7 still buffered
+  }
+  EXPECT_EQ(s->requests() - before, 4u);  // + abort
+  auto got = s->get("obj.rkc");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, old);
+  // Small objects still go in one PUT at commit.
+  auto w = s->open_writer("small.rkc");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->write(pattern(100, 6)));
+  ASSERT_TRUE((*w)->write(pattern(50, 7)));
+  const auto at_commit = s->requests();
+  ASSERT_TRUE((*w)->commit());
+  EXPECT_EQ(s->requests() - at_commit, 1u);
+  EXPECT_EQ(s->get("small.rkc")->size(), 150u);
+}
+
 TEST(S3Errors, NetworkFailureIsRetriedThenReported) {
   ck::S3Config c;
   c.endpoint = "http://127.0.0.1:" + std::to_string(ckpt_test::free_port());  // nothing listens here
@@ -179,6 +252,26 @@ TEST(S3Errors, ServerErrorsRetryAndAuthErrorsDoNot) {
   EXPECT_NE(a.error().message().find("access denied"), std::string::npos) << a.error().describe();
   EXPECT_NE(a.error().message().find("SignatureDoesNotMatch"), std::string::npos);
   EXPECT_EQ(auth->requests(), 1u);
+  ASSERT_FALSE(auth->open_reader("x.rkc"));
+
+  // A streaming checkpoint into a store that refuses it fails cleanly and the actors run on.
+  {
+    const auto cat = ckpt_test::catalog();
+    auto rt = ckpt_test::make_runtime(1);
+    auto blob = rt.launch<ckpt_test::Blob>("blob");
+    ASSERT_TRUE(blob);
+    auto refused = ck::checkpoint_to(rt, cat, *auth, "x.rkc");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), rk::ErrorCode::InvalidArgument) << refused.error().describe();
+    EXPECT_TRUE(blob->call<ckpt_test::DigestIs>(ckpt_test::Digest{0}, std::chrono::seconds(10)));
+    // The multipart path: initiation refused on the first part boundary.
+    auto w = auth->open_writer("big.rkc");
+    ASSERT_TRUE(w);
+    auto wr = (*w)->write(pattern(std::size_t{17} << 20, 8));
+    ASSERT_FALSE(wr);
+    EXPECT_EQ(wr.error().code(), rk::ErrorCode::InvalidArgument);
+    EXPECT_FALSE((*w)->commit());
+  }
 
   auto flaky = make("flaky");
   auto f = flaky->get("x.rkc");

@@ -12,15 +12,18 @@
 /// auto seq = mgr.restore_latest(*fresh, catalog);
 /// @endcode
 ///
-/// Only the CPU path is implemented and tested. A device executor provides its actors' live state through
-/// `Executor::sync_state_to_host` (called for each paused actor before its state is serialized).
+/// Only the CPU path is implemented and tested. Streamed states are read through `Executor::read_state` into
+/// `Executor::host_staging` buffers (a device executor copies from device memory); other states are serialized
+/// after `Executor::sync_state_to_host`.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -40,6 +43,27 @@ namespace ringkernel::checkpoint {
 /// Decodes `bytes` (validating all of it) and restores it into `rt`, which must have no actors yet.
 [[nodiscard]] Status restore(Runtime& rt, const ActorCatalog& catalog, std::span<const std::byte> bytes,
                              const ParentLoader& parent = {});
+
+/// Streaming checkpoint of `rt` into `storage` under `name`: the actors are paused, trivially copyable states of at
+/// least `opts.stream_min_bytes` stream segment by segment (Executor::read_state into staging buffers, hashed and
+/// compressed on worker threads, written as they are ready) into Storage::open_writer, and the actors resume once
+/// every state was read. The object is committed only when complete; on any error the writer is aborted, so no
+/// object is left and a previous object of that name is intact. Returns the checkpoint's directory.
+[[nodiscard]] Result<CheckpointInfo> checkpoint_to(Runtime& rt, const ActorCatalog& catalog, Storage& storage,
+                                                   const std::string& name, const EncodeOptions& opts = {},
+                                                   StreamStats* stats = nullptr,
+                                                   std::chrono::milliseconds quiesce_timeout = std::chrono::milliseconds(5000));
+
+/// Object name of a parent checkpoint (a delta's parent_sequence -> its name in the same storage).
+using ParentNamer = std::function<std::string(std::uint64_t parent_sequence)>;
+
+/// Streaming restore of `name` from `storage` into `rt` (no actors yet): the object (and a delta's parents, named by
+/// `parent`) is read once, every chunk verified as it arrives and trivially copyable states written straight into
+/// freshly built actor objects; the actors are launched only after the whole file (trailer, digest, parents)
+/// verified. On any error nothing is launched and the built states are destroyed.
+[[nodiscard]] Status restore_from(Runtime& rt, const ActorCatalog& catalog, Storage& storage, const std::string& name,
+                                  const ParentNamer& parent = {}, StreamStats* stats = nullptr,
+                                  unsigned threads = 0);
 
 /// How a CheckpointManager works.
 struct ManagerOptions {
@@ -70,7 +94,8 @@ public:
   CheckpointManager(CheckpointManager&&) = delete;
   CheckpointManager& operator=(CheckpointManager&&) = delete;
 
-  /// Takes a checkpoint now (full or delta per `full_every`), stores it and applies retention.
+  /// Takes a checkpoint now (full or delta per `full_every`), streams it into storage (checkpoint_to) and applies
+  /// retention. A failed checkpoint leaves no object behind.
   [[nodiscard]] Result<CheckpointInfo> checkpoint_now(Runtime& rt, const ActorCatalog& catalog);
   /// Stored checkpoints, oldest first.
   [[nodiscard]] Result<std::vector<CheckpointEntry>> list();
@@ -78,8 +103,10 @@ public:
   [[nodiscard]] Result<SystemSnapshot> load(std::uint64_t sequence);
   /// The newest checkpoint that validates; damaged newer ones are skipped (their errors are in `skipped`).
   [[nodiscard]] Result<std::pair<std::uint64_t, SystemSnapshot>> load_latest(std::vector<Error>* skipped = nullptr);
-  /// Restores the newest valid checkpoint into `rt` (no actors yet); returns its sequence.
-  [[nodiscard]] Result<std::uint64_t> restore_latest(Runtime& rt, const ActorCatalog& catalog);
+  /// Restores the newest valid checkpoint into `rt` (no actors yet) with the streaming decoder (restore_from);
+  /// damaged newer ones are skipped (in `skipped`). Returns its sequence.
+  [[nodiscard]] Result<std::uint64_t> restore_latest(Runtime& rt, const ActorCatalog& catalog,
+                                                     std::vector<Error>* skipped = nullptr);
   /// Starts a thread that calls checkpoint_now every `interval` (InvalidArgument if already running).
   [[nodiscard]] Status start_periodic(Runtime& rt, const ActorCatalog& catalog);
   /// Stops the periodic thread (waits for a checkpoint in progress).
@@ -94,7 +121,7 @@ public:
 private:
   Result<std::vector<CheckpointEntry>> list_locked();
   Status prune_locked(const std::vector<CheckpointEntry>& entries);
-  Result<std::vector<std::byte>> fetch_locked(std::uint64_t sequence);
+  Result<std::unique_ptr<ObjectReader>> open_locked(std::uint64_t sequence);
 
   Storage& storage_;
   ManagerOptions opts_;

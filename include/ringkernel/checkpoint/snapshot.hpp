@@ -55,6 +55,34 @@ concept CustomCheckpointState = requires(const A& a, A& m, std::vector<std::byte
 template <class A>
 concept Checkpointable = Actor<A> && (CustomCheckpointState<A> || std::is_trivially_copyable_v<A>);
 
+/// An actor state built and loaded ahead of a restore (by the streaming decoder, which writes segments straight
+/// into it). Runtime::restore_snapshot takes it over instead of constructing and loading a state; whatever is not
+/// taken over is destroyed with the snapshot.
+class PreparedState {
+public:
+  PreparedState(std::string type_key, void* state, void (*destroy)(void*) noexcept, std::size_t size) noexcept
+      : type_key_(std::move(type_key)), state_(state), destroy_(destroy), size_(size) {}
+  ~PreparedState() {
+    if (state_ != nullptr) destroy_(state_);
+  }
+  PreparedState(const PreparedState&) = delete;
+  PreparedState& operator=(const PreparedState&) = delete;
+  /// The state object (null once released).
+  [[nodiscard]] void* get() const noexcept { return state_; }
+  /// Gives up ownership (a restore takes it; a second restore of the same snapshot finds null).
+  [[nodiscard]] void* release() noexcept { return std::exchange(state_, nullptr); }
+  /// typeid(A).name() of the state.
+  [[nodiscard]] const std::string& type_key() const noexcept { return type_key_; }
+  /// sizeof(A).
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+private:
+  std::string type_key_;
+  void* state_;
+  void (*destroy_)(void*) noexcept;
+  std::size_t size_;
+};
+
 /// Everything captured about one actor.
 struct ActorSnapshot {
   ActorId id = 0;                       ///< Actor id (kept on restore).
@@ -65,7 +93,12 @@ struct ActorSnapshot {
   bool suspended = false;               ///< Refusing messages at the cut.
   LaunchOptions opts;                   ///< Options it was launched with (worker placement included).
   ControlBlock cb{};                    ///< Control block (counters, HLC, restarts).
-  std::vector<std::byte> state_bytes;   ///< Serialized actor state.
+  std::vector<std::byte> state_bytes;   ///< Serialized actor state (empty when streamed or prepared).
+  /// Runtime::snapshot_streamed: the state (trivially copyable, this many bytes) was not copied; read it through
+  /// the StateReader while the actors are paused. 0 = the state is in state_bytes.
+  std::uint64_t streamed_size = 0;
+  /// Streaming decode: the state already built and loaded (state_bytes is empty); restore takes it over.
+  std::shared_ptr<PreparedState> prepared;
   std::vector<Envelope> inbox;          ///< Messages queued for the actor, oldest first.
   std::vector<Envelope> outbox;         ///< Messages waiting in the host receive queue, oldest first.
 };
@@ -82,12 +115,27 @@ struct SystemSnapshot {
   std::map<std::string, std::string> metadata;  ///< Free-form metadata (application version, ...).
 };
 
+/// Reads the live state of paused actors for Runtime::snapshot_streamed (valid only inside its `consume`).
+/// Used from one thread at a time, which need not be the thread that called snapshot_streamed.
+class StateReader {
+public:
+  virtual ~StateReader() = default;
+  /// Copies `dst.size()` bytes of `actor`'s state (one with streamed_size != 0) from byte `offset` into `dst`;
+  /// InvalidArgument when the range is outside the state. Device executors copy from device memory.
+  [[nodiscard]] virtual Status read(const ActorSnapshot& actor, std::uint64_t offset, std::span<std::byte> dst) = 0;
+  /// A staging buffer of `bytes` bytes that read() fills fastest (page-locked for device executors).
+  [[nodiscard]] virtual std::shared_ptr<std::byte[]> staging(std::size_t bytes) = 0;
+};
+
 /// How one checkpointable actor type is created, saved and loaded (type-erased; see ActorCatalog::add).
 struct ActorCodec {
   std::string type_key;                                          ///< typeid(A).name().
   std::function<ActorType(const std::string& name)> make_type;   ///< Launch description for a restored actor.
   void (*save)(const void* state, std::vector<std::byte>& out) = nullptr;      ///< Serializes a state.
   Status (*load)(void* state, std::span<const std::byte> bytes) = nullptr;     ///< Loads into a fresh state.
+  /// sizeof(A) for a trivially copyable type saved as its bytes (its state can be streamed in segments straight
+  /// from and into the object); 0 for types with checkpoint_save/checkpoint_load.
+  std::size_t raw_size = 0;
 };
 
 /// The actor types a program can checkpoint and restore. Restore needs it because functions (handlers,
@@ -106,6 +154,7 @@ public:
       c.save = [](const void* s, std::vector<std::byte>& out) { static_cast<const A*>(s)->checkpoint_save(out); };
       c.load = [](void* s, std::span<const std::byte> in) -> Status { return static_cast<A*>(s)->checkpoint_load(in); };
     } else {
+      c.raw_size = sizeof(A);
       c.save = [](const void* s, std::vector<std::byte>& out) {
         const auto* p = static_cast<const std::byte*>(s);
         out.assign(p, p + sizeof(A));

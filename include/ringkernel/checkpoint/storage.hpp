@@ -28,15 +28,45 @@ struct ObjectInfo {
   std::uint64_t size = 0;  ///< Bytes.
 };
 
+/// An object being written piece by piece (Storage::open_writer). Nothing is visible under the name until
+/// commit() succeeds; destroying an uncommitted writer (or abort()) discards what was written, and a failed
+/// write() leaves the writer failed (commit then returns the error). Used from one thread at a time.
+class ObjectWriter {
+public:
+  virtual ~ObjectWriter() = default;
+  /// Appends bytes.
+  [[nodiscard]] virtual Status write(std::span<const std::byte> data) = 0;
+  /// Makes the object durable and visible under its name, atomically replacing any previous one.
+  [[nodiscard]] virtual Status commit() = 0;
+  /// Discards the object (idempotent; after commit it does nothing).
+  virtual void abort() noexcept = 0;
+  /// Bytes written so far.
+  [[nodiscard]] virtual std::uint64_t written() const noexcept = 0;
+};
+
+/// An object being read sequentially (Storage::open_reader).
+class ObjectReader {
+public:
+  virtual ~ObjectReader() = default;
+  /// The object's size in bytes.
+  [[nodiscard]] virtual std::uint64_t size() const noexcept = 0;
+  /// Reads the next bytes into `dst`; returns how many (less than dst.size() only at the end, 0 at the end).
+  [[nodiscard]] virtual Result<std::size_t> read(std::span<std::byte> dst) = 0;
+};
+
 /// A flat namespace of named byte objects. Implementations are safe to use from one thread at a time.
 class Storage {
 public:
   virtual ~Storage() = default;
+  /// Starts writing `name`; see ObjectWriter (atomic replace on commit, nothing left behind otherwise).
+  [[nodiscard]] virtual Result<std::unique_ptr<ObjectWriter>> open_writer(const std::string& name) = 0;
+  /// Opens `name` for sequential reading (ActorNotFound when missing).
+  [[nodiscard]] virtual Result<std::unique_ptr<ObjectReader>> open_reader(const std::string& name) = 0;
   /// Stores `data` under `name`, replacing any previous object atomically: a reader sees the old or the new
-  /// object, never a mix, even if the writer crashes.
-  [[nodiscard]] virtual Status put(const std::string& name, std::span<const std::byte> data) = 0;
-  /// Reads a whole object.
-  [[nodiscard]] virtual Result<std::vector<std::byte>> get(const std::string& name) = 0;
+  /// object, never a mix, even if the writer crashes. (open_writer + write + commit.)
+  [[nodiscard]] virtual Status put(const std::string& name, std::span<const std::byte> data);
+  /// Reads a whole object (open_reader + read).
+  [[nodiscard]] virtual Result<std::vector<std::byte>> get(const std::string& name);
   /// Objects whose name starts with `prefix`, sorted by name.
   [[nodiscard]] virtual Result<std::vector<ObjectInfo>> list(const std::string& prefix) = 0;
   /// Deletes an object (deleting a missing object is not an error).
@@ -49,10 +79,10 @@ class FileStorage final : public Storage {
 public:
   /// Storage rooted at `dir` (created if missing on first put).
   explicit FileStorage(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  /// See Storage::put.
-  [[nodiscard]] Status put(const std::string& name, std::span<const std::byte> data) override;
-  /// See Storage::get.
-  [[nodiscard]] Result<std::vector<std::byte>> get(const std::string& name) override;
+  /// Writes a hidden temporary file as data comes (starting write-back early), then fsync, rename, fsync dir.
+  [[nodiscard]] Result<std::unique_ptr<ObjectWriter>> open_writer(const std::string& name) override;
+  /// See Storage::open_reader.
+  [[nodiscard]] Result<std::unique_ptr<ObjectReader>> open_reader(const std::string& name) override;
   /// See Storage::list. Temporary files left by writers that died mid-write are not listed, and removed.
   [[nodiscard]] Result<std::vector<ObjectInfo>> list(const std::string& prefix) override;
   /// See Storage::remove.
@@ -104,9 +134,12 @@ public:
   S3Storage(S3Storage&&) = delete;
   S3Storage& operator=(S3Storage&&) = delete;
 
-  /// See Storage::put; objects >= multipart_threshold are uploaded in parts (aborted on failure).
-  [[nodiscard]] Status put(const std::string& name, std::span<const std::byte> data) override;
-  /// See Storage::get.
+  /// Objects that reach multipart_threshold are uploaded as a multipart upload, part by part as the data comes
+  /// (aborted when the writer fails or is dropped uncommitted); smaller ones with one PUT at commit.
+  [[nodiscard]] Result<std::unique_ptr<ObjectWriter>> open_writer(const std::string& name) override;
+  /// Reads the object in ranged GETs of part_size bytes.
+  [[nodiscard]] Result<std::unique_ptr<ObjectReader>> open_reader(const std::string& name) override;
+  /// See Storage::get (one GET).
   [[nodiscard]] Result<std::vector<std::byte>> get(const std::string& name) override;
   /// See Storage::list (follows continuation tokens).
   [[nodiscard]] Result<std::vector<ObjectInfo>> list(const std::string& prefix) override;
@@ -131,10 +164,12 @@ public:
   };
 
 private:
+  friend class S3Writer;
+  friend class S3Reader;
   explicit S3Storage(S3Config cfg) : cfg_(std::move(cfg)) {}
   Result<Response> request(const std::string& method, const std::string& url, std::span<const std::byte> body,
-                           std::vector<std::byte>* sink, const std::string& what);
-  Status put_multipart(const std::string& name, std::span<const std::byte> data);
+                           std::vector<std::byte>* sink, const std::string& what,
+                           const std::string& extra_header = {}, std::uint64_t* content_length = nullptr);
   S3Config cfg_;
   void* curl_ = nullptr;
   std::uint64_t requests_ = 0;
