@@ -76,6 +76,9 @@ struct RuntimeConfig {
                                                          ///< (batches up to 256 messages, slots up to 1 KiB);
                                                          ///< 2..8 = slots are warps sharing a block, for many
                                                          ///< small actors (batches of 32, slots up to 256 B).
+  std::uint32_t cuda_cluster_size = 1;                   ///< CUDA backend: blocks per thread-block cluster
+                                                         ///< (1..8; >1 needs sm_90). Actors of one cluster
+                                                         ///< send K2K through distributed shared memory.
   bool cuda_spin = true;                                 ///< CUDA backend: idle blocks spin (else __nanosleep back-off).
   std::chrono::milliseconds cuda_command_timeout{200};   ///< CUDA backend: longest wait for a device acknowledgement.
   std::size_t cuda_mapped_arena_mb = 64;                 ///< CUDA backend: pinned mapped memory reserved for rings.

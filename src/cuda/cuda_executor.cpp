@@ -113,6 +113,45 @@ struct MappedPool {
   }
 };
 
+// cudaFree and cudaFreeHost wait for the whole device to go idle, which never happens while any runtime's
+// persistent kernels run: with two CUDA runtimes in one process, the first to shut down would hang in a free.
+// So frees wait here until no executor of the process has kernels that may be running.
+class DeviceGraveyard {
+public:
+  static DeviceGraveyard& get() {
+    static DeviceGraveyard g;
+    return g;
+  }
+  // An executor may launch kernels from now on.
+  void executor_started() {
+    std::lock_guard lk(mu_);
+    ++running_;
+  }
+  // Its kernels all left (a stuck executor never calls this: nothing is freed after it, deliberately).
+  void executor_stopped() {
+    std::lock_guard lk(mu_);
+    if (running_ > 0) --running_;
+    if (running_ == 0) flush_locked();
+  }
+  void free_host(void* p) { defer(p, true); }
+  void free_device(void* p) { defer(p, false); }
+
+private:
+  void defer(void* p, bool host) {
+    if (p == nullptr) return;
+    std::lock_guard lk(mu_);
+    pending_.emplace_back(p, host);
+    if (running_ == 0) flush_locked();
+  }
+  void flush_locked() {
+    for (auto [p, host] : pending_) (void)(host ? cudaFreeHost(p) : cudaFree(p));
+    pending_.clear();
+  }
+  std::mutex mu_;
+  int running_ = 0;
+  std::vector<std::pair<void*, bool>> pending_;
+};
+
 void* mapped_alloc(std::size_t bytes, void* ctx) {
   auto* pool = static_cast<MappedPool*>(ctx);
   if (void* p = pool->take(bytes)) return p;
@@ -125,7 +164,7 @@ void mapped_free(void* p, void* ctx) {
   auto* pool = static_cast<MappedPool*>(ctx);
   if (pool->give_back(p)) return;
   std::lock_guard lk(pool->mu);
-  if (pool->kernels_stopped) (void)cudaFreeHost(p);
+  if (pool->kernels_stopped) DeviceGraveyard::get().free_host(p);
   else if (!pool->kernels_stuck) pool->parked.push_back(p);
   // kernels_stuck: a kernel never left; freeing could hang, so the memory is deliberately leaked.
 }
@@ -186,6 +225,8 @@ public:
   CudaExecutor(RuntimeState& rt, int device) : rt_(rt), device_(device) {}
 
   Status init() {
+    DeviceGraveyard::get().executor_started();  // balanced by a clean stop()
+    started_ = true;
     if (auto e = cudaSetDevice(device_); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
     if (auto e = cudaGetDeviceProperties(&prop_, device_); e != cudaSuccess) return cuda_error(e, "properties");
     if (prop_.canMapHostMemory == 0) {
@@ -218,6 +259,19 @@ public:
     if (auto e = cudaMemset(routes_, 0, sizeof(RingView) * route_count_); e != cudaSuccess) {
       return cuda_error(e, "K2K routing table");
     }
+    if (auto e = cudaMalloc(reinterpret_cast<void**>(&croutes_), sizeof(cuda::ClusterRoute) * route_count_);
+        e != cudaSuccess) {
+      return cuda_error(e, "cluster routing table");
+    }
+    if (auto e = cudaMemset(croutes_, 0, sizeof(cuda::ClusterRoute) * route_count_); e != cudaSuccess) {
+      return cuda_error(e, "cluster routing table");
+    }
+    if (rt_.cfg.cuda_cluster_size > 1 && prop_.major < 9) {
+      return make_error(ErrorCode::BackendUnavailable,
+                        std::string("cuda_cluster_size > 1 needs thread-block clusters (compute capability 9.0+); ") +
+                            prop_.name + " is " + std::to_string(prop_.major) + "." + std::to_string(prop_.minor),
+                        "cuda");
+    }
     // Load every registered actor kernel now. With CUDA's lazy module loading, the first launch of a kernel
     // loads its module, which waits for the device to go idle - and a device running persistent actor
     // kernels never does, so a second actor type launched later would hang.
@@ -246,9 +300,12 @@ public:
     // Rings carved from the arena belong to cells the runtime destroys before its executor; the arena goes
     // last, and only if no kernel can still read it.
     if (pool_->kernels_stopped) {
-      if (pool_->base != nullptr) (void)cudaFreeHost(pool_->base);
-      if (dev_pool_->base != nullptr) (void)cudaFree(dev_pool_->base);
-      if (routes_ != nullptr) (void)cudaFree(routes_);
+      auto& gy = DeviceGraveyard::get();
+      gy.free_host(pool_->base);
+      gy.free_device(dev_pool_->base);
+      gy.free_device(routes_);
+      gy.free_device(croutes_);
+      staging_->release_all();
     }
   }
 
@@ -401,14 +458,16 @@ public:
     return read_state(cell, 0, {static_cast<std::byte*>(cell.state), dc->group->entry.state_size});
   }
 
+  // Page-locked, so the copy engine reads and writes it directly (no internal bounce buffer). Buffers are
+  // pooled rather than freed: cudaFreeHost waits for the device to go idle, which a device running persistent
+  // actor kernels never does. The pool frees them once the kernels have stopped.
   std::shared_ptr<std::byte[]> host_staging(std::size_t bytes) override {
-    void* p = nullptr;
-    // Page-locked: the copy engine reads and writes it directly, without an internal bounce buffer.
-    if (cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
+    void* p = staging_->take(bytes);
+    if (p == nullptr && cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
       (void)cudaGetLastError();
       return Executor::host_staging(bytes);
     }
-    return {static_cast<std::byte*>(p), [](std::byte* q) { (void)cudaFreeHost(q); }};
+    return {static_cast<std::byte*>(p), [pool = staging_, bytes](std::byte* q) { pool->give(q, bytes); }};
   }
 
   void device_memory(RuntimeMetrics& m) const override {
@@ -449,8 +508,11 @@ public:
     const RingView none{};
     if (!stopping_.load()) {
       std::lock_guard clk(copy_mu_);
+      static const cuda::ClusterRoute no_cluster{};
       if (cudaMemcpyAsync(routes_ + cell.id, &none, sizeof(RingView), cudaMemcpyHostToDevice, copy_stream_) ==
-          cudaSuccess) {
+              cudaSuccess &&
+          cudaMemcpyAsync(croutes_ + cell.id, &no_cluster, sizeof(no_cluster), cudaMemcpyHostToDevice, copy_stream_) ==
+              cudaSuccess) {
         (void)cudaStreamSynchronize(copy_stream_);
       }
     }
@@ -492,11 +554,12 @@ public:
     if (ok) {
       for (auto& g : groups_) {
         (void)cudaStreamDestroy(g->stream);
-        (void)cudaFreeHost(g->desc);
-        (void)cudaFree(g->state);
-        (void)cudaFreeHost(g->init);
-        (void)cudaFreeHost(g->failed);
-        (void)cudaFreeHost(g->ctl);
+        auto& gy = DeviceGraveyard::get();
+        gy.free_host(g->desc);
+        gy.free_device(g->state);
+        gy.free_host(g->init);
+        gy.free_host(g->failed);
+        gy.free_host(g->ctl);
       }
       groups_.clear();
       std::lock_guard plk(mu_);
@@ -506,7 +569,7 @@ public:
       std::lock_guard glk(pool_->mu);
       if (ok) {
         pool_->kernels_stopped = true;
-        for (void* p : pool_->parked) (void)cudaFreeHost(p);
+        for (void* p : pool_->parked) DeviceGraveyard::get().free_host(p);
       } else {
         pool_->kernels_stuck = true;
       }
@@ -514,6 +577,7 @@ public:
     }
     // Not ok: a kernel did not leave; its memory stays allocated (the runtime reports the timeout).
     clean_ = ok;
+    if (ok && started_) DeviceGraveyard::get().executor_stopped();
     return ok;
   }
 
@@ -522,7 +586,8 @@ private:
   static_assert(cuda::KernelShape::make(1, 0, 1).max_slot_size() == kMaxStagedSlot);
 
   cuda::KernelShape shape_of(const cuda::DeviceActorEntry& entry) const {
-    return cuda::KernelShape::make(rt_.cfg.cuda_actors_per_block, entry.state_size, entry.state_align);
+    return cuda::KernelShape::make(rt_.cfg.cuda_actors_per_block, entry.state_size, entry.state_align,
+                                   rt_.cfg.cuda_cluster_size);
   }
   // States above this size are copied by the copy engine on Load instead of through mapped memory: a warp
   // reading mapped memory moves a few GB/s at best, and a mapped copy of every slot would pin as much host
@@ -548,8 +613,11 @@ private:
     auto g = std::make_unique<Group>();
     g->entry = entry;
     g->shape = shape_of(entry);
+    g->shape.group_tag = static_cast<std::uint32_t>(groups_.size()) + 1;
     const std::uint32_t per_block = g->shape.warps_per_block;
-    g->slots = (rt_.cfg.cuda_slots_per_type + per_block - 1) / per_block * per_block;
+    const std::uint32_t cluster = g->shape.cluster_size;
+    const std::uint32_t per_launch_unit = per_block * cluster;
+    g->slots = (rt_.cfg.cuda_slots_per_type + per_launch_unit - 1) / per_launch_unit * per_launch_unit;
     const std::uint32_t blocks = g->slots / per_block;
     g->stride = (entry.state_size + 127) / 128 * 128;
     g->occupant.assign(g->slots, nullptr);
@@ -575,6 +643,32 @@ private:
                             std::to_string(per_sm) + " per SM x " + std::to_string(prop_.multiProcessorCount) +
                             " SMs); lower cuda_slots_per_type or raise cuda_actors_per_block",
                         "cuda launch");
+    }
+    if (cluster > 1) {
+      // Clusters must also fit: all blocks of a cluster are placed on one GPC at once.
+      cudaLaunchConfig_t lc{};
+      lc.gridDim = dim3(blocks);
+      lc.blockDim = dim3(32 * per_block);
+      lc.dynamicSmemBytes = smem;
+      cudaLaunchAttribute attr{};
+      attr.id = cudaLaunchAttributeClusterDimension;
+      attr.val.clusterDim.x = cluster;
+      attr.val.clusterDim.y = 1;
+      attr.val.clusterDim.z = 1;
+      lc.attrs = &attr;
+      lc.numAttrs = 1;
+      int clusters = 0;
+      if (auto e = cudaOccupancyMaxActiveClusters(&clusters, entry.kernel, &lc); e != cudaSuccess) {
+        return cuda_error(e, "cluster occupancy");
+      }
+      if (resident_clusters_ + blocks / cluster > static_cast<std::uint64_t>(clusters)) {
+        return make_error(ErrorCode::InvalidArgument,
+                          "co-residency check failed: " + std::to_string(resident_clusters_ + blocks / cluster) +
+                              " clusters of " + std::to_string(cluster) + " blocks requested but only " +
+                              std::to_string(clusters) + " fit on " + prop_.name +
+                              "; lower cuda_slots_per_type or cuda_cluster_size",
+                          "cuda launch");
+      }
     }
     const std::size_t ctl_bytes = sizeof(SlotControl) * g->slots;
     if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->ctl), ctl_bytes, cudaHostAllocMapped | cudaHostAllocPortable);
@@ -633,13 +727,26 @@ private:
     SlotControl* controls = g->ctl_dev;
     RingView* routes = routes_;
     std::uint32_t route_count = route_count_;
+    cuda::ClusterRoute* croutes = croutes_;
     cuda::KernelShape shape = g->shape;
-    void* args[] = {&desc, &controls, &routes, &route_count, &shape};
-    if (auto e = cudaLaunchKernel(entry.kernel, dim3(blocks), dim3(32 * per_block), args, smem, g->stream);
-        e != cudaSuccess) {
+    void* args[] = {&desc, &controls, &routes, &croutes, &route_count, &shape};
+    cudaLaunchConfig_t lc{};
+    lc.gridDim = dim3(blocks);
+    lc.blockDim = dim3(32 * per_block);
+    lc.dynamicSmemBytes = smem;
+    lc.stream = g->stream;
+    cudaLaunchAttribute attr{};
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = cluster;
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    lc.attrs = &attr;
+    lc.numAttrs = cluster > 1 ? 1 : 0;
+    if (auto e = cudaLaunchKernelExC(&lc, entry.kernel, args); e != cudaSuccess) {
       return cuda_error(e, "launch persistent kernel");
     }
     resident_blocks_ += blocks;
+    if (cluster > 1) resident_clusters_ += blocks / cluster;
     groups_.push_back(std::move(g));
     return groups_.back().get();
   }
@@ -795,13 +902,42 @@ private:
   std::mutex groups_mu_;
   std::vector<std::unique_ptr<Group>> groups_;
   std::uint64_t resident_blocks_ = 0;
+  std::uint64_t resident_clusters_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<ActorCell*> live_;
   std::uint64_t live_generation_ = 0;
   std::unique_ptr<MappedPool> pool_ = std::make_unique<MappedPool>();
+  // Page-locked staging buffers handed out by host_staging (shared: a buffer may be returned after the executor
+  // is gone).
+  struct StagingPool {
+    std::mutex mu;
+    std::multimap<std::size_t, void*> free;
+    bool kernels_stopped = false;
+    void* take(std::size_t bytes) {
+      std::lock_guard lk(mu);
+      auto it = free.lower_bound(bytes);
+      if (it == free.end() || it->first != bytes) return nullptr;
+      void* p = it->second;
+      free.erase(it);
+      return p;
+    }
+    void give(void* p, std::size_t bytes) {
+      std::lock_guard lk(mu);
+      if (kernels_stopped) DeviceGraveyard::get().free_host(p);
+      else free.emplace(bytes, p);
+    }
+    void release_all() {  // only once no persistent kernel runs
+      std::lock_guard lk(mu);
+      kernels_stopped = true;
+      for (auto& [bytes, p] : free) DeviceGraveyard::get().free_host(p);
+      free.clear();
+    }
+  };
+  std::shared_ptr<StagingPool> staging_ = std::make_shared<StagingPool>();
   std::unique_ptr<MappedPool> dev_pool_ = std::make_unique<MappedPool>();
   RingView* routes_ = nullptr;
+  cuda::ClusterRoute* croutes_ = nullptr;  // per actor id: its cluster inbox (kernels launched in clusters)
   std::uint32_t route_count_ = 0;
   std::deque<ActorCell*> due_;
   std::vector<std::unique_ptr<DeviceCell>> retired_;
@@ -810,6 +946,7 @@ private:
   std::atomic<bool> running_{true};
   std::atomic<bool> stopping_{false};
   bool clean_ = true;
+  bool started_ = false;  // registered with the DeviceGraveyard
   std::thread pump_;
 };
 
@@ -842,6 +979,12 @@ Result<std::unique_ptr<Executor>> make_cuda_executor(RuntimeState& rt) {
   }
   if (rt.cfg.cuda_slots_per_type == 0) {
     return make_error(ErrorCode::InvalidArgument, "cuda_slots_per_type must be > 0", "cuda");
+  }
+  if (rt.cfg.cuda_cluster_size == 0 || rt.cfg.cuda_cluster_size > cuda::kMaxClusterSize) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "cuda_cluster_size must be 1.." + std::to_string(cuda::kMaxClusterSize) + ", got " +
+                          std::to_string(rt.cfg.cuda_cluster_size),
+                      "cuda");
   }
   if (rt.cfg.cuda_actors_per_block == 0 || rt.cfg.cuda_actors_per_block > cuda::kMaxWarpsPerBlock) {
     return make_error(ErrorCode::InvalidArgument,

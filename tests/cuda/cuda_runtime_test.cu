@@ -15,6 +15,7 @@ RINGKERNEL_CUDA_ACTOR(gpu_test::Relay)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Producer)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Sink)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Ledger)
+RINGKERNEL_CUDA_ACTOR(gpu_test::Hub)
 
 namespace {
 
@@ -25,24 +26,37 @@ using namespace std::chrono_literals;
 #define SKIP_WITHOUT_GPU()                                                                                     \
   if (!backend_available(Backend::Cuda)) GTEST_SKIP() << "no usable CUDA device"
 
-// Every test runs twice: actor slots as whole blocks, and as warps sharing blocks (4 per block), so K2K, lifecycle
-// and ordering are checked between warps of one block as well as across blocks.
-std::uint32_t g_actors_per_block = 1;
+// Every test runs in four layouts: actor slots as whole blocks; as warps sharing blocks (4 per block); blocks in
+// thread-block clusters of 2 (K2K between actors of one cluster goes through distributed shared memory); and
+// 2 warps per block in clusters of 4. K2K, lifecycle and ordering are so checked between warps of one block,
+// across blocks, inside clusters and across clusters.
+struct Layout {
+  std::uint32_t actors_per_block;
+  std::uint32_t cluster_size;
+};
+Layout g_layout{1, 1};
 
-class Cuda : public ::testing::TestWithParam<std::uint32_t> {
+class Cuda : public ::testing::TestWithParam<Layout> {
 protected:
-  void SetUp() override { g_actors_per_block = GetParam(); }
+  void SetUp() override { g_layout = GetParam(); }
 };
 
-INSTANTIATE_TEST_SUITE_P(Slots, Cuda, ::testing::Values(1u, 4u), [](const auto& info) {
-  return info.param == 1 ? std::string("BlockPerActor") : "WarpsPerBlock" + std::to_string(info.param);
-});
+INSTANTIATE_TEST_SUITE_P(Slots, Cuda,
+                         ::testing::Values(Layout{1, 1}, Layout{4, 1}, Layout{1, 2}, Layout{2, 4}),
+                         [](const auto& info) {
+                           const Layout l = info.param;
+                           std::string name = l.actors_per_block == 1 ? "BlockPerActor"
+                                                                      : "WarpsPerBlock" + std::to_string(l.actors_per_block);
+                           if (l.cluster_size > 1) name += "Cluster" + std::to_string(l.cluster_size);
+                           return name;
+                         });
 
 Runtime make_rt(std::uint32_t slots = 4) {
   RuntimeConfig cfg;
   cfg.backend = Backend::Cuda;
   cfg.cuda_slots_per_type = slots;
-  cfg.cuda_actors_per_block = g_actors_per_block;
+  cfg.cuda_actors_per_block = g_layout.actors_per_block;
+  cfg.cuda_cluster_size = g_layout.cluster_size;
   auto rt = Runtime::builder().config(cfg).build();
   EXPECT_TRUE(rt.ok()) << rt.error().describe();
   return std::move(rt).value();
@@ -216,17 +230,20 @@ TEST_P(Cuda, MetricsReportDeviceMemory) {
 TEST_P(Cuda, SeveralActorsShareOnePersistentKernel) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt(4);
+  // Slots per type are rounded up to whole clusters of whole blocks.
+  const std::uint32_t unit = g_layout.actors_per_block * g_layout.cluster_size;
+  const int slots = static_cast<int>((4 + unit - 1) / unit * unit);
   std::vector<ActorHandle> hs;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < slots; ++i) {
     auto h = rt.launch<Echo>("echo" + std::to_string(i), {}, std::uint64_t(i));
     ASSERT_TRUE(h.ok()) << h.error().describe();
     hs.push_back(*h);
   }
-  auto fifth = rt.launch<Echo>("echo4");
-  ASSERT_FALSE(fifth.ok());
-  EXPECT_EQ(fifth.error().code(), ErrorCode::QueueFull);
+  auto extra = rt.launch<Echo>("echo-extra");
+  ASSERT_FALSE(extra.ok());
+  EXPECT_EQ(extra.error().code(), ErrorCode::QueueFull);
   for (int round = 0; round < 3; ++round) {
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < slots; ++i) {
       auto r = hs[i].call<Pong>(Ping{0, 100}, 1s);
       ASSERT_TRUE(r.ok());
       EXPECT_EQ(r->value, 300u + i);
@@ -236,7 +253,7 @@ TEST_P(Cuda, SeveralActorsShareOnePersistentKernel) {
   // A terminated actor frees its slot for a new one.
   ASSERT_TRUE(hs[0].terminate().ok());
   ASSERT_TRUE(hs[0].wait_for(ActorState::Terminated, 1s).ok());
-  auto again = rt.launch<Echo>("echo5");
+  auto again = rt.launch<Echo>("echo-again");
   ASSERT_TRUE(again.ok()) << again.error().describe();
   EXPECT_EQ(again->call<Pong>(Ping{0, 1}, 1s)->count, 1u);
 }
@@ -482,7 +499,7 @@ TEST_P(Cuda, WarpSizedSlotsRefuseLargeInboxSlots) {
   LaunchOptions o;
   o.slot_size = 512;  // fine for block-sized slots (1 KiB staging rows), too large for warp-sized ones (256 B)
   auto h = rt.launch<Echo>("echo", o);
-  if (GetParam() == 1) {
+  if (GetParam().actors_per_block == 1) {
     ASSERT_TRUE(h.ok()) << h.error().describe();
     auto r = h->call<Pong>(Ping{1, 1}, 1s);
     ASSERT_TRUE(r.ok()) << r.error().describe();
@@ -519,6 +536,85 @@ TEST_P(Cuda, ActorsOfOneBlockRunIndependently) {
   auto held = echoes[1].receive(2s);
   ASSERT_TRUE(held.ok()) << held.error().describe();
   EXPECT_EQ(held->as<Pong>()->value, 100u);
+}
+
+TEST(CudaConfig, ClusterSizeIsValidated) {
+  SKIP_WITHOUT_GPU();
+  for (const std::uint32_t bad : {0u, 9u}) {
+    RuntimeConfig cfg;
+    cfg.backend = Backend::Cuda;
+    cfg.cuda_cluster_size = bad;
+    auto rt = Runtime::builder().config(cfg).build();
+    ASSERT_FALSE(rt.ok()) << bad;
+    EXPECT_EQ(rt.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(rt.error().message().find("cuda_cluster_size"), std::string::npos) << rt.error().describe();
+  }
+}
+
+// Fan-in between actors of one kernel: with clusters, every producer shares the sink's cluster and writes into
+// its 16-slot shared-memory inbox, so back-pressure is constant; nothing may be lost, duplicated or reordered.
+TEST_P(Cuda, K2KFanInWithinOneKernelLosesNothing) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt(8);
+  auto sink = rt.launch<Hub>("hub-sink");
+  ASSERT_TRUE(sink.ok()) << sink.error().describe();
+  std::vector<ActorHandle> producers;
+  for (int i = 0; i < 3; ++i) {
+    auto p = rt.launch<Hub>("hub-p" + std::to_string(i));
+    ASSERT_TRUE(p.ok()) << p.error().describe();
+    producers.push_back(*p);
+  }
+  constexpr std::uint32_t kPer = 5000;
+  for (auto& p : producers) ASSERT_TRUE(p.send(Burst{kPer, sink->id()}).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  Total t{};
+  do {
+    auto r = sink->call<Total>(Query{0}, std::chrono::seconds(1));
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    t = *r;
+  } while (t.count < 3ull * kPer && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(t.count, 3ull * kPer);
+  EXPECT_EQ(t.sum, 3ull * kPer * (kPer - 1) / 2);
+  EXPECT_EQ(t.out_of_order, 0u) << "per-sender FIFO violated";
+  // A restarted sink keeps its slot and cluster inbox; producers reach it again afterwards.
+  ASSERT_TRUE(sink->restart().ok());
+  ASSERT_TRUE(producers[0].send(Burst{100, sink->id()}).ok());
+  do {
+    auto r = sink->call<Total>(Query{0}, std::chrono::seconds(1));
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    t = *r;
+  } while (t.count < 100 && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(t.count, 100u);
+  EXPECT_EQ(t.out_of_order, 0u);
+}
+
+// Two CUDA runtimes in one process: shutting one down must not wait for the other's persistent kernels (CUDA
+// frees wait for the device to go idle; the executor defers them until no runtime has kernels running).
+TEST(CudaConfig, TwoRuntimesShutDownIndependently) {
+  SKIP_WITHOUT_GPU();
+  g_layout = Layout{1, 1};
+  auto a = make_rt();
+  auto b = make_rt();
+  auto ea = a.launch<Echo>("echo-a", {}, std::uint64_t{1});
+  auto eb = b.launch<Echo>("echo-b", {}, std::uint64_t{2});
+  ASSERT_TRUE(ea.ok() && eb.ok());
+  ASSERT_TRUE(ea->call<Pong>(Ping{1, 1}, 1s).ok());
+  ASSERT_TRUE(eb->call<Pong>(Ping{1, 1}, 1s).ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto st = a.shutdown(1000ms);
+  EXPECT_TRUE(st.ok()) << st.error().describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  auto r = eb->call<Pong>(Ping{2, 10}, 1s);  // the other runtime keeps serving
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->value, 32u);
+  // A third runtime starts and stops while b runs, then b stops last and everything is released.
+  {
+    auto c = make_rt();
+    auto ec = c.launch<Echo>("echo-c");
+    ASSERT_TRUE(ec.ok());
+    ASSERT_TRUE(ec->call<Pong>(Ping{1, 1}, 1s).ok());
+  }
+  EXPECT_TRUE(b.shutdown(1000ms).ok());
 }
 
 } // namespace

@@ -115,6 +115,17 @@ struct Sink {
   RK_HOST_DEVICE void handle(auto& ctx, const Query&) { (void)ctx.reply(Total{count, sum, out_of_order}); }
 };
 
+/// Producer and sink in one type, so that fan-in can run between actors of one kernel (and so of one
+/// thread-block cluster, where K2K goes through distributed shared memory).
+struct Hub {
+  using messages = ringkernel::message_list<Burst, Tick, Query>;
+  Producer producer;
+  Sink sink;
+  RK_HOST_DEVICE void handle(auto& ctx, const Burst& b) { producer.handle(ctx, b); }
+  RK_HOST_DEVICE void handle(auto& ctx, const Tick& t) { sink.handle(ctx, t); }
+  RK_HOST_DEVICE void handle(auto& ctx, const Query& q) { sink.handle(ctx, q); }
+};
+
 struct Volley {
   static constexpr auto type_id = ringkernel::message_type("gpu.Volley");
   std::uint32_t remaining;

@@ -16,6 +16,7 @@
 /// launch arguments) and copied to device memory on every (re)start.
 #pragma once
 
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 // Handlers are `RK_HOST_DEVICE` templates instantiated with both the host Context (host-only calls) and the
@@ -53,9 +54,20 @@ __device__ __forceinline__ void copy_uncached(void* dst, const void* src, std::s
   const auto* s8 = static_cast<const unsigned long long*>(src);
   for (std::size_t i = 0; i < (bytes + 7) / 8; ++i) d8[i] = __ldcv(s8 + i);
 }
+// A fixed-size uncached copy whose loads are all issued before any is used (one L2 round trip, not one per
+// word): a K2K send reads its route this way.
+template <std::size_t Bytes>
+__device__ __forceinline__ void copy_uncached_n(void* dst, const void* src) {
+  static_assert(Bytes % 8 == 0);
+  constexpr std::size_t kWords = Bytes / 8;
+  unsigned long long w[kWords];
+  const auto* s8 = static_cast<const unsigned long long*>(src);
+#pragma unroll
+  for (std::size_t i = 0; i < kWords; ++i) w[i] = __ldcv(s8 + i);
+  std::memcpy(dst, w, Bytes);
+}
 __device__ __forceinline__ void copy_uncached_view(RingView* dst, const RingView* src) {
-  static_assert(sizeof(RingView) % 8 == 0);
-  copy_uncached(dst, src, sizeof(RingView));
+  copy_uncached_n<sizeof(RingView)>(dst, src);
 }
 } // namespace detail
 
@@ -70,7 +82,16 @@ struct BlockEnv {
   std::uint64_t* replies_dropped = nullptr;  ///< Replies lost to a full K2H ring.
   std::uint64_t* k2k_refused = nullptr;      ///< K2K sends refused (full, unknown actor).
   const RingView* routes = nullptr;      ///< K2K routing table: actor id -> device inbox (control == nullptr: none).
-  std::uint32_t route_count = 0;         ///< Entries in `routes`.
+  const ClusterRoute* croutes = nullptr; ///< Per actor id: its cluster inbox (kernels launched in clusters).
+  std::uint32_t route_count = 0;         ///< Entries in `routes` and `croutes`.
+  // Thread-block clusters: actors of the same kernel and cluster exchange K2K messages through each other's
+  // shared memory (every block of a kernel has the same layout, so a slot's inbox is at the same offset).
+  std::uint32_t cluster_size = 1;        ///< Blocks per cluster (1: no cluster inboxes).
+  std::uint32_t group_tag = 0;           ///< This kernel's tag in ClusterRoute.
+  std::uint32_t cluster_id = 0;          ///< This block's cluster.
+  std::uint32_t slot_bytes = 0;          ///< Shared memory per slot (KernelShape::slot_bytes).
+  std::uint32_t cinbox_slot_size = 0;    ///< Slot size of the cluster inboxes.
+  std::byte* smem_base = nullptr;        ///< This block's dynamic shared memory (slot 0's cluster inbox).
   // Replies to the host made during a batch are built in shared memory and written to the K2H ring by the
   // whole warp after the batch (coalesced PCIe writes); null outside a batch (lifecycle hooks write directly).
   uint4* reply_buf = nullptr;            ///< Shared-memory images of the batch's host replies.
@@ -141,6 +162,23 @@ private:
     if (route.control == nullptr) {
       ++*env_.k2k_refused;
       return ErrorCode::ActorNotFound;
+    }
+    if (env_.cluster_size > 1) {
+      // Read only once the route is known to be there (control dependency, L2 reads): the receiving block
+      // writes its cluster route before its global route, with a fence in between, so this sees it. A target
+      // in this cluster is always reached through its shared-memory inbox, which keeps per-sender order.
+      ClusterRoute cr;
+      detail::copy_uncached_n<sizeof(cr)>(&cr, env_.croutes + to);
+      if (cr.tag == env_.group_tag && cr.cluster == env_.cluster_id) {
+        auto* local = env_.smem_base + static_cast<std::size_t>(cr.warp) * env_.slot_bytes;
+        auto* remote = static_cast<std::byte*>(cooperative_groups::this_cluster().map_shared_rank(
+            static_cast<void*>(local), cr.rank));
+        RingView inbox = ring_layout(remote, RingKind::Mpsc, kClusterInboxSlots, env_.cinbox_slot_size);
+        inbox.scope = MemoryScope::Cluster;
+        const ErrorCode rc = MpscProducer(inbox).try_push(h, &msg);
+        if (rc != ErrorCode::Ok) ++*env_.k2k_refused;
+        return rc;
+      }
     }
     const ErrorCode rc = MpscProducer(route).try_push(h, &msg);
     if (rc != ErrorCode::Ok) ++*env_.k2k_refused;
@@ -225,8 +263,10 @@ inline constexpr bool kStateInShared = state_in_shared(sizeof(A), alignof(A));
 /// Rows of 32 publish flags one poll may check (a batch of up to 256 messages).
 inline constexpr unsigned kMaxBatchRows = 8;
 /// While device (K2K) traffic keeps a block busy, its host inbox and command word - PCIe reads of about a
-/// microsecond - are polled only every this many iterations, so device hops are not paced by PCIe.
-inline constexpr unsigned kHostPollEvery = 8;
+/// microsecond that stall the warp - are polled only every this many iterations, so device hops are not paced
+/// by PCIe (H100: 8 -> 64 took a K2K hop from about 4.1 to 3.1 us). A host message waits at most this many
+/// fast polls (a few microseconds) while device traffic lasts.
+inline constexpr unsigned kHostPollEvery = 64;
 /// Polls a block stays in device-fast mode after a K2K batch (tens of microseconds): in a conversation
 /// between device actors the next message is a hop away, and a PCIe poll in between would delay it.
 inline constexpr unsigned kK2kFastPolls = 64;
@@ -245,15 +285,16 @@ inline constexpr std::uint64_t kCounterFlushNs = 100'000;
 /// scope when the batch stayed on the GPU. Warps of a block never synchronize with each other.
 template <class A>
 __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
-    actor_kernel(const SlotDescriptor* slots, SlotControl* controls, RingView* routes, std::uint32_t route_count,
-                 KernelShape shape) {
+    actor_kernel(const SlotDescriptor* slots, SlotControl* controls, RingView* routes, ClusterRoute* croutes,
+                 std::uint32_t route_count, KernelShape shape) {
   // Dynamic shared memory, per warp (KernelShape::slot_bytes): inbox staging, the batch's reply images, their
   // destinations and sizes, the descriptor read on Load, and a small state.
   extern __shared__ uint4 block_smem[];
   const unsigned warp = threadIdx.x / 32u;
   const unsigned slot_index = blockIdx.x * shape.warps_per_block + warp;
   const std::uint32_t staging_bytes = shape.staging_bytes;
-  uint4* const staging = block_smem + static_cast<std::size_t>(warp) * (shape.slot_bytes() / 16u);
+  auto* const warp_smem = reinterpret_cast<std::byte*>(block_smem) + static_cast<std::size_t>(warp) * shape.slot_bytes();
+  uint4* const staging = reinterpret_cast<uint4*>(warp_smem + shape.cluster_inbox_bytes);
   uint4* const reply_buf = staging + staging_bytes / 16u;
   auto* const reply_dst = reinterpret_cast<std::byte**>(reply_buf + shape.reply_bytes / 16u);
   auto* const reply_vecs =
@@ -296,7 +337,40 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
   env.replies_dropped = &dropped;
   env.k2k_refused = &k2k_refused;
   env.routes = routes;
+  env.croutes = croutes;
   env.route_count = route_count;
+  env.cluster_size = shape.cluster_size;
+  env.group_tag = shape.group_tag;
+  env.cluster_id = blockIdx.x / shape.cluster_size;
+  env.slot_bytes = shape.slot_bytes();
+  env.cinbox_slot_size = shape.staging_bytes / kWarpBatch;
+  env.smem_base = reinterpret_cast<std::byte*>(block_smem);
+  // The cluster inbox: this slot's shared-memory K2K ring that actors of the same cluster write into. Rebuilt
+  // empty whenever a new actor moves into the slot (see Load); `cview.control == nullptr` without clusters.
+  RingView cview{};
+  std::uint64_t ctail = 0;
+  auto reset_cluster_inbox = [&] {
+    if (shape.cluster_inbox_bytes == 0) return;
+    auto* z = reinterpret_cast<uint4*>(warp_smem);
+    const std::uint32_t header = static_cast<std::uint32_t>(
+        ring_layout(warp_smem, RingKind::Mpsc, kClusterInboxSlots, env.cinbox_slot_size).slots - warp_smem);
+    for (std::uint32_t i = lane; i < header / 16u; i += 32u) z[i] = make_uint4(0, 0, 0, 0);
+    __syncwarp();
+    int ok = 0;
+    if (lane == 0) {
+      RingView v{};
+      ok = ring_init(warp_smem, shape.cluster_inbox_bytes, RingKind::Mpsc, kClusterInboxSlots,
+                     env.cinbox_slot_size, &v, /*zeroed=*/true) == ErrorCode::Ok;
+    }
+    ok = __shfl_sync(~0u, ok, 0);
+    __syncwarp();
+    cview = RingView{};
+    if (ok != 0) {  // without it (misaligned shared memory) same-cluster senders use the global inbox
+      cview = ring_layout(warp_smem, RingKind::Mpsc, kClusterInboxSlots, env.cinbox_slot_size);
+      cview.scope = MemoryScope::Cluster;
+    }
+    ctail = 0;
+  };
 
   auto flush_counters = [&](std::uint64_t now) {
     rd::store_relaxed(&ctl->processed, processed);
@@ -308,6 +382,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     last_flush = now;
   };
 
+  // Shared memory of other blocks in the cluster may only be touched once they have started.
+  if (shape.cluster_size > 1) cooperative_groups::this_cluster().sync();
   for (;;) {
     const bool active = state == static_cast<std::uint32_t>(ActorState::Active);
     const bool poll_host = k2k_recent == 0 || host_skip >= detail::kHostPollEvery;
@@ -324,6 +400,12 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       const std::uint64_t* kflag = &d.k2k.seq[kpos & d.k2k.mask];
       kready = (poll_host ? rd::load_relaxed(kflag, MemoryScope::Device) : rd::load_acquire(kflag, MemoryScope::Device)) ==
                kpos + 1;
+    }
+    // The cluster inbox is this block's shared memory: polling it costs nothing next to the reads above.
+    bool cready = false;
+    if (active && cview.control != nullptr) {
+      const std::uint64_t cpos = ctail + lane;
+      cready = rd::load_relaxed(&cview.seq[cpos & cview.mask], MemoryScope::Cluster) == cpos + 1;
     }
     bool hready[detail::kMaxBatchRows] = {};
     if (poll_host && active) {
@@ -346,6 +428,9 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       bool init_k2k = false;
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Exit)) {
         if (lane == 0) rd::store_release(&ctl->ack_seq, seq);
+        // Blocks of a cluster leave together: another block may still write into this one's shared memory
+        // until it has seen Exit too (every slot gets Exit at shutdown).
+        if (shape.cluster_size > 1) cooperative_groups::this_cluster().sync();
         return;
       }
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Load)) {
@@ -376,6 +461,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // A new actor's K2K inbox: the warp zeroes its control block and sequence words (lane 0 finishes the
         // ring in the switch below).
         init_k2k = (flags & kLoadInitK2k) != 0 && d.k2k.control != nullptr;
+        if ((flags & kLoadInitK2k) != 0) reset_cluster_inbox();  // a new actor: nothing of the last one's
         if (init_k2k) {
           const std::uint64_t words =
               static_cast<std::uint64_t>(d.k2k.slots - reinterpret_cast<std::byte*>(d.k2k.control)) / 16;
@@ -433,6 +519,12 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
             // (Re)publish the route: the host clears it when the actor is released, not across restarts, so
             // messages other actors send during a restart wait in the inbox.
             if (d.k2k.control != nullptr && env.self < route_count) {
+              if (cview.control != nullptr) {
+                // The cluster route first: a sender reads it only after seeing the global route.
+                croutes[env.self] = ClusterRoute{shape.group_tag, env.cluster_id,
+                                                 cooperative_groups::this_cluster().block_rank(), warp};
+                rd::fence_release(MemoryScope::Device);
+              }
               routes[env.self] = d.k2k;
               rd::fence_release(MemoryScope::Device);
             }
@@ -475,8 +567,9 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       }
     }
     const unsigned kn = detail::ready_prefix(__ballot_sync(~0u, kready));
+    const unsigned cn = detail::ready_prefix(__ballot_sync(~0u, cready));
     host_skip = poll_host ? 0u : host_skip + 1u;
-    if (n == 0 && kn == 0) {
+    if (n == 0 && kn == 0 && cn == 0) {
       if (k2k_recent != 0) --k2k_recent;
       if (!poll_host) continue;  // the host side was not polled: do that before calling it idle
       if (lane == 0) {
@@ -492,20 +585,26 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       continue;
     }
     sleep_ns = 64;
-    // Host messages first (they carry the lifecycle ordering limit), else device messages.
-    const bool from_host = n != 0;
+    // Host messages first (they carry the lifecycle ordering limit), then the global K2K inbox, then the
+    // cluster inbox.
+    enum class Source : unsigned { Host, K2k, Cluster };
+    const Source sp = n != 0 ? Source::Host : kn != 0 ? Source::K2k : Source::Cluster;
+    const bool from_host = sp == Source::Host;
     if (from_host) {
       // Rows past the first were read relaxed: a fence makes the flags they saw order the staging loads.
       if (n > 32u) rd::fence_acquire(MemoryScope::System);
       rows = n == rows * 32u ? (rows * 2u > max_rows ? max_rows : rows * 2u) : (n < rows * 16u && rows > 1u ? rows / 2u : rows);
-    } else {
+    } else if (sp == Source::K2k) {
       n = kn;
       if (poll_host) rd::fence_acquire(MemoryScope::Device);
+    } else {
+      n = cn;
+      rd::fence_acquire(MemoryScope::Cluster);
     }
     if (!from_host) k2k_recent = detail::kK2kFastPolls;
     __syncwarp();
-    const RingView& ring = from_host ? d.inbox : d.k2k;
-    const std::uint64_t base = from_host ? tail : ktail;
+    const RingView& ring = from_host ? d.inbox : sp == Source::K2k ? d.k2k : cview;
+    const std::uint64_t base = from_host ? tail : sp == Source::K2k ? ktail : ctail;
     // The ordering limit is read after the publish flags (a limit the host set before publishing a message is
     // then seen), relaxed so it travels in the same round trip as the staging loads.
     std::uint64_t limit = UINT64_MAX;
@@ -524,7 +623,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         if (idx < total) {
           const unsigned i = idx / vecs_per_slot;
           const uint4* src = reinterpret_cast<const uint4*>(ring.slot(base + i)) + (idx - i * vecs_per_slot);
-          r[k] = from_host ? __ldcv(src) : __ldcg(src);
+          r[k] = from_host ? __ldcv(src) : sp == Source::K2k ? __ldcg(src) : *src;
         }
       }
 #pragma unroll
@@ -596,7 +695,9 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       }
     }
     if (n != 0) {
-      rd::fence_release(touched_host ? MemoryScope::System : MemoryScope::Device);
+      rd::fence_release(touched_host            ? MemoryScope::System
+                        : sp == Source::Cluster ? MemoryScope::Cluster
+                                                : MemoryScope::Device);
       __syncwarp();
     }
     if (lane == 0 && n != 0) {
@@ -605,9 +706,12 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       if (from_host) {
         tail += done;
         rd::store_relaxed(&d.inbox.control->tail, tail);
-      } else {
+      } else if (sp == Source::K2k) {
         ktail += done;
         rd::store_relaxed(&d.k2k.control->tail, ktail, MemoryScope::Device);
+      } else {
+        ctail += done;
+        rd::store_relaxed(&cview.control->tail, ctail, MemoryScope::Cluster);
       }
       if (failed) {
         // Hand the message the handler failed on to the host (it dead-letters it), before the state says so.
@@ -627,6 +731,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     }
     tail = __shfl_sync(~0u, tail, 0);
     ktail = __shfl_sync(~0u, ktail, 0);
+    ctail = __shfl_sync(~0u, ctail, 0);
     state = __shfl_sync(~0u, state, 0);
     dirty = __shfl_sync(~0u, dirty, 0);
     if (n == 0) detail::idle_wait(backoff, max_sleep, sleep_ns);

@@ -101,6 +101,21 @@ inline constexpr std::uint32_t kWarpBatch = 32;
 inline constexpr std::size_t kSharedStateMax = 4096;
 /// Most actor slots (warps) one block may host.
 inline constexpr std::uint32_t kMaxWarpsPerBlock = 8;
+/// Most blocks per thread-block cluster (the portable cluster size).
+inline constexpr std::uint32_t kMaxClusterSize = 8;
+/// Slots of the shared-memory inbox each actor slot has when its kernel runs in clusters (K2K from actors of
+/// the same cluster, written through distributed shared memory).
+inline constexpr std::uint32_t kClusterInboxSlots = 16;
+
+/// Where an actor's cluster inbox is, published by its block on Load next to its global K2K route: a sender in
+/// the same kernel (`tag`) and cluster writes into that block's shared memory instead of global memory.
+struct ClusterRoute {
+  std::uint32_t tag;      ///< Kernel (actor group) tag; 0 = no cluster inbox.
+  std::uint32_t cluster;  ///< Cluster index within the grid.
+  std::uint32_t rank;     ///< Block rank within the cluster.
+  std::uint32_t warp;     ///< Warp (slot) within the block.
+};
+static_assert(sizeof(ClusterRoute) == 16);
 
 /// True when an actor state of this size and alignment lives in shared memory while the actor runs.
 constexpr bool state_in_shared(std::size_t size, std::size_t align) {
@@ -115,24 +130,35 @@ struct KernelShape {
   std::uint32_t reply_slots = 0;     ///< Most buffered replies per batch.
   std::uint32_t state_bytes = 0;     ///< Shared-memory copy of a small state (0 when it stays in device memory).
   std::uint32_t warps_per_block = 1; ///< Actor slots per block.
+  std::uint32_t cluster_size = 1;    ///< Blocks per thread-block cluster (1 = no clusters).
+  std::uint32_t cluster_inbox_bytes = 0;  ///< Shared-memory K2K inbox of a slot (0 without clusters).
+  std::uint32_t group_tag = 0;       ///< Identifies the kernel in ClusterRoute (set by the host, non-zero).
 
-  /// Bytes of shared memory one slot takes (each part 16-byte aligned).
+  /// Bytes of shared memory one slot takes: the cluster inbox first (128-byte aligned for the ring), then the
+  /// staging area, reply images, their destinations and sizes, the Load descriptor and a small state.
   [[nodiscard]] constexpr std::uint32_t slot_bytes() const {
-    return staging_bytes + reply_bytes + round16(reply_slots * 8u) + round16(reply_slots * 4u) +
-           round16(static_cast<std::uint32_t>(sizeof(SlotDescriptor))) + round16(state_bytes);
+    return round128(cluster_inbox_bytes + staging_bytes + reply_bytes + round16(reply_slots * 8u) +
+                    round16(reply_slots * 4u) + round16(static_cast<std::uint32_t>(sizeof(SlotDescriptor))) +
+                    round16(state_bytes));
   }
   /// Dynamic shared memory of one block.
   [[nodiscard]] constexpr std::uint32_t block_bytes() const { return slot_bytes() * warps_per_block; }
   /// The shape for `warps` slots per block and a state of `state_size` bytes aligned to `state_align`: a
   /// block-sized slot stages up to 8 rows of 32 x 1 KiB slots; warp-sized slots stage one row of 32 x 256 B
   /// so that up to eight fit one block's shared memory.
-  static constexpr KernelShape make(std::uint32_t warps, std::size_t state_size, std::size_t state_align) {
+  static constexpr KernelShape make(std::uint32_t warps, std::size_t state_size, std::size_t state_align,
+                                    std::uint32_t cluster = 1) {
     KernelShape k;
     k.warps_per_block = warps;
+    k.cluster_size = cluster;
     k.staging_bytes = warps == 1 ? kWarpBatch * 1024u : kWarpBatch * 256u;
     k.reply_bytes = warps == 1 ? 16u * 1024u : 4u * 1024u;
     k.reply_slots = warps == 1 ? 256u : 64u;
     k.state_bytes = state_in_shared(state_size, state_align) ? round16(static_cast<std::uint32_t>(state_size)) : 0u;
+    k.cluster_inbox_bytes =
+        cluster > 1 ? round128(static_cast<std::uint32_t>(
+                          ring_storage_bytes(RingKind::Mpsc, kClusterInboxSlots, k.staging_bytes / kWarpBatch)))
+                    : 0u;
     return k;
   }
   /// Largest inbox slot (bytes) this shape stages a full row of.
@@ -140,6 +166,7 @@ struct KernelShape {
 
 private:
   static constexpr std::uint32_t round16(std::uint32_t v) { return (v + 15u) / 16u * 16u; }
+  static constexpr std::uint32_t round128(std::uint32_t v) { return (v + 127u) / 128u * 128u; }
 };
 
 } // namespace ringkernel::cuda
