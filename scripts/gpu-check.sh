@@ -2,11 +2,11 @@
 # Builds and runs the CUDA backend's tests and GPU benchmark on a machine with an NVIDIA GPU but without the
 # Debian test packages (the lent GPU machines): GoogleTest is built from a source tree given in
 # RK_GTEST_SRC (default .device/googletest, a copy of Debian's /usr/src/googletest).
-#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo]
+#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu]
 # codegen: the IR code generation's NVRTC test (every parity kernel's CUDA C++ compiled with NVRTC, run on the
 # GPU and compared with the interpreter), built directly with g++ since the GPU machines lack rapidcheck.
 set -uo pipefail
-out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo]}"; shift
+out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu]}"; shift
 steps="${*:-tests bench}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -50,6 +50,38 @@ for s in $steps; do
       g++ -o "$nb/nvrtc_tests" "$nb"/o_*.o -ldl -lpthread >> "$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
       timeout 300 "$nb/nvrtc_tests" > "$out/codegen.log" 2>&1; grep -E "PASSED|FAILED" "$out/codegen.log" | tail -5
       grep -q "FAILED" "$out/codegen.log" && rc=1 ;;
+    checkpoint|webgpu)
+      # The full library (checkpoint, IR, WebGPU) on a GPU machine without the Debian dev packages: .deb files
+      # in RK_DEPS_DEBS (libzstd-dev, libcurl4-openssl-dev and the libcurl runtime libraries the machine lacks)
+      # are unpacked under /tmp/rk-deps; for webgpu, RK_GL_DEBS holds the Vulkan/GL loaders (libvulkan1,
+      # libglvnd0, libegl1, libgl1, libglx0, libgles2, libopengl0), unpacked into / as the device notes say,
+      # and third_party/wgpu must be there (scripts/fetch-wgpu.sh on a machine with network).
+      d=/tmp/rk-deps/usr; L=$d/lib/x86_64-linux-gnu
+      extra=()
+      if [[ -n "${RK_DEPS_DEBS:-}" ]]; then
+        mkdir -p /tmp/rk-deps && for f in "$RK_DEPS_DEBS"/*.deb; do dpkg -x "$f" /tmp/rk-deps; done
+        export LD_LIBRARY_PATH="$L:${LD_LIBRARY_PATH:-}"
+        extra=(-DCURL_INCLUDE_DIR="$d/include/x86_64-linux-gnu" -DCURL_LIBRARY="$L/libcurl.so"
+               -DRINGKERNEL_ZSTD_INCLUDE="$d/include" -DRINGKERNEL_ZSTD_LIBRARY="$L/libzstd.so"
+               -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$L")
+      fi
+      cmake -S . -B build/gpu-all -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGKERNEL_CUDA=ON \
+        -DRINGKERNEL_BUILD_TESTS=OFF -DRINGKERNEL_BUILD_EXAMPLES=OFF -DRINGKERNEL_BUILD_CLI=OFF \
+        -DRINGKERNEL_GOOGLE_BENCHMARKS=OFF "${extra[@]}" >> "$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
+      if [[ "$s" == checkpoint ]]; then
+        cmake --build build/gpu-all -j"$(nproc)" --target bench_checkpoint_gpu_bench >> "$out/build.log" 2>&1 \
+          || { tail -20 "$out/build.log"; exit 1; }
+        timeout 400 build/gpu-all/benchmarks/bench_checkpoint_gpu_bench --mib 1024 --repeat 2 --dir /tmp/rk-ckpt \
+          --json "$out/checkpoint-h100.json" --md "$out/checkpoint-h100.md" > "$out/checkpoint.log" 2>&1 || rc=1
+        tail -30 "$out/checkpoint.log"
+      else
+        if [[ -n "${RK_GL_DEBS:-}" ]]; then for f in "$RK_GL_DEBS"/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
+        cmake --build build/gpu-all -j"$(nproc)" --target bench_webgpu_bench >> "$out/build.log" 2>&1 \
+          || { tail -20 "$out/build.log"; exit 1; }
+        timeout 200 build/gpu-all/benchmarks/bench_webgpu_bench --require-hardware --json "$out/webgpu-h100.json" \
+          --md "$out/webgpu-h100.md" > "$out/webgpu.log" 2>&1 || rc=1
+        tail -15 "$out/webgpu.log"
+      fi ;;
     *) echo "unknown step $s"; exit 2 ;;
   esac
 done
