@@ -18,6 +18,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -91,6 +92,51 @@ struct Row {
   std::string unit;
   std::string note;
 };
+
+// `iters` timed call() round trips through an Echo actor after `warm` untimed ones; nullopt (after saying why)
+// when a call fails or returns the wrong reply.
+std::optional<Stats> measure_calls(ringkernel::ActorHandle& echo, int iters, int warm) {
+  std::vector<double> v;
+  for (int i = 0; i < iters + warm; ++i) {
+    auto t0 = clk::now();
+    auto r = echo.call<gpu_test::Pong>(gpu_test::Ping{static_cast<std::uint64_t>(i), 1}, std::chrono::seconds(1));
+    const double us = us_since(t0);
+    if (!r || r->seq != static_cast<std::uint64_t>(i)) {
+      std::fprintf(stderr, "call failed: %s\n", r ? "wrong reply" : r.error().describe().c_str());
+      return std::nullopt;
+    }
+    if (i >= warm) v.push_back(us);
+  }
+  return summarize(v);
+}
+
+// One-way K2K latency: two Bouncer actors launched in `rt` (in launch order, so in neighbouring slots) bounce a
+// volley of 100000 hops on the GPU, five times; the host legs are amortised over the volley. The actors are
+// terminated afterwards. nullopt (after saying why) on failure.
+std::optional<Stats> measure_volley(ringkernel::Runtime& rt, const std::string& prefix) {
+  using namespace ringkernel;
+  auto a = rt.launch<gpu_test::Bouncer>(prefix + "-a");
+  auto b = rt.launch<gpu_test::Bouncer>(prefix + "-b");
+  if (!a || !b) {
+    std::fprintf(stderr, "%s\n", (!a ? a.error() : b.error()).describe().c_str());
+    return std::nullopt;
+  }
+  const std::uint32_t volley = 100000;  // even: the last hop lands on `a`
+  std::vector<double> per_hop;
+  for (int rep = 0; rep < 5; ++rep) {
+    auto t0 = clk::now();
+    if (!a->send(gpu_test::Volley{volley, b->id()}).ok()) return std::nullopt;
+    auto done = a->receive(std::chrono::seconds(20));
+    if (!done) {
+      std::fprintf(stderr, "volley lost: %s\n", done.error().describe().c_str());
+      return std::nullopt;
+    }
+    per_hop.push_back(us_since(t0) / volley);
+  }
+  for (ActorHandle* h : {&*a, &*b}) (void)h->terminate();
+  for (ActorHandle* h : {&*a, &*b}) (void)h->wait_for(ActorState::Terminated, std::chrono::seconds(1));
+  return summarize(per_hop);
+}
 
 } // namespace
 
@@ -284,18 +330,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", echo.error().describe().c_str());
       return 1;
     }
-    std::vector<double> v;
-    for (int i = 0; i < iters + warm; ++i) {
-      auto t0 = clk::now();
-      auto r = echo->call<gpu_test::Pong>(gpu_test::Ping{static_cast<std::uint64_t>(i), 1}, std::chrono::seconds(1));
-      const double us = us_since(t0);
-      if (!r || r->seq != static_cast<std::uint64_t>(i)) {
-        std::fprintf(stderr, "call failed: %s\n", r ? "wrong reply" : r.error().describe().c_str());
-        return 1;
-      }
-      if (i >= warm) v.push_back(us);
-    }
-    Stats cs = summarize(v);
+    auto calls = measure_calls(*echo, iters, warm);
+    if (!calls) return 1;
+    Stats cs = *calls;
     call_p50 = cs.p50;
     rows.push_back({"4. RingKernel call(): request -> GPU handler -> reply", cs, "us",
                     "ratio vs (1): " + std::to_string(launch_p50 / cs.p50).substr(0, 4) + "x"});
@@ -378,30 +415,10 @@ int main(int argc, char** argv) {
     // 6. K2K on the device: one-way latency between two actors in different blocks (a volley bounced
     //    entirely on the GPU; host legs amortised over the volley), and fan-in throughput into one actor.
     {
-      auto a = rt->launch<gpu_test::Bouncer>("bounce-a");
-      auto b = rt->launch<gpu_test::Bouncer>("bounce-b");
-      if (!a || !b) {
-        std::fprintf(stderr, "%s\n", (!a ? a.error() : b.error()).describe().c_str());
-        return 1;
-      }
-      const std::uint32_t volley = 100000;  // even: the last hop lands on `a`
-      std::vector<double> per_hop;
-      for (int rep = 0; rep < 5; ++rep) {
-        auto t0 = clk::now();
-        if (!a->send(gpu_test::Volley{volley, b->id()}).ok()) return 1;
-        auto done = a->receive(std::chrono::seconds(20));
-        if (!done) {
-          std::fprintf(stderr, "volley lost: %s\n", done.error().describe().c_str());
-          return 1;
-        }
-        per_hop.push_back(us_since(t0) / volley);
-      }
-      rows.push_back({"6. K2K one-way latency, actors in different blocks (global memory)", summarize(per_hop), "us",
+      auto hop = measure_volley(*rt, "bounce");
+      if (!hop) return 1;
+      rows.push_back({"6. K2K one-way latency, actors in different blocks (global memory)", *hop, "us",
                       "volley of 100000 hops bounced on the GPU; rows 9 for the same-cluster path"});
-      (void)a->terminate();
-      (void)b->terminate();
-      (void)a->wait_for(ActorState::Terminated, std::chrono::seconds(1));
-      (void)b->wait_for(ActorState::Terminated, std::chrono::seconds(1));
     }
     {
       LaunchOptions so;
@@ -480,18 +497,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", wecho.error().describe().c_str());
       return 1;
     }
-    std::vector<double> wv;
-    for (int i = 0; i < iters + warm; ++i) {
-      auto t0 = clk::now();
-      auto r = wecho->call<gpu_test::Pong>(gpu_test::Ping{static_cast<std::uint64_t>(i), 1}, std::chrono::seconds(1));
-      const double us = us_since(t0);
-      if (!r || r->seq != static_cast<std::uint64_t>(i)) {
-        std::fprintf(stderr, "warp call failed: %s\n", r ? "wrong reply" : r.error().describe().c_str());
-        return 1;
-      }
-      if (i >= warm) wv.push_back(us);
-    }
-    rows.push_back({"8. call() with warp-sized actors (8 per block)", summarize(wv), "us", "same handler as 4"});
+    auto wcalls = measure_calls(*wecho, iters, warm);
+    if (!wcalls) return 1;
+    rows.push_back({"8. call() with warp-sized actors (8 per block)", *wcalls, "us", "same handler as 4"});
     std::vector<ActorHandle> warps;
     LaunchOptions wo = big;
     for (int i = 0; i < 32; ++i) {
@@ -509,25 +517,9 @@ int main(int argc, char** argv) {
     rows.push_back({"8. sustained request->reply, 32 warp-sized actors (4 blocks), 1 host thread", tw, "M msg/s",
                     "same as 5"});
     {
-      auto a = wrt->launch<gpu_test::Bouncer>("w-bounce-a");
-      auto b = wrt->launch<gpu_test::Bouncer>("w-bounce-b");
-      if (!a || !b) {
-        std::fprintf(stderr, "%s\n", (!a ? a.error() : b.error()).describe().c_str());
-        return 1;
-      }
-      const std::uint32_t volley = 100000;
-      std::vector<double> per_hop;
-      for (int rep = 0; rep < 5; ++rep) {
-        auto t0 = clk::now();
-        if (!a->send(gpu_test::Volley{volley, b->id()}).ok()) return 1;
-        auto done = a->receive(std::chrono::seconds(20));
-        if (!done) {
-          std::fprintf(stderr, "volley lost: %s\n", done.error().describe().c_str());
-          return 1;
-        }
-        per_hop.push_back(us_since(t0) / volley);
-      }
-      rows.push_back({"8. K2K one-way latency, two warp-sized actors of one block", summarize(per_hop), "us",
+      auto hop = measure_volley(*wrt, "w-bounce");
+      if (!hop) return 1;
+      rows.push_back({"8. K2K one-way latency, two warp-sized actors of one block", *hop, "us",
                       "global-memory inbox, as 6"});
     }
     (void)wrt->shutdown(std::chrono::milliseconds(2000));
@@ -542,25 +534,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     {
-      auto a = crt->launch<gpu_test::Bouncer>("c-bounce-a");
-      auto b = crt->launch<gpu_test::Bouncer>("c-bounce-b");
-      if (!a || !b) {
-        std::fprintf(stderr, "%s\n", (!a ? a.error() : b.error()).describe().c_str());
-        return 1;
-      }
-      const std::uint32_t volley = 100000;
-      std::vector<double> per_hop;
-      for (int rep = 0; rep < 5; ++rep) {
-        auto t0 = clk::now();
-        if (!a->send(gpu_test::Volley{volley, b->id()}).ok()) return 1;
-        auto done = a->receive(std::chrono::seconds(20));
-        if (!done) {
-          std::fprintf(stderr, "volley lost: %s\n", done.error().describe().c_str());
-          return 1;
-        }
-        per_hop.push_back(us_since(t0) / volley);
-      }
-      rows.push_back({"9. K2K one-way latency, same cluster (distributed shared memory)", summarize(per_hop), "us",
+      auto hop = measure_volley(*crt, "c-bounce");
+      if (!hop) return 1;
+      rows.push_back({"9. K2K one-way latency, same cluster (distributed shared memory)", *hop, "us",
                       "cuda_cluster_size = 2, blocks 0 and 1 of one cluster"});
     }
     {

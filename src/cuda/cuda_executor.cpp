@@ -644,19 +644,20 @@ private:
                             " SMs); lower cuda_slots_per_type or raise cuda_actors_per_block",
                         "cuda launch");
     }
+    // One launch configuration for the occupancy query and the launch (the cluster attribute only with clusters).
+    cudaLaunchAttribute cluster_attr{};
+    cluster_attr.id = cudaLaunchAttributeClusterDimension;
+    cluster_attr.val.clusterDim.x = cluster;
+    cluster_attr.val.clusterDim.y = 1;
+    cluster_attr.val.clusterDim.z = 1;
+    cudaLaunchConfig_t lc{};
+    lc.gridDim = dim3(blocks);
+    lc.blockDim = dim3(32 * per_block);
+    lc.dynamicSmemBytes = smem;
+    lc.attrs = &cluster_attr;
+    lc.numAttrs = cluster > 1 ? 1 : 0;
     if (cluster > 1) {
       // Clusters must also fit: all blocks of a cluster are placed on one GPC at once.
-      cudaLaunchConfig_t lc{};
-      lc.gridDim = dim3(blocks);
-      lc.blockDim = dim3(32 * per_block);
-      lc.dynamicSmemBytes = smem;
-      cudaLaunchAttribute attr{};
-      attr.id = cudaLaunchAttributeClusterDimension;
-      attr.val.clusterDim.x = cluster;
-      attr.val.clusterDim.y = 1;
-      attr.val.clusterDim.z = 1;
-      lc.attrs = &attr;
-      lc.numAttrs = 1;
       int clusters = 0;
       if (auto e = cudaOccupancyMaxActiveClusters(&clusters, entry.kernel, &lc); e != cudaSuccess) {
         return cuda_error(e, "cluster occupancy");
@@ -730,18 +731,7 @@ private:
     cuda::ClusterRoute* croutes = croutes_;
     cuda::KernelShape shape = g->shape;
     void* args[] = {&desc, &controls, &routes, &croutes, &route_count, &shape};
-    cudaLaunchConfig_t lc{};
-    lc.gridDim = dim3(blocks);
-    lc.blockDim = dim3(32 * per_block);
-    lc.dynamicSmemBytes = smem;
     lc.stream = g->stream;
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = cluster;
-    attr.val.clusterDim.y = 1;
-    attr.val.clusterDim.z = 1;
-    lc.attrs = &attr;
-    lc.numAttrs = cluster > 1 ? 1 : 0;
     if (auto e = cudaLaunchKernelExC(&lc, entry.kernel, args); e != cudaSuccess) {
       return cuda_error(e, "launch persistent kernel");
     }

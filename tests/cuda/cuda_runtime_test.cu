@@ -62,6 +62,23 @@ Runtime make_rt(std::uint32_t slots = 4) {
   return std::move(rt).value();
 }
 
+// Each producer sends `per` Ticks to `sink` (retrying while its inbox is full); waits (20 s at most) until the
+// sink has counted them all and returns its totals.
+Total fan_in(std::vector<ActorHandle>& producers, ActorHandle& sink, std::uint32_t per) {
+  for (auto& p : producers) EXPECT_TRUE(p.send(Burst{per, sink.id()}).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  Total t{};
+  do {
+    auto r = sink.call<Total>(Query{0}, std::chrono::seconds(1));
+    if (!r.ok()) {
+      ADD_FAILURE() << r.error().describe();
+      return t;
+    }
+    t = *r;
+  } while (t.count < producers.size() * std::uint64_t{per} && std::chrono::steady_clock::now() < deadline);
+  return t;
+}
+
 struct HostOnly {
   using messages = message_list<Ping>;
   void handle(auto& ctx, const Ping& m) { (void)ctx.reply(Pong{m.seq, m.value, 0}); }
@@ -323,14 +340,7 @@ TEST_P(Cuda, K2KFanInWithBackPressureLosesNothing) {
     producers.push_back(*p);
   }
   constexpr std::uint32_t kPer = 5000;
-  for (auto& p : producers) ASSERT_TRUE(p.send(Burst{kPer, sink->id()}).ok());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  Total t{};
-  do {
-    auto r = sink->call<Total>(Query{0}, std::chrono::seconds(1));
-    ASSERT_TRUE(r.ok()) << r.error().describe();
-    t = *r;
-  } while (t.count < 3ull * kPer && std::chrono::steady_clock::now() < deadline);
+  const Total t = fan_in(producers, *sink, kPer);
   EXPECT_EQ(t.count, 3ull * kPer);
   EXPECT_EQ(t.sum, 3ull * kPer * (kPer - 1) / 2);
   EXPECT_EQ(t.out_of_order, 0u) << "per-sender FIFO violated";
@@ -565,25 +575,14 @@ TEST_P(Cuda, K2KFanInWithinOneKernelLosesNothing) {
     producers.push_back(*p);
   }
   constexpr std::uint32_t kPer = 5000;
-  for (auto& p : producers) ASSERT_TRUE(p.send(Burst{kPer, sink->id()}).ok());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  Total t{};
-  do {
-    auto r = sink->call<Total>(Query{0}, std::chrono::seconds(1));
-    ASSERT_TRUE(r.ok()) << r.error().describe();
-    t = *r;
-  } while (t.count < 3ull * kPer && std::chrono::steady_clock::now() < deadline);
+  Total t = fan_in(producers, *sink, kPer);
   EXPECT_EQ(t.count, 3ull * kPer);
   EXPECT_EQ(t.sum, 3ull * kPer * (kPer - 1) / 2);
   EXPECT_EQ(t.out_of_order, 0u) << "per-sender FIFO violated";
   // A restarted sink keeps its slot and cluster inbox; producers reach it again afterwards.
   ASSERT_TRUE(sink->restart().ok());
-  ASSERT_TRUE(producers[0].send(Burst{100, sink->id()}).ok());
-  do {
-    auto r = sink->call<Total>(Query{0}, std::chrono::seconds(1));
-    ASSERT_TRUE(r.ok()) << r.error().describe();
-    t = *r;
-  } while (t.count < 100 && std::chrono::steady_clock::now() < deadline);
+  std::vector<ActorHandle> one{producers[0]};
+  t = fan_in(one, *sink, 100);
   EXPECT_EQ(t.count, 100u);
   EXPECT_EQ(t.out_of_order, 0u);
 }
