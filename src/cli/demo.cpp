@@ -117,9 +117,7 @@ int run_demo(const DemoOptions& opts) {
 
   LaunchOptions lo;
   lo.mailbox_capacity = kMailbox;
-  // WebGPU runs actors written in the IR: the same pipeline, defined once more in demo_webgpu.cpp.
-  auto pipeline = rt.backend() == Backend::WebGpu ? launch_webgpu_pipeline(rt, lo, opts.ingest, opts.fail_every)
-                                                  : launch_pipeline(rt, lo, opts.ingest, opts.fail_every);
+  auto pipeline = launch_demo_pipeline(rt, lo, opts.ingest, opts.fail_every);
   if (!pipeline) {
     print_error("launch failed", pipeline.error());
     return 1;

@@ -19,4 +19,12 @@ namespace ringkernel::cli {
 Result<Pipeline> launch_webgpu_pipeline(Runtime& rt, const LaunchOptions& lo, unsigned ingest_actors,
                                         std::uint32_t fail_every);
 
+/// The demo pipeline for the runtime's backend (`ringkernel demo` and `serve`): the IR programs on WebGPU, the C++
+/// actors of demo_actors.hpp everywhere else.
+inline Result<Pipeline> launch_demo_pipeline(Runtime& rt, const LaunchOptions& lo, unsigned ingest_actors,
+                                             std::uint32_t fail_every) {
+  return rt.backend() == Backend::WebGpu ? launch_webgpu_pipeline(rt, lo, ingest_actors, fail_every)
+                                         : launch_pipeline(rt, lo, ingest_actors, fail_every);
+}
+
 }  // namespace ringkernel::cli

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "demo_actors.hpp"
+#include "demo_webgpu.hpp"
 #include "ringkernel/runtime.hpp"
 
 #if defined(RINGKERNEL_HAS_SERVER)
@@ -145,7 +146,7 @@ int run(ServeOptions o) {
   Runtime& rt = *built;
   LaunchOptions lo;
   lo.mailbox_capacity = 4096;
-  auto pipeline = launch_pipeline(rt, lo, o.ingest, o.fail_every);
+  auto pipeline = launch_demo_pipeline(rt, lo, o.ingest, o.fail_every);
   if (!pipeline) {
     std::fprintf(stderr, "ringkernel serve: launch failed: %s\n", pipeline.error().describe().c_str());
     return 1;

@@ -6,7 +6,8 @@
 #                           websocket-client library (scripts/requirements.txt)
 #   server.dashboard        tests/server/dashboard_test.py: headless Chromium (selenium + chromedriver) loads
 #                           the dashboard, sees the numbers change, saves dashboard.png in this build directory
-#   server.cli.serve        `ringkernel serve` starts, answers, and stops cleanly on SIGTERM
+#   server.cli.serve        `ringkernel serve` starts, answers, and stops cleanly on SIGTERM (and _webgpu: the
+#                           same with the demo's IR actors on the WebGPU backend)
 #   server.fuzz.ws_command  libFuzzer over the WebSocket command parser (built when clang++ is available)
 find_program(RINGKERNEL_PYTHON3 NAMES python3)
 if(TARGET ringkernel_cli AND RINGKERNEL_PYTHON3)
@@ -26,6 +27,12 @@ if(TARGET ringkernel_cli AND RINGKERNEL_PYTHON3)
     COMMAND "${RINGKERNEL_PYTHON3}" "${CMAKE_CURRENT_SOURCE_DIR}/server/serve_test.py"
             --ringkernel "$<TARGET_FILE:ringkernel_cli>")
   set_tests_properties(server.cli.serve PROPERTIES LABELS server TIMEOUT 60)
+  if(TARGET ringkernel_webgpu)  # the demo's IR actors behind the server, on lavapipe in CI
+    add_test(NAME server.cli.serve_webgpu
+      COMMAND "${RINGKERNEL_PYTHON3}" "${CMAKE_CURRENT_SOURCE_DIR}/server/serve_test.py"
+              --ringkernel "$<TARGET_FILE:ringkernel_cli>" --backend webgpu)
+    set_tests_properties(server.cli.serve_webgpu PROPERTIES LABELS "server;webgpu" TIMEOUT 90)
+  endif()
 elseif(TARGET ringkernel_cli)
   message(WARNING "python3 not found: server.ws.*, server.dashboard and server.cli.serve are not registered")
 endif()
