@@ -301,6 +301,16 @@ public:
     // last, and only if no kernel can still read it.
     if (pool_->kernels_stopped) {
       auto& gy = DeviceGraveyard::get();
+      for (auto& g : groups_) {
+        (void)cudaStreamDestroy(g->stream);
+        gy.free_host(g->desc);
+        gy.free_device(g->state);
+        gy.free_host(g->init);
+        gy.free_host(g->failed);
+        gy.free_host(g->ctl);
+      }
+      groups_.clear();
+      retired_.clear();
       gy.free_host(pool_->base);
       gy.free_device(dev_pool_->base);
       gy.free_device(routes_);
@@ -521,7 +531,7 @@ public:
       std::erase(live_, &cell);
       std::erase(due_, &cell);
       ++live_generation_;
-      retired_.emplace_back(dc);  // the pump may hold a pointer this iteration; freed at stop
+      retired_.emplace_back(dc);  // the pump may hold a pointer this iteration; freed with the executor
     }
     {
       std::lock_guard glk(groups_mu_);
@@ -551,20 +561,8 @@ public:
       }
       if (q != cudaSuccess) ok = false;
     }
-    if (ok) {
-      for (auto& g : groups_) {
-        (void)cudaStreamDestroy(g->stream);
-        auto& gy = DeviceGraveyard::get();
-        gy.free_host(g->desc);
-        gy.free_device(g->state);
-        gy.free_host(g->init);
-        gy.free_host(g->failed);
-        gy.free_host(g->ctl);
-      }
-      groups_.clear();
-      std::lock_guard plk(mu_);
-      retired_.clear();
-    }
+    // The groups (slot controls, descriptors, states) stay until the destructor: the runtime may still finish
+    // straggling cells after stop(), which releases their slots and reads their counters.
     {
       std::lock_guard glk(pool_->mu);
       if (ok) {

@@ -616,4 +616,28 @@ TEST(CudaConfig, TwoRuntimesShutDownIndependently) {
   EXPECT_TRUE(b.shutdown(1000ms).ok());
 }
 
+// Shutdown whose deadline passes with an actor still holding messages (paused): the kernels leave, the runtime
+// finishes the straggler itself (dead-lettering its messages) after the executor stopped, which must not touch
+// memory the executor already gave back; a later runtime works normally.
+TEST_P(Cuda, ShutdownWithStragglersIsSafe) {
+  SKIP_WITHOUT_GPU();
+  {
+    auto rt = make_rt();
+    auto echo = rt.launch<Echo>("echo");
+    ASSERT_TRUE(echo.ok());
+    ASSERT_TRUE(echo->deactivate().ok());
+    for (std::uint64_t i = 0; i < 50; ++i) ASSERT_TRUE(echo->send(Ping{i, i}).ok());
+    auto st = rt.shutdown(50ms);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code(), ErrorCode::Timeout) << st.error().describe();
+    EXPECT_EQ(rt.dead_letters().snapshot().size(), 50u);
+    EXPECT_FALSE(echo->send(Ping{99, 99}).ok());
+  }
+  auto rt = make_rt();
+  auto echo = rt.launch<Echo>("echo");
+  ASSERT_TRUE(echo.ok());
+  auto r = echo->call<Pong>(Ping{1, 1}, 1s);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+}
+
 } // namespace
