@@ -60,6 +60,7 @@ concept Checkpointable = Actor<A> && (CustomCheckpointState<A> || std::is_trivia
 /// taken over is destroyed with the snapshot.
 class PreparedState {
 public:
+  /// Takes ownership of `state` (a `size`-byte object of type `type_key`), destroyed with `destroy`.
   PreparedState(std::string type_key, void* state, void (*destroy)(void*) noexcept, std::size_t size) noexcept
       : type_key_(std::move(type_key)), state_(state), destroy_(destroy), size_(size) {}
   ~PreparedState() {
