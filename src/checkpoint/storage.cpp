@@ -513,6 +513,7 @@ Result<S3Storage::Response> S3Storage::request(const std::string& method, const 
                                                std::span<const std::byte> body, std::vector<std::byte>* sink,
                                                const std::string& what, const std::string& extra_header,
                                                std::uint64_t* content_length) {
+  std::lock_guard lk(request_mu_);
   auto* h = static_cast<CURL*>(curl_);
   std::chrono::milliseconds backoff = cfg_.retry_backoff;
   std::string last;

@@ -640,4 +640,26 @@ TEST_P(Cuda, ShutdownWithStragglersIsSafe) {
   ASSERT_TRUE(r.ok()) << r.error().describe();
 }
 
+// An actor loaded but never activated keeps its state in shared memory too; a snapshot must see that state
+// (written back to device memory when Load is acknowledged), not whatever the slot's memory held before.
+TEST_P(Cuda, SnapshotOfALaunchedActorSeesItsLoadedState) {
+  SKIP_WITHOUT_GPU();
+  ActorCatalog cat;
+  cat.add<Echo>();
+  auto rt = make_rt();
+  LaunchOptions o;
+  o.auto_activate = false;
+  auto echo = rt.launch<Echo>("idle-echo", o, std::uint64_t{41});
+  ASSERT_TRUE(echo.ok()) << echo.error().describe();
+  auto snap = rt.snapshot(cat);
+  ASSERT_TRUE(snap.ok()) << snap.error().describe();
+  ASSERT_EQ(snap->actors.size(), 1u);
+  EXPECT_EQ(snap->actors[0].state, ActorState::Launched);
+  Echo seen;
+  ASSERT_EQ(snap->actors[0].state_bytes.size(), sizeof(Echo));
+  std::memcpy(static_cast<void*>(&seen), snap->actors[0].state_bytes.data(), sizeof(Echo));
+  EXPECT_EQ(seen.offset, 41u);
+  EXPECT_EQ(seen.count, 0u);
+}
+
 } // namespace

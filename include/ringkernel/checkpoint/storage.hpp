@@ -9,11 +9,13 @@
 ///   * local I/O failures                                                  -> Internal (with errno text)
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -172,7 +174,10 @@ private:
                            const std::string& extra_header = {}, std::uint64_t* content_length = nullptr);
   S3Config cfg_;
   void* curl_ = nullptr;
-  std::uint64_t requests_ = 0;
+  // One easy handle serves every request; a reader's read-ahead thread and the thread that opens a delta's
+  // parent both send requests, so they take turns.
+  std::mutex request_mu_;
+  std::atomic<std::uint64_t> requests_{0};
 };
 
 } // namespace ringkernel::checkpoint

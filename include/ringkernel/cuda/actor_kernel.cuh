@@ -164,11 +164,17 @@ private:
       return ErrorCode::ActorNotFound;
     }
     if (env_.cluster_size > 1) {
-      // Read only once the route is known to be there (control dependency, L2 reads): the receiving block
-      // writes its cluster route before its global route, with a fence in between, so this sees it. A target
-      // in this cluster is always reached through its shared-memory inbox, which keeps per-sender order.
+      // The receiving block writes its cluster route before its global route, with a fence in between. A
+      // target in this cluster is always reached through its shared-memory inbox, which keeps per-sender order.
       ClusterRoute cr;
       detail::copy_uncached_n<sizeof(cr)>(&cr, env_.croutes + to);
+      if (cr.tag == 0) {
+        // Every actor of a clustered runtime publishes a non-zero cluster route before its global route; a zero
+        // one means this read overtook that publication (two plain loads are not ordered): order and re-read,
+        // so the first message does not take the global path and a later one the cluster path.
+        ringkernel::detail::fence_acquire(MemoryScope::Device);
+        detail::copy_uncached_n<sizeof(cr)>(&cr, env_.croutes + to);
+      }
       if (cr.tag == env_.group_tag && cr.cluster == env_.cluster_id) {
         auto* local = env_.smem_base + static_cast<std::size_t>(cr.warp) * env_.slot_bytes;
         auto* remote = static_cast<std::byte*>(cooperative_groups::this_cluster().map_shared_rank(
@@ -345,8 +351,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
   env.slot_bytes = shape.slot_bytes();
   env.cinbox_slot_size = shape.staging_bytes / kWarpBatch;
   env.smem_base = reinterpret_cast<std::byte*>(block_smem);
-  // The cluster inbox: this slot's shared-memory K2K ring that actors of the same cluster write into. Rebuilt
-  // empty whenever a new actor moves into the slot (see Load); `cview.control == nullptr` without clusters.
+  // The cluster inbox: this slot's shared-memory K2K ring that actors of the same cluster write into;
+  // `cview.control == nullptr` without clusters.
   RingView cview{};
   std::uint64_t ctail = 0;
   auto reset_cluster_inbox = [&] {
@@ -382,8 +388,14 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     last_flush = now;
   };
 
-  // Shared memory of other blocks in the cluster may only be touched once they have started.
-  if (shape.cluster_size > 1) cooperative_groups::this_cluster().sync();
+  // The cluster inbox is built once, before any sender can know it: it is never reset while the kernel runs,
+  // because a sender that read the route of a slot's previous actor may still be writing into it (messages
+  // addressed to an earlier occupant are dropped when consumed). Shared memory of other blocks in the cluster
+  // may only be touched once they have started.
+  if (shape.cluster_size > 1) {
+    reset_cluster_inbox();
+    cooperative_groups::this_cluster().sync();
+  }
   for (;;) {
     const bool active = state == static_cast<std::uint32_t>(ActorState::Active);
     const bool poll_host = k2k_recent == 0 || host_skip >= detail::kHostPollEvery;
@@ -461,7 +473,6 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // A new actor's K2K inbox: the warp zeroes its control block and sequence words (lane 0 finishes the
         // ring in the switch below).
         init_k2k = (flags & kLoadInitK2k) != 0 && d.k2k.control != nullptr;
-        if ((flags & kLoadInitK2k) != 0) reset_cluster_inbox();  // a new actor: nothing of the last one's
         if (init_k2k) {
           const std::uint64_t words =
               static_cast<std::uint64_t>(d.k2k.slots - reinterpret_cast<std::byte*>(d.k2k.control)) / 16;
@@ -488,18 +499,6 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         if (max_rows == 0) max_rows = 1;
         rows = 1;
         __syncwarp();  // the state copy by every lane is complete before on_start runs on lane 0
-      }
-      if constexpr (detail::kStateInShared<A>) {
-        // A paused actor's state must be readable by the host (checkpoints copy it from device memory), so a
-        // state kept in shared memory is written back before Deactivate is acknowledged.
-        if (cmd == static_cast<std::uint32_t>(SlotCommand::Deactivate) && actor != nullptr) {
-          __syncwarp();
-          auto* dst = static_cast<uint4*>(d.state);
-          const auto* src = reinterpret_cast<const uint4*>(actor);
-          for (std::size_t i = lane; i < (sizeof(A) + 15) / 16; i += 32) dst[i] = src[i];
-          __threadfence_system();
-          __syncwarp();
-        }
       }
       if (lane == 0) {
         MessageHeader none{};
@@ -546,8 +545,23 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         k2h.publish();
         flush_counters(globaltimer_ns());
         rd::store_relaxed(&ctl->state, state);
-        rd::store_release(&ctl->ack_seq, seq);
       }
+      if constexpr (detail::kStateInShared<A>) {
+        // A loaded-but-inactive or paused actor's state must be readable by the host (checkpoints copy it from
+        // device memory), so a state kept in shared memory is written back - after on_start for Load - before
+        // the command is acknowledged.
+        if ((cmd == static_cast<std::uint32_t>(SlotCommand::Deactivate) ||
+             cmd == static_cast<std::uint32_t>(SlotCommand::Load)) &&
+            actor != nullptr) {
+          __syncwarp();
+          auto* dst = static_cast<uint4*>(d.state);
+          const auto* src = reinterpret_cast<const uint4*>(actor);
+          for (std::size_t i = lane; i < (sizeof(A) + 15) / 16; i += 32) dst[i] = src[i];
+          __threadfence_system();
+        }
+      }
+      __syncwarp();
+      if (lane == 0) rd::store_release(&ctl->ack_seq, seq);
       seen_cmd = seq;
       state = __shfl_sync(~0u, state, 0);
       ktail = __shfl_sync(~0u, ktail, 0);
@@ -652,6 +666,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       for (; done < n && !failed; ++done) {
         const auto* slot = reinterpret_cast<const std::byte*>(staging + done * vecs_per_slot);
         const auto& h = *reinterpret_cast<const MessageHeader*>(slot);
+        if (sp == Source::Cluster && h.destination != env.self) continue;  // sent to the slot's previous actor
         hlc = hlc_next_update(hlc, h.hlc, env.now_ms);
         DeviceContext ctx(env, &h);
         const ErrorCode rc =
