@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -586,8 +587,16 @@ Result<CheckpointInfo> encode_to(const SystemSnapshot& snap, StateReader* states
   Status result;
   {
     Joiner pool;
+    // A thread the system refuses fails the checkpoint (the others then stop) instead of leaving them waiting.
+    auto spawn = [&](auto&& body) {
+      try {
+        pool.threads.emplace_back(std::forward<decltype(body)>(body));
+      } catch (const std::system_error& e) {
+        fail(make_error(ErrorCode::Internal, std::string("cannot start a checkpoint thread: ") + e.what(), "encode"));
+      }
+    };
     if (any_streamed) {
-      pool.threads.emplace_back([&] {
+      spawn([&] {
         double busy = 0;
         for (EncJob& j : jobs) {
           if (j.actor == nullptr) continue;
@@ -623,7 +632,7 @@ Result<CheckpointInfo> encode_to(const SystemSnapshot& snap, StateReader* states
       });
     }
     for (unsigned w = 0; w < workers; ++w) {
-      pool.threads.emplace_back([&] {
+      spawn([&] {
         double busy = 0;
         std::vector<std::byte> own_scratch;
         for (;;) {
@@ -896,7 +905,14 @@ class TaskPool {
 public:
   explicit TaskPool(unsigned workers) : max_pending_(std::max(2u, workers * 2)) {
     if (workers <= 1) return;
-    for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this] { run(); });
+    // Fewer threads than asked (or none: tasks then run inline) when the system refuses more.
+    for (unsigned i = 0; i < workers; ++i) {
+      try {
+        threads_.emplace_back([this] { run(); });
+      } catch (const std::system_error&) {
+        break;
+      }
+    }
   }
   ~TaskPool() {
     {
@@ -1319,6 +1335,8 @@ Result<SystemSnapshot> decode_from(ObjectReader& in, const ReaderLoader& parent,
   try {
     d = decode_stream(in, run, 0, true);
   } catch (const std::bad_alloc&) {
+  } catch (const std::system_error& e) {  // e.g. the read-ahead thread could not start
+    d = make_error(ErrorCode::Internal, std::string("cannot decode: ") + e.what(), "decode");
   }
   if (!d) return d.error();
   auto snap = assemble(*d);
