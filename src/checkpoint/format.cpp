@@ -51,6 +51,31 @@ inline std::uint64_t xmerge(std::uint64_t acc, std::uint64_t v) noexcept {
 
 Error corrupt(std::string what) { return make_error(ErrorCode::Corrupt, std::move(what), "checkpoint"); }
 
+// Decodes chunk `i`'s header and checks what the header alone decides (type, compression, inheritance, and for
+// uncompressed chunks that size and hash agree); `stored_hash` receives the stored bytes' checksum.
+Result<ChunkInfo> parse_chunk_header(const std::byte* c, std::uint32_t i, bool delta, std::uint64_t& stored_hash) {
+  ChunkInfo ci;
+  std::uint16_t type = 0;
+  std::memcpy(&type, c, 2);
+  if (type < 1 || type > 6) return corrupt("chunk " + std::to_string(i) + " has unknown type " + std::to_string(type));
+  ci.type = static_cast<ChunkType>(type);
+  const auto comp = static_cast<std::uint8_t>(c[2]);
+  if (comp > 1) return corrupt("chunk " + std::to_string(i) + " has unknown compression " + std::to_string(comp));
+  ci.compression = static_cast<Compression>(comp);
+  ci.inherited = (static_cast<std::uint8_t>(c[3]) & kChunkInherited) != 0;
+  ci.key = rd64(c + 8);
+  ci.raw_size = rd64(c + 16);
+  ci.stored_size = rd64(c + 24);
+  ci.content_hash = rd64(c + 32);
+  stored_hash = rd64(c + 40);
+  if (ci.inherited && (!delta || ci.stored_size != 0)) return corrupt("inherited chunk in a non-delta file");
+  if (!ci.inherited && ci.compression == Compression::None &&
+      (ci.stored_size != ci.raw_size || ci.content_hash != stored_hash)) {
+    return corrupt("chunk " + std::to_string(i) + " size or hash mismatch");
+  }
+  return ci;
+}
+
 // ---- little-endian writer / bounds-checked reader -----------------------------------------------------------
 struct Writer {
   std::vector<std::byte> out;
@@ -262,29 +287,14 @@ Result<Parsed> parse(std::span<const std::byte> bytes) {
     if (end - at < kChunkHeaderSize) return corrupt("truncated chunk header " + std::to_string(i));
     const std::byte* c = bytes.data() + at;
     digest_state = xxh64(c, kChunkHeaderSize, digest_state);
-    ChunkInfo ci;
-    std::uint16_t type = 0;
-    std::memcpy(&type, c, 2);
-    if (type < 1 || type > 6) return corrupt("chunk " + std::to_string(i) + " has unknown type " + std::to_string(type));
-    ci.type = static_cast<ChunkType>(type);
-    const auto comp = static_cast<std::uint8_t>(c[2]);
-    if (comp > 1) return corrupt("chunk " + std::to_string(i) + " has unknown compression " + std::to_string(comp));
-    ci.compression = static_cast<Compression>(comp);
-    ci.inherited = (static_cast<std::uint8_t>(c[3]) & kChunkInherited) != 0;
-    ci.key = rd64(c + 8);
-    ci.raw_size = rd64(c + 16);
-    ci.stored_size = rd64(c + 24);
-    ci.content_hash = rd64(c + 32);
-    const std::uint64_t stored_hash = rd64(c + 40);
+    std::uint64_t stored_hash = 0;
+    auto parsed = parse_chunk_header(c, i, info.delta, stored_hash);
+    if (!parsed) return parsed.error();
+    ChunkInfo ci = *parsed;
     at += kChunkHeaderSize;
-    if (ci.inherited && (!info.delta || ci.stored_size != 0)) return corrupt("inherited chunk in a non-delta file");
     if (ci.stored_size > end - at) return corrupt("truncated chunk " + std::to_string(i) + " payload");
     if (!ci.inherited && xxh64(bytes.data() + at, ci.stored_size) != stored_hash) {
       return corrupt("chunk " + std::to_string(i) + " checksum mismatch (data corrupted)");
-    }
-    if (!ci.inherited && ci.compression == Compression::None &&
-        (ci.stored_size != ci.raw_size || ci.content_hash != stored_hash)) {
-      return corrupt("chunk " + std::to_string(i) + " size or hash mismatch");
     }
     out.offsets.push_back(at);
     at += ci.stored_size;
@@ -1091,26 +1101,11 @@ Result<Decoded> decode_stream(ObjectReader& reader, DecodeRun& run, unsigned dep
     std::byte c[kChunkHeaderSize];
     if (auto st = in.read_exact(c, "chunk header"); !st) return st.error();
     digest = xxh64(c, kChunkHeaderSize, digest);
-    ChunkInfo ci;
-    std::uint16_t type = 0;
-    std::memcpy(&type, c, 2);
-    if (type < 1 || type > 6) return corrupt("chunk " + std::to_string(i) + " has unknown type " + std::to_string(type));
-    ci.type = static_cast<ChunkType>(type);
-    const auto comp = static_cast<std::uint8_t>(c[2]);
-    if (comp > 1) return corrupt("chunk " + std::to_string(i) + " has unknown compression " + std::to_string(comp));
-    ci.compression = static_cast<Compression>(comp);
-    ci.inherited = (static_cast<std::uint8_t>(c[3]) & kChunkInherited) != 0;
-    ci.key = rd64(c + 8);
-    ci.raw_size = rd64(c + 16);
-    ci.stored_size = rd64(c + 24);
-    ci.content_hash = rd64(c + 32);
-    const std::uint64_t stored_hash = rd64(c + 40);
-    if (ci.inherited && (!info.delta || ci.stored_size != 0)) return corrupt("inherited chunk in a non-delta file");
+    std::uint64_t stored_hash = 0;
+    auto parsed = parse_chunk_header(c, i, info.delta, stored_hash);
+    if (!parsed) return parsed.error();
+    ChunkInfo ci = *parsed;
     if (ci.stored_size > end - in.pos()) return corrupt("truncated chunk " + std::to_string(i) + " payload");
-    if (!ci.inherited && ci.compression == Compression::None &&
-        (ci.stored_size != ci.raw_size || ci.content_hash != stored_hash)) {
-      return corrupt("chunk " + std::to_string(i) + " size or hash mismatch");
-    }
     // zstd expands at most ~32768:1 (RLE blocks): a larger claim is corrupt, and is refused before allocating.
     if (!ci.inherited && ci.compression == Compression::Zstd && ci.raw_size > ci.stored_size * 65536 + 65536) {
       return corrupt("chunk " + std::to_string(i) + " claims an impossible uncompressed size");
