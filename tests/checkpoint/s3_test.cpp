@@ -176,6 +176,50 @@ TEST_F(S3, StreamingCheckpointUploadsPartsAndRestoresWithRangedReads) {
   EXPECT_EQ(s->open_reader("absent.rkc").error().code(), rk::ErrorCode::ActorNotFound);
 }
 
+// A delta larger than one read-ahead block: restoring it opens the parent while this file's read-ahead thread is
+// still fetching ranges, so both use the storage's HTTP client at once (they must take turns).
+TEST_F(S3, DeltaLargerThanAReadBlockRestoresThroughS3) {
+  auto s = store("ckpt-big-delta");
+  const auto cat = ckpt_test::catalog();
+  auto rt = ckpt_test::make_runtime();
+  std::vector<rk::ActorHandle> blobs;
+  for (int i = 0; i < 4; ++i) {
+    auto b = rt.launch<ckpt_test::Blob>("blob." + std::to_string(i));
+    ASSERT_TRUE(b);
+    blobs.push_back(*b);
+  }
+  auto fill = [&](std::uint32_t round) {
+    for (std::size_t i = 0; i < blobs.size(); ++i) ASSERT_TRUE(blobs[i].send(ckpt_test::Fill{round * 10 + static_cast<std::uint32_t>(i)}));
+  };
+  ck::ManagerOptions mo;
+  mo.keep = 2;
+  mo.full_every = 2;  // a full checkpoint, then a delta
+  mo.encode.compression = ck::Compression::None;
+  ck::CheckpointManager mgr(*s, mo);
+  fill(1);
+  ASSERT_TRUE(blobs[0].call<ckpt_test::DigestIs>(ckpt_test::Digest{0}, std::chrono::seconds(10)));
+  ASSERT_TRUE(mgr.checkpoint_now(rt, cat));
+  fill(2);  // every state changes: the delta stores about 12 MiB, more than the 8 MiB read-ahead block
+  std::vector<std::uint64_t> want;
+  for (auto& b : blobs) {
+    auto d = b.call<ckpt_test::DigestIs>(ckpt_test::Digest{0}, std::chrono::seconds(10));
+    ASSERT_TRUE(d);
+    want.push_back(d->hash);
+  }
+  auto info = mgr.checkpoint_now(rt, cat);
+  ASSERT_TRUE(info) << info.error().describe();
+  ASSERT_GT(info->total_bytes, std::size_t{8} << 20);
+  auto rt2 = ckpt_test::make_runtime();
+  auto seq = mgr.restore_latest(rt2, cat);
+  ASSERT_TRUE(seq) << seq.error().describe();
+  EXPECT_EQ(*seq, 2u);
+  for (std::size_t i = 0; i < blobs.size(); ++i) {
+    auto d = rt2.find("blob." + std::to_string(i))->call<ckpt_test::DigestIs>(ckpt_test::Digest{0}, std::chrono::seconds(10));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->hash, want[i]) << i;
+  }
+}
+
 // A multipart writer dropped before commit aborts its upload: the object keeps its previous content.
 TEST_F(S3, DroppedMultipartWriterLeavesPreviousObject) {
   auto s = store("ckpt-abort");
