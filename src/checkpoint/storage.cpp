@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -488,6 +490,9 @@ Result<std::unique_ptr<S3Storage>> S3Storage::create(S3Config cfg) {
   if (cfg.multipart_threshold < cfg.part_size) {
     return make_error(ErrorCode::InvalidArgument, "multipart_threshold must be >= part_size", ctx);
   }
+  if (cfg.upload_concurrency == 0) {
+    return make_error(ErrorCode::InvalidArgument, "upload_concurrency must be at least 1", ctx);
+  }
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   std::unique_ptr<S3Storage> s(new S3Storage(std::move(cfg)));
@@ -514,7 +519,14 @@ Result<S3Storage::Response> S3Storage::request(const std::string& method, const 
                                                const std::string& what, const std::string& extra_header,
                                                std::uint64_t* content_length) {
   std::lock_guard lk(request_mu_);
-  auto* h = static_cast<CURL*>(curl_);
+  return request_on(curl_, method, url, body, sink, what, extra_header, content_length);
+}
+
+Result<S3Storage::Response> S3Storage::request_on(void* handle, const std::string& method, const std::string& url,
+                                                  std::span<const std::byte> body, std::vector<std::byte>* sink,
+                                                  const std::string& what, const std::string& extra_header,
+                                                  std::uint64_t* content_length) {
+  auto* h = static_cast<CURL*>(handle);
   std::chrono::milliseconds backoff = cfg_.retry_backoff;
   std::string last;
   for (unsigned attempt = 0;; ++attempt) {
@@ -582,8 +594,8 @@ Result<S3Storage::Response> S3Storage::request(const std::string& method, const 
   }
 }
 
-// Buffers up to multipart_threshold; past it, a multipart upload sends each part as soon as it is full (parts
-// are uploaded straight from the caller's span when they can be, without copying).
+// Buffers up to multipart_threshold; past it, a multipart upload sends each part as soon as it is full, up to
+// upload_concurrency parts at once, each on its own connection (a part is copied for its upload thread).
 class S3Writer final : public ObjectWriter {
 public:
   S3Writer(S3Storage& s, std::string name) : s_(s), name_(std::move(name)), url_(s.url_for(name_)),
@@ -640,6 +652,7 @@ public:
       if (auto st = upload(buf_); !st) return st;
       buf_.clear();
     }
+    if (auto st = collect(0); !st) return st;
     complete_ += "</CompleteMultipartUpload>";
     auto done = s_.request("POST", url_ + "?" + qid_,
                            std::span<const std::byte>(reinterpret_cast<const std::byte*>(complete_.data()),
@@ -659,6 +672,14 @@ public:
     if (done_) return;
     done_ = true;
     buf_ = {};
+    // Parts still uploading finish (or fail) first: an abort must come after them to remove every part.
+    for (auto& p : inflight_) {
+      try {
+        (void)p.etag.get();
+      } catch (...) {
+      }
+    }
+    inflight_.clear();
     if (!upload_id_.empty()) {
       try {
         (void)s_.request("DELETE", url_ + "?" + qid_, {}, nullptr, what_);  // best effort: do not leave parts billed
@@ -692,20 +713,58 @@ private:
     complete_ = "<CompleteMultipartUpload>";
     return {};
   }
+  // Starts part `next_part_` on its own thread and connection; waits first while upload_concurrency parts are
+  // in flight. With upload_concurrency 1 (or when no thread can be started) the part is uploaded right here.
   Status upload(std::span<const std::byte> bytes) {
-    const std::string pw = what_ + " part " + std::to_string(next_part_);
-    auto r = s_.request("PUT", url_ + "?partNumber=" + std::to_string(next_part_) + "&" + qid_, bytes, nullptr, pw);
-    if (!r) return fail(r.error());
-    if (auto st = http_status(*r, pw); !st) return fail(st.error());
-    if (r->etag.empty()) return fail(make_error(ErrorCode::Internal, "part has no ETag", pw));
-    complete_ += "<Part><PartNumber>" + std::to_string(next_part_) + "</PartNumber><ETag>" + r->etag + "</ETag></Part>";
-    ++next_part_;
+    if (auto st = collect(s_.cfg_.upload_concurrency - 1); !st) return st;
+    const std::size_t number = next_part_++;
+    auto part = std::make_shared<std::vector<std::byte>>(bytes.begin(), bytes.end());
+    auto send = [&s = s_, url = url_ + "?partNumber=" + std::to_string(number) + "&" + qid_,
+                 pw = what_ + " part " + std::to_string(number), part]() -> Result<std::string> {
+      CURL* h = curl_easy_init();
+      if (h == nullptr) return make_error(ErrorCode::Internal, "curl_easy_init failed", pw);
+      auto r = s.request_on(h, "PUT", url, *part, nullptr, pw);
+      curl_easy_cleanup(h);
+      if (!r) return r.error();
+      if (auto st = http_status(*r, pw); !st) return st.error();
+      if (r->etag.empty()) return make_error(ErrorCode::Internal, "part has no ETag", pw);
+      return r->etag;
+    };
+    std::future<Result<std::string>> f;
+    if (s_.cfg_.upload_concurrency > 1) {
+      try {
+        f = std::async(std::launch::async, send);
+      } catch (const std::system_error&) {
+      }
+    }
+    if (!f.valid()) {  // one part at a time, or no thread to be had: upload it here
+      std::promise<Result<std::string>> now;
+      now.set_value(send());
+      f = now.get_future();
+    }
+    inflight_.push_back({number, std::move(f)});
+    return {};
+  }
+  // Waits for the oldest parts until at most `keep` are in flight, adding their ETags in part order.
+  Status collect(std::size_t keep) {
+    while (inflight_.size() > keep) {
+      Pending p = std::move(inflight_.front());
+      inflight_.pop_front();
+      auto etag = p.etag.get();
+      if (!etag) return fail(etag.error());
+      complete_ += "<Part><PartNumber>" + std::to_string(p.number) + "</PartNumber><ETag>" + *etag + "</ETag></Part>";
+    }
     return {};
   }
 
+  struct Pending {
+    std::size_t number;
+    std::future<Result<std::string>> etag;
+  };
   S3Storage& s_;
   std::string name_, url_, what_;
   std::vector<std::byte> buf_;
+  std::deque<Pending> inflight_;  // parts uploading, oldest first
   std::string upload_id_, qid_, complete_;
   std::size_t next_part_ = 1;
   std::uint64_t written_ = 0;

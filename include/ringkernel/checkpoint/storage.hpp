@@ -107,6 +107,8 @@ struct S3Config {
   bool path_style = true;                             ///< endpoint/bucket/key (MinIO, Ceph, moto) vs bucket.host/key.
   std::size_t multipart_threshold = std::size_t{16} << 20;  ///< Objects at least this large use multipart upload.
   std::size_t part_size = std::size_t{8} << 20;       ///< Multipart part size (S3 requires >= 5 MiB but the last).
+  unsigned upload_concurrency = 4;                    ///< Parts of one multipart upload in flight at once (>= 1);
+                                                      ///< each holds a copy of its part in memory.
   unsigned max_retries = 3;                           ///< Retries of network failures, 5xx and 429.
   std::chrono::milliseconds retry_backoff{100};       ///< First retry delay; doubles each retry.
   std::chrono::milliseconds timeout{30000};           ///< Per-request timeout.
@@ -169,9 +171,14 @@ private:
   friend class S3Writer;
   friend class S3Reader;
   explicit S3Storage(S3Config cfg) : cfg_(std::move(cfg)) {}
+  // On the shared handle (requests take turns).
   Result<Response> request(const std::string& method, const std::string& url, std::span<const std::byte> body,
                            std::vector<std::byte>* sink, const std::string& what,
                            const std::string& extra_header = {}, std::uint64_t* content_length = nullptr);
+  // On the caller's own easy handle (concurrent part uploads).
+  Result<Response> request_on(void* handle, const std::string& method, const std::string& url,
+                              std::span<const std::byte> body, std::vector<std::byte>* sink, const std::string& what,
+                              const std::string& extra_header = {}, std::uint64_t* content_length = nullptr);
   S3Config cfg_;
   void* curl_ = nullptr;
   // One easy handle serves every request; a reader's read-ahead thread and the thread that opens a delta's
