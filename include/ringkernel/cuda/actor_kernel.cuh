@@ -47,15 +47,8 @@ __device__ __forceinline__ std::uint64_t globaltimer_ns() {
 }
 
 namespace detail {
-// Copies memory another agent (a host copy) rewrote, bypassing L1 so no stale line is read. Both buffers
-// are 8-byte aligned and sized in whole 8-byte words (rounding up stays inside the 128-byte strides used).
-__device__ __forceinline__ void copy_uncached(void* dst, const void* src, std::size_t bytes) {
-  auto* d8 = static_cast<unsigned long long*>(dst);
-  const auto* s8 = static_cast<const unsigned long long*>(src);
-  for (std::size_t i = 0; i < (bytes + 7) / 8; ++i) d8[i] = __ldcv(s8 + i);
-}
-// A fixed-size uncached copy whose loads are all issued before any is used (one L2 round trip, not one per
-// word): a K2K send reads its route this way.
+// Copies memory another agent rewrote (the host, another block), bypassing L1 so no stale line is read; all
+// loads are issued before any is used (one L2 round trip, not one per word). A K2K send reads its routes so.
 template <std::size_t Bytes>
 __device__ __forceinline__ void copy_uncached_n(void* dst, const void* src) {
   static_assert(Bytes % 8 == 0);
@@ -349,7 +342,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
   env.group_tag = shape.group_tag;
   env.cluster_id = blockIdx.x / shape.cluster_size;
   env.slot_bytes = shape.slot_bytes();
-  env.cinbox_slot_size = shape.staging_bytes / kWarpBatch;
+  env.cinbox_slot_size = shape.max_slot_size();
   env.smem_base = reinterpret_cast<std::byte*>(block_smem);
   // The cluster inbox: this slot's shared-memory K2K ring that actors of the same cluster write into;
   // `cview.control == nullptr` without clusters.

@@ -157,7 +157,7 @@ struct KernelShape {
     k.state_bytes = state_in_shared(state_size, state_align) ? round16(static_cast<std::uint32_t>(state_size)) : 0u;
     k.cluster_inbox_bytes =
         cluster > 1 ? round128(static_cast<std::uint32_t>(
-                          ring_storage_bytes(RingKind::Mpsc, kClusterInboxSlots, k.staging_bytes / kWarpBatch)))
+                          ring_storage_bytes(RingKind::Mpsc, kClusterInboxSlots, k.max_slot_size())))
                     : 0u;
     return k;
   }
