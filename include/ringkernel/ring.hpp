@@ -330,6 +330,10 @@ private:
   std::uint64_t cached_head_;
 };
 
+/// Set in an MPSC ring's `head` by a consumer that will never consume again (a terminated device actor):
+/// producers then find the ring full and claim nothing, while the positions claimed before stay readable.
+inline constexpr std::uint64_t kRingClosed = std::uint64_t{1} << 63;
+
 /// Producer side of an MPSC ring. Stateless: any number of threads may share one or make their own.
 class MpscProducer {
 public:

@@ -708,6 +708,17 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
     dead_letter(h, p, why, (kill ? "killed: " : "terminated: ") + c.name);
   }) != 0) {
   }
+  // So is what other device actors queued for it on the device (closed first, so nothing arrives after).
+  std::vector<Envelope> device_queued;
+  if (s != ActorState::Created) {
+    if (auto st = exec->device_inbox(c, true, device_queued); !st) {
+      reason += " (messages queued on the device were lost: " + st.error().describe() + ")";
+    }
+  }
+  for (const Envelope& e : device_queued) {
+    c.dropped.fetch_add(1, std::memory_order_relaxed);
+    dead_letter(e.header, e.payload.data(), why, (kill ? "killed: " : "terminated: ") + c.name);
+  }
   if (c.state != nullptr) c.type.destroy(c.state);
   c.state = nullptr;
   registry.unbind_actor(c.id);

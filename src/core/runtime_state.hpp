@@ -77,8 +77,17 @@ public:
   /// Host memory for staging state transfers, `bytes` long: page-locked where the device copies faster from
   /// and into it, plain memory otherwise. Never null (throws std::bad_alloc).
   [[nodiscard]] virtual std::shared_ptr<std::byte[]> host_staging(std::size_t bytes);
+  /// Appends to `out`, oldest first, the messages queued for `cell` in queues the executor keeps on its device
+  /// (CUDA: the K2K inbox in device memory and the shared-memory cluster inbox), without consuming them. The
+  /// actor must not be processing (paused, or unloaded). With `close` (the actor is terminating) senders are
+  /// refused from then on, so nothing arrives after the copy. Host executors queue everything in the mailbox.
+  virtual Status device_inbox(ActorCell& /*cell*/, bool /*close*/, std::vector<Envelope>& /*out*/) { return {}; }
   // --- end checkpoint support ---
 };
+
+/// The published messages of an MPSC ring in host-readable memory (a live host ring, or a copy of a device
+/// ring), from its tail, without consuming them; stops at the first unpublished position.
+std::vector<Envelope> peek_ring(const RingView& v);
 
 
 /// Set by the CUDA component when it is linked in: true when a CUDA device is usable.

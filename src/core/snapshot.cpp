@@ -2,6 +2,7 @@
 // storage live in src/checkpoint). A snapshot is a consistent cut: every actor is paused at a message boundary
 // (urgent deactivate), then each cell is read while holding its consumer lock, so no handler runs meanwhile.
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -29,24 +30,6 @@ std::vector<ActorCell*> all_cells(const RuntimeState& rt) {
   std::lock_guard lk(rt.cells_mu);
   out.reserve(rt.cells.size());
   for (const auto& c : rt.cells) out.push_back(c.get());
-  return out;
-}
-
-// Copies the published messages of an MPSC ring without consuming them. Stops at the first claimed but not yet
-// published slot: a host send still in progress is after the cut.
-std::vector<Envelope> peek_ring(const RingView& v) {
-  std::vector<Envelope> out;
-  const std::uint64_t tail = detail::load_acquire(&v.control->tail);
-  const std::uint64_t head = detail::load_acquire(&v.control->head);
-  for (std::uint64_t pos = tail; pos < head; ++pos) {
-    if (detail::load_acquire(&v.seq[pos & v.mask]) != pos + 1) break;
-    const std::byte* slot = v.slot(pos);
-    Envelope e;
-    std::memcpy(&e.header, slot, sizeof(MessageHeader));
-    const std::size_t len = std::min<std::size_t>(e.header.payload_len, v.max_payload());
-    e.payload.assign(slot + sizeof(MessageHeader), slot + sizeof(MessageHeader) + len);
-    out.push_back(std::move(e));
-  }
   return out;
 }
 
@@ -115,6 +98,23 @@ Status Executor::read_state(ActorCell& cell, std::size_t offset, std::span<std::
 
 std::shared_ptr<std::byte[]> Executor::host_staging(std::size_t bytes) {
   return std::shared_ptr<std::byte[]>(new std::byte[bytes]);
+}
+
+// Stops at the first claimed but not yet published slot: a host send still in progress is after the cut.
+std::vector<Envelope> peek_ring(const RingView& v) {
+  std::vector<Envelope> out;
+  const std::uint64_t tail = detail::load_acquire(&v.control->tail);
+  const std::uint64_t head = detail::load_acquire(&v.control->head) & ~kRingClosed;
+  for (std::uint64_t pos = tail; pos < head; ++pos) {
+    if (detail::load_acquire(&v.seq[pos & v.mask]) != pos + 1) break;
+    const std::byte* slot = v.slot(pos);
+    Envelope e;
+    std::memcpy(&e.header, slot, sizeof(MessageHeader));
+    const std::size_t len = std::min<std::size_t>(e.header.payload_len, v.max_payload());
+    e.payload.assign(slot + sizeof(MessageHeader), slot + sizeof(MessageHeader) + len);
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 } // namespace detail
@@ -245,8 +245,17 @@ Status capture(RuntimeState& rt, const ActorCatalog& catalog, std::chrono::milli
         break;
       }
     }
-    a.inbox = peek_ring(c->inbox.view());
-    a.outbox = peek_ring(c->outbox.view());
+    a.inbox = detail::peek_ring(c->inbox.view());
+    // Then what waits in device queues (K2K messages between GPU actors): restored into the mailbox, which
+    // grows if both together need more room.
+    if (auto st = rt.exec->device_inbox(*c, false, a.inbox); !st) {
+      failed = st.error().with_context("snapshot '" + c->name + "'");
+      break;
+    }
+    if (a.inbox.size() > a.opts.mailbox_capacity) {
+      a.opts.mailbox_capacity = static_cast<std::uint32_t>(std::bit_ceil(a.inbox.size()));
+    }
+    a.outbox = detail::peek_ring(c->outbox.view());
     if (a.streamed_size != 0) held.push_back(std::move(consumer));
     snap.actors.push_back(std::move(a));
   }

@@ -217,6 +217,7 @@ struct Group {
   std::byte* failed = nullptr;      // mapped, host pointer, slots * kMaxStagedSlot: each slot's failing message
   std::byte* failed_dev = nullptr;
   std::byte* state = nullptr;       // device memory, slots * stride
+  std::byte* cmirror = nullptr;     // device memory, slots * shape.cluster_inbox_bytes (clusters only)
   std::vector<ActorCell*> occupant;
 };
 
@@ -256,16 +257,20 @@ public:
     if (auto e = cudaMalloc(reinterpret_cast<void**>(&routes_), sizeof(RingView) * route_count_); e != cudaSuccess) {
       return cuda_error(e, "K2K routing table");
     }
-    if (auto e = cudaMemset(routes_, 0, sizeof(RingView) * route_count_); e != cudaSuccess) {
+    // Asynchronous on the copy stream: a synchronous cudaMemset runs on the legacy stream, which another
+    // runtime's persistent kernels could make wait forever (it did under compute-sanitizer).
+    if (auto e = cudaMemsetAsync(routes_, 0, sizeof(RingView) * route_count_, copy_stream_); e != cudaSuccess) {
       return cuda_error(e, "K2K routing table");
     }
     if (auto e = cudaMalloc(reinterpret_cast<void**>(&croutes_), sizeof(cuda::ClusterRoute) * route_count_);
         e != cudaSuccess) {
       return cuda_error(e, "cluster routing table");
     }
-    if (auto e = cudaMemset(croutes_, 0, sizeof(cuda::ClusterRoute) * route_count_); e != cudaSuccess) {
+    if (auto e = cudaMemsetAsync(croutes_, 0, sizeof(cuda::ClusterRoute) * route_count_, copy_stream_);
+        e != cudaSuccess) {
       return cuda_error(e, "cluster routing table");
     }
+    if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "routing tables");
     if (rt_.cfg.cuda_cluster_size > 1 && prop_.major < 9) {
       return make_error(ErrorCode::BackendUnavailable,
                         std::string("cuda_cluster_size > 1 needs thread-block clusters (compute capability 9.0+); ") +
@@ -305,6 +310,7 @@ public:
         (void)cudaStreamDestroy(g->stream);
         gy.free_host(g->desc);
         gy.free_device(g->state);
+        gy.free_device(g->cmirror);
         gy.free_host(g->init);
         gy.free_host(g->failed);
         gy.free_host(g->ctl);
@@ -393,6 +399,9 @@ public:
     d.init_state = group.in_place ? nullptr : group.init_dev + slot * group.stride;
     d.failed_msg = group.failed_dev + std::size_t{slot} * kMaxStagedSlot;
     d.failed_capacity = kMaxStagedSlot;
+    d.cluster_mirror = group.cmirror != nullptr
+                           ? group.cmirror + std::size_t{slot} * group.shape.cluster_inbox_bytes
+                           : nullptr;
     // The slot is free (its block ignores the descriptor until the next Load command), so plain stores do.
     // The block builds the K2K inbox and publishes its route on the first Load (no copy-engine round trip).
     std::memcpy(static_cast<void*>(group.desc + slot), &d, sizeof(d));
@@ -468,6 +477,45 @@ public:
     return read_state(cell, 0, {static_cast<std::byte*>(cell.state), dc->group->entry.state_size});
   }
 
+  // K2K messages wait in device memory (the global inbox) and in the block's shared memory (the cluster inbox,
+  // which the block copies to its mirror on command); both are read with the copy engine and parsed here.
+  Status device_inbox(ActorCell& cell, bool close, std::vector<Envelope>& out) override {
+    auto* dc = static_cast<DeviceCell*>(cell.device);
+    if (dc == nullptr || !dc->loaded) return {};
+    Group& g = *dc->group;
+    bool cluster = g.cmirror != nullptr;
+    if (stopping_.load()) {
+      // The kernels were told to leave. Once they have, nothing sends any more and the global inbox can be read
+      // as it is; a cluster inbox was shared memory and is gone with its block.
+      std::lock_guard lk(pool_->mu);
+      if (!pool_->kernels_stopped) {
+        return make_error(ErrorCode::ShuttingDown, "the device kernels did not stop; K2K inboxes unreadable",
+                          cell.name);
+      }
+      cluster = false;
+    } else if (close || cluster) {
+      const auto cmd = close ? SlotCommand::Close : SlotCommand::Mirror;
+      if (auto st = send_slot_command(g, dc->slot, dc->cmd_seq, cmd, cell.name); !st) return st;
+    }
+    auto parse = [&](const void* src, std::uint32_t capacity, std::uint32_t slot_size, bool filter) -> Status {
+      const std::size_t bytes = ring_storage_bytes(RingKind::Mpsc, capacity, slot_size);
+      auto buf = host_staging(bytes);
+      if (auto st = copy_state(cell, buf.get(), src, bytes, cudaMemcpyDeviceToHost); !st) return st;
+      for (Envelope& e : detail::peek_ring(ring_layout(buf.get(), RingKind::Mpsc, capacity, slot_size))) {
+        // A cluster inbox outlives its actors: skip what was sent to an earlier occupant of the slot.
+        if (!filter || e.header.destination == cell.id) out.push_back(std::move(e));
+      }
+      return {};
+    };
+    // Global first: a sender reaches an actor through one of the two only, and the kernel drains global first.
+    if (auto st = parse(dc->k2k.control, static_cast<std::uint32_t>(dc->k2k.mask + 1), dc->k2k.slot_size, false); !st) {
+      return st;
+    }
+    if (!cluster) return {};
+    return parse(g.cmirror + std::size_t{dc->slot} * g.shape.cluster_inbox_bytes, cuda::kClusterInboxSlots,
+                 g.shape.max_slot_size(), true);
+  }
+
   // Page-locked, so the copy engine reads and writes it directly (no internal bounce buffer). Buffers are
   // pooled rather than freed: cudaFreeHost waits for the device to go idle, which a device running persistent
   // actor kernels never does. The pool frees them once the kernels have stopped.
@@ -537,6 +585,8 @@ public:
       std::lock_guard glk(groups_mu_);
       dc->group->occupant[dc->slot] = nullptr;
     }
+    // The device's final count stays readable once the slot is gone (metrics fall back to the host's).
+    detail::store_relaxed(&cell.cb.processed, detail::load_acquire(&dc->group->ctl[dc->slot].processed));
     cell.device = nullptr;
   }
 
@@ -716,6 +766,13 @@ private:
     }
     if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->state), g->stride * g->slots); e != cudaSuccess) {
       return cuda_error(e, "actor state");
+    }
+    if (g->shape.cluster_inbox_bytes != 0) {
+      if (auto e = cudaMalloc(reinterpret_cast<void**>(&g->cmirror),
+                              std::size_t{g->shape.cluster_inbox_bytes} * g->slots);
+          e != cudaSuccess) {
+        return cuda_error(e, "cluster inbox mirrors");
+      }
     }
     if (auto e = cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking); e != cudaSuccess) {
       return cuda_error(e, "kernel stream");

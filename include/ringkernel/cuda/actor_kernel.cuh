@@ -241,6 +241,22 @@ __device__ __forceinline__ void idle_wait(bool backoff, std::uint32_t cap, std::
   }
 }
 
+/// Closes an MPSC inbox whose consumer stops for good (kRingClosed: senders find it full), then waits until
+/// every position claimed before is published, or until `give_up` (a claimed push completes within
+/// microseconds; the bound only guards against a sender that died mid-push).
+__device__ inline void close_inbox(const RingView& r, std::uint64_t tail, std::uint64_t give_up) {
+  namespace rd = ringkernel::detail;
+  std::uint64_t head = rd::load_relaxed(&r.control->head, r.scope);
+  while ((head & kRingClosed) == 0 &&
+         !rd::compare_exchange_weak_relaxed(&r.control->head, head, head | kRingClosed, r.scope)) {
+  }
+  head &= ~kRingClosed;
+  for (std::uint64_t p = tail; p < head; ++p) {
+    while (rd::load_acquire(&r.seq[p & r.mask], r.scope) != p + 1 && globaltimer_ns() < give_up) {
+    }
+  }
+}
+
 /// Leading ready slots in a warp ballot of publish flags (lane i = position base + i).
 __device__ __forceinline__ unsigned ready_prefix(unsigned ballot) {
   return ballot == ~0u ? 32u : static_cast<unsigned>(__ffs(~ballot) - 1);
@@ -431,6 +447,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       seq = __shfl_sync(~0u, seq, 0);
       cmd = __shfl_sync(~0u, cmd, 0);
       bool init_k2k = false;
+      bool fresh_actor = false;  // Load of an actor new to this slot (not a restart)
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Exit)) {
         if (lane == 0) rd::store_release(&ctl->ack_seq, seq);
         // Blocks of a cluster leave together: another block may still write into this one's shared memory
@@ -465,7 +482,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         }
         // A new actor's K2K inbox: the warp zeroes its control block and sequence words (lane 0 finishes the
         // ring in the switch below).
-        init_k2k = (flags & kLoadInitK2k) != 0 && d.k2k.control != nullptr;
+        fresh_actor = (flags & kLoadInitK2k) != 0;
+        init_k2k = fresh_actor && d.k2k.control != nullptr;
         if (init_k2k) {
           const std::uint64_t words =
               static_cast<std::uint64_t>(d.k2k.slots - reinterpret_cast<std::byte*>(d.k2k.control)) / 16;
@@ -493,12 +511,32 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         rows = 1;
         __syncwarp();  // the state copy by every lane is complete before on_start runs on lane 0
       }
+      if (cmd == static_cast<std::uint32_t>(SlotCommand::Close) && lane == 0) {
+        // Terminated: senders still holding this actor's routes find its inboxes full from now on (until the
+        // host unroutes it), and what they claimed before is published before the host reads the inboxes.
+        const std::uint64_t give_up = globaltimer_ns() + 2'000'000u;
+        if (d.k2k.control != nullptr) detail::close_inbox(d.k2k, ktail, give_up);
+        if (cview.control != nullptr) detail::close_inbox(cview, ctail, give_up);
+      }
+      if ((cmd == static_cast<std::uint32_t>(SlotCommand::Close) ||
+           cmd == static_cast<std::uint32_t>(SlotCommand::Mirror)) &&
+          cview.control != nullptr && d.cluster_mirror != nullptr) {
+        // The cluster inbox is this block's shared memory: copied where the host's copy engine can read it.
+        __syncwarp();
+        rd::fence_acquire(MemoryScope::Cluster);  // order the copy after the senders' published slots
+        auto* dst = static_cast<uint4*>(d.cluster_mirror);
+        const auto* src = reinterpret_cast<const uint4*>(warp_smem);
+        for (std::uint32_t i = lane; i < shape.cluster_inbox_bytes / 16u; i += 32u) dst[i] = src[i];
+        __threadfence_system();
+      }
       if (lane == 0) {
         MessageHeader none{};
         env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
         switch (static_cast<SlotCommand>(cmd)) {
           case SlotCommand::Load: {
             env.self = rd::load_relaxed(&ctl->actor_id);
+            // The counters are the actor's, kept across its restarts but not handed to the slot's next occupant.
+            if (fresh_actor) processed = errors = unknown = dropped = k2k_refused = 0;
             if (init_k2k) {
               // A new actor: its K2K inbox is built here, in device memory, and routed (a restart keeps both,
               // with whatever other actors queued meanwhile). The warp zeroed the header words above.
@@ -507,6 +545,15 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
               (void)ring_init(d.k2k.control, ring_storage_bytes(RingKind::Mpsc, capacity, d.k2k.slot_size),
                               RingKind::Mpsc, capacity, d.k2k.slot_size, &fresh, /*zeroed=*/true);
               ktail = 0;
+              // The slot's cluster inbox was closed when its previous actor terminated: open it again (what is
+              // still queued there was dead-lettered by the host and is dropped when consumed).
+              if (cview.control != nullptr) {
+                std::uint64_t h = rd::load_relaxed(&cview.control->head, MemoryScope::Cluster);
+                while ((h & kRingClosed) != 0 && !rd::compare_exchange_weak_relaxed(&cview.control->head, h,
+                                                                                     h & ~kRingClosed,
+                                                                                     MemoryScope::Cluster)) {
+                }
+              }
             }
             // (Re)publish the route: the host clears it when the actor is released, not across restarts, so
             // messages other actors send during a restart wait in the inbox.

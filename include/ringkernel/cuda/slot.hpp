@@ -24,6 +24,9 @@ enum class SlotCommand : std::uint32_t {
   Deactivate = 3,  ///< state -> Deactivated (stop processing; messages stay queued; `state` holds the live state).
   Unload = 4,      ///< Run on_stop; state -> Terminated; the slot is free for reuse.
   Exit = 5,        ///< The block leaves the persistent kernel (runtime shutdown).
+  Close = 6,       ///< After Unload: close the K2K inboxes (senders find them full) and mirror the cluster inbox,
+                   ///< so the host can dead-letter what is still queued.
+  Mirror = 7,      ///< Copy the cluster inbox to `cluster_mirror` (a checkpoint reads it there).
 };
 
 /// How an idle block waits for work.
@@ -82,7 +85,12 @@ struct SlotDescriptor {
                              ///< null for large states, which the host copies into `state` directly.
   void* failed_msg;          ///< Mapped memory (failed_capacity bytes): the message a failing handler was given.
   std::uint64_t failed_capacity;  ///< Bytes at failed_msg (at least one slot).
+  /// Device memory (KernelShape::cluster_inbox_bytes) the block copies its shared-memory cluster inbox into on
+  /// Close and Mirror, where the host's copy engine can read it; null without clusters.
+  void* cluster_mirror;
+  std::uint64_t reserved;    ///< Keeps the size a multiple of 16 (the block copies it with 16-byte loads).
 };
+static_assert(sizeof(SlotDescriptor) % 16 == 0);
 
 /// What the host needs to run a device actor type (registered by RINGKERNEL_CUDA_ACTOR).
 struct DeviceActorEntry {
