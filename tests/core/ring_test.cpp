@@ -750,3 +750,31 @@ void check_against_model() {
 
 RC_GTEST_PROP(RingModelProp, SpscBehavesLikeBoundedFifo, ()) { check_against_model<RingKind::Spsc>(); }
 RC_GTEST_PROP(RingModelProp, MpscBehavesLikeBoundedFifo, ()) { check_against_model<RingKind::Mpsc>(); }
+
+// kRingClosed in head (a consumer that stops for good, e.g. a terminated GPU actor): every later push is refused
+// as full, with nothing written, while what was published before stays readable in order.
+TEST(RingCloseTest, ClosedMpscRingRefusesProducersAndKeepsWhatWasQueued) {
+  const std::uint64_t bytes = rk::ring_storage_bytes(RingKind::Mpsc, 16, 128);
+  AlignedBuffer buf(bytes);
+  rk::RingView v{};
+  ASSERT_EQ(rk::ring_init(buf.data, bytes, RingKind::Mpsc, 16, 128, &v), ErrorCode::Ok);
+  rk::MpscProducer p(v);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    Seq m{i};
+    ASSERT_EQ(p.try_push(header_for(i, sizeof m), &m), ErrorCode::Ok);
+  }
+  v.control->head |= rk::kRingClosed;
+  Seq late{99};
+  EXPECT_EQ(p.try_push(header_for(99, sizeof late), &late), ErrorCode::QueueFull);
+  EXPECT_EQ(p.push_batch(4, [](std::byte*, std::uint32_t) { ADD_FAILURE() << "a closed ring handed out a slot"; }), 0u);
+  EXPECT_EQ(v.control->head, 3u | rk::kRingClosed);
+  rk::MpscConsumer c(v);
+  std::vector<std::uint64_t> got;
+  while (c.pop_batch(8, [&](const rk::MessageHeader&, const std::byte* pl) {
+    Seq s{};
+    std::memcpy(&s, pl, sizeof s);
+    got.push_back(s.value);
+  }) != 0) {
+  }
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2}));
+}
