@@ -400,7 +400,8 @@ void RuntimeState::apply_commands(ActorCell& c) {
       const std::uint64_t tail = detail::load_acquire(&c.inbox.view().control->tail);
       // While not Active no message will move the tail, so commands apply at once; order with messages
       // matters only for an actor that is processing.
-      if (!(front.urgent || front.barrier <= tail || control_state(c.cb) != ActorState::Active)) {
+      const bool reached = front.barrier <= tail && c.held_back.load() == 0;
+      if (!(front.urgent || reached || control_state(c.cb) != ActorState::Active)) {
         c.next_barrier.store(front.barrier);
         return;
       }
@@ -496,7 +497,9 @@ bool RuntimeState::has_work(ActorCell& c) const noexcept {
   const ActorState s = control_state(c.cb);
   if (c.pending_commands.load() != 0) {
     if (s != ActorState::Active) return true;
-    if (c.next_barrier.load() <= detail::load_acquire(&c.inbox.view().control->tail)) return true;
+    if (c.next_barrier.load() <= detail::load_acquire(&c.inbox.view().control->tail) && c.held_back.load() == 0) {
+      return true;
+    }
   }
   if (s != ActorState::Active) return false;
   return MpscConsumer(c.inbox.view()).ready();

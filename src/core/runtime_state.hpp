@@ -139,6 +139,10 @@ struct ActorCell {
   std::optional<Command> applying;  // taken off `commands` by apply_commands and not yet applied (under ctl_mu)
   std::atomic<std::uint32_t> pending_commands{0};
   std::atomic<std::uint64_t> next_barrier{UINT64_MAX};
+  // Messages an executor took from the inbox but has not run yet (WebGPU: in a batch in flight, or kept behind a
+  // failure for the restarted instance). Raised before the inbox tail moves past them, so a command whose
+  // barrier the tail has reached still waits for them, as it waits for queued messages.
+  std::atomic<std::uint64_t> held_back{0};
   ActorState projected = ActorState::Created;  // state after all queued commands (under ctl_mu)
   std::atomic<bool> suspended{false};
   std::atomic<bool> terminate_requested{false};

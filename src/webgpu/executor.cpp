@@ -309,6 +309,7 @@ struct Slot {
   // Messages taken from the inbox but not run because the actor failed before them, as staging images in
   // inbox order; the next batch runs them first (under batch_mu_).
   std::vector<std::uint32_t> carry;
+  std::uint64_t held = 0;  // recount_held()'s tally (under batch_mu_)
   std::atomic<std::uint64_t> limit{UINT64_MAX};  // inbox position the device must not consume beyond
 };
 
@@ -459,6 +460,7 @@ public:
     s->group->occupant[s->index] = nullptr;
     std::erase(live_, &cell);
     cell.device = nullptr;
+    cell.held_back.store(0);
     delete s;
   }
 
@@ -726,6 +728,8 @@ private:
       const std::uint64_t tail = load_acquire(&c->inbox.view().control->tail);
       const std::uint64_t limit = s->limit.load(std::memory_order_acquire);
       room = s->carry.empty() ? std::min<std::uint64_t>(room, limit > tail ? limit - tail : 0) : 0;
+      // Counted as held back before the tail moves past them (recount_held() makes it exact after the step).
+      if (room != 0) c->held_back.fetch_add(room);
       if (room != 0) MpscConsumer(c->inbox.view()).pop_batch(static_cast<std::uint32_t>(room), [&](const MessageHeader& h, const std::byte* p) {
         if (h.payload_len > spec.max_payload_words * 4u) {
           rt_.dead_letter(h, p, DeadLetterReason::UnknownMessageType,
@@ -961,6 +965,7 @@ private:
       }
     }
     t_in_drain = was;
+    recount_held();
   }
 
   // One pipelined step of every group: pack and submit (once, for all groups) the next batches before
@@ -985,7 +990,36 @@ private:
         ++done;
       }
     }
+    recount_held();
     return done;
+  }
+
+  // Sets each actor's ActorCell::held_back to the messages it has taken from its inbox and not run: those in
+  // batches in flight and those kept behind a failure (hooks are not messages). Caller holds batch_mu_.
+  void recount_held() {
+    for (ActorCell* c : live_) {
+      if (auto* s = static_cast<Slot*>(c->device)) {
+        s->held = 0;
+        for (std::size_t off = 0; off + s->group->sw <= s->carry.size(); off += s->group->sw) {
+          s->held += webgpu::detail::is_hook(s->carry[off + 1]) ? 0 : 1;
+        }
+      }
+    }
+    for (auto& g : groups_) {
+      for (const Frame& f : g->frames) {
+        if (!f.inflight) continue;
+        for (std::size_t e = 0; e < f.desc.size(); e += 4) {
+          auto* s = static_cast<Slot*>(f.cells[e / 4]->device);
+          if (s == nullptr) continue;
+          for (std::uint32_t m = f.desc[e + 1]; m < f.desc[e + 1] + f.desc[e + 2]; ++m) {
+            s->held += webgpu::detail::is_hook(f.staging[std::size_t{m} * g->sw + 1]) ? 0 : 1;
+          }
+        }
+      }
+    }
+    for (ActorCell* c : live_) {
+      if (auto* s = static_cast<Slot*>(c->device)) c->held_back.store(s->held);
+    }
   }
 
   void route(ActorCell& from, const std::uint32_t* words) {

@@ -105,6 +105,47 @@ std::vector<std::uint32_t> fail_sequence(rk::Backend backend, std::uint64_t* res
   return got;
 }
 
+// Put{1}, Boom{1}, Put{2}, Put{3} with no automatic restart: the failure leaves the actor failed with Put{2} and
+// Put{3} still to run (on WebGPU already taken from the inbox, in the same batch as Boom). restart(), then a
+// terminate() as soon as the actor is active again: the terminate is ordered after the two messages, which the
+// restarted instance runs first. Returns the totals received; `terminated_letters` counts what the terminate
+// dead-lettered.
+std::vector<std::uint32_t> restart_then_terminate(rk::Backend backend, std::uint64_t* terminated_letters) {
+  rk::RuntimeConfig cfg;
+  cfg.backend = backend;
+  cfg.root_supervision.max_restarts = 0;  // the failure leaves the actor failed until restart()
+  auto built = rk::Runtime::builder().config(cfg).build();
+  EXPECT_TRUE(built) << (built ? "" : built.error().describe());
+  if (!built) return {};
+  auto rt = std::move(*built);
+  auto a = wg::launch(rt, "f", program(), {}, {10});
+  EXPECT_TRUE(a) << (a ? "" : a.error().describe());
+  if (!a) return {};
+  EXPECT_TRUE(a->send(Put{1}));
+  EXPECT_TRUE(a->send(Boom{1}));
+  EXPECT_TRUE(a->send(Put{2}));
+  EXPECT_TRUE(a->send(Put{3}));
+  EXPECT_TRUE(eventually([&] { return a->status() && a->status()->state == rk::ActorState::Failed; }));
+  EXPECT_TRUE(a->restart());
+  // On the CPU backend the restart is applied by the actor's worker: a terminate sent before it ran would cancel
+  // it. On WebGPU it is applied in this thread, so the terminate follows while Put{2} and Put{3} still wait.
+  EXPECT_TRUE(eventually([&] { return a->status() && a->status()->state == rk::ActorState::Active; }));
+  EXPECT_TRUE(a->terminate());
+  std::vector<std::uint32_t> got;
+  for (int i = 0; i < 4; ++i) {
+    auto env = a->receive(2s);
+    if (!env) break;
+    auto r = env->as<Total>();
+    EXPECT_TRUE(r);
+    if (!r) break;
+    got.push_back(r->total);
+  }
+  EXPECT_TRUE(a->wait_for(rk::ActorState::Terminated, 5s));
+  *terminated_letters = rt.dead_letters().stats().by_reason[static_cast<std::size_t>(rk::DeadLetterReason::ActorTerminated)];
+  EXPECT_TRUE(rt.shutdown());
+  return got;
+}
+
 } // namespace
 
 TEST(WebGpuFaults, HandlerFailRestartsAndKeepsLaterMessagesLikeTheCpuBackend) {
@@ -309,4 +350,15 @@ TEST(WebGpuFaults, OnStartOnStopHooksRunOnTheDeviceLikeOnTheCpu) {
   // termination (2), not for the failure.
   EXPECT_EQ(gpu, "start1 start1 total7 start1 stops 7002");
   EXPECT_EQ(hook_sequence(rk::Backend::Cpu), gpu);
+}
+
+TEST(WebGpuFaults, TerminateAfterARestartRunsTheKeptMessagesFirstLikeTheCpuBackend) {
+  std::uint64_t letters = 0;
+  const auto cpu = restart_then_terminate(rk::Backend::Cpu, &letters);
+  // 11 after Put{1}; Boom replies 11 then fails; the restarted instance starts again from 10: 12, then 15.
+  EXPECT_EQ(cpu, (std::vector<std::uint32_t>{11, 11, 12, 15}));
+  EXPECT_EQ(letters, 0u);
+  const auto gpu = restart_then_terminate(rk::Backend::WebGpu, &letters);
+  EXPECT_EQ(gpu, cpu);
+  EXPECT_EQ(letters, 0u);
 }
