@@ -41,6 +41,10 @@ inline constexpr std::uint32_t kMaxSlotSize = 65536;
 /// Largest capacity in slots.
 inline constexpr std::uint32_t kMaxRingCapacity = 1u << 24;
 
+/// Set in an MPSC ring's `head` by a consumer that will never consume again (a terminated device actor):
+/// producers then find the ring full and claim nothing, while the positions claimed before stay readable.
+inline constexpr std::uint64_t kRingClosed = std::uint64_t{1} << 63;
+
 /// Control block at the start of ring memory; producer and consumer indices on separate 128-byte lines.
 struct RingControl {
   alignas(kCacheLine) std::uint64_t head;  ///< SPSC: published count. MPSC: claimed count.
@@ -101,7 +105,7 @@ struct RingView {
   /// Messages queued (claimed but unpublished MPSC slots included); a snapshot.
   [[nodiscard]] RK_HOST_DEVICE std::uint64_t size_approx() const noexcept {
     const std::uint64_t t = detail::load_acquire(&control->tail, scope);
-    const std::uint64_t h = detail::load_acquire(&control->head, scope);
+    const std::uint64_t h = detail::load_acquire(&control->head, scope) & ~kRingClosed;
     return h > t ? h - t : 0;
   }
   /// True when the view points at ring memory.
@@ -329,10 +333,6 @@ private:
   std::uint64_t tail_;
   std::uint64_t cached_head_;
 };
-
-/// Set in an MPSC ring's `head` by a consumer that will never consume again (a terminated device actor):
-/// producers then find the ring full and claim nothing, while the positions claimed before stay readable.
-inline constexpr std::uint64_t kRingClosed = std::uint64_t{1} << 63;
 
 /// Producer side of an MPSC ring. Stateless: any number of threads may share one or make their own.
 class MpscProducer {

@@ -248,10 +248,22 @@ Status capture(RuntimeState& rt, const ActorCatalog& catalog, std::chrono::milli
     a.inbox = detail::peek_ring(c->inbox.view());
     // Then what waits in device queues (K2K messages between GPU actors): restored into the mailbox, which
     // grows if both together need more room.
+    const std::size_t host_queued = a.inbox.size();
     if (auto st = rt.exec->device_inbox(*c, false, a.inbox); !st) {
       failed = st.error().with_context("snapshot '" + c->name + "'");
       break;
     }
+    // A cluster inbox's slots may be larger than the mailbox's: such a message could not be restored.
+    for (std::size_t i = host_queued; i < a.inbox.size() && failed; ++i) {
+      if (a.inbox[i].payload.size() > c->inbox.view().max_payload()) {
+        failed = make_error(ErrorCode::MessageTooLarge,
+                            "a K2K message of " + std::to_string(a.inbox[i].payload.size()) +
+                                " bytes queued on the device does not fit the actor's mailbox slots (" +
+                                std::to_string(c->inbox.view().max_payload()) + " bytes of payload)",
+                            "snapshot '" + c->name + "'");
+      }
+    }
+    if (!failed) break;
     if (a.inbox.size() > a.opts.mailbox_capacity) {
       a.opts.mailbox_capacity = static_cast<std::uint32_t>(std::bit_ceil(a.inbox.size()));
     }

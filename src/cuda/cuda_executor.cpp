@@ -196,6 +196,7 @@ struct DeviceCell {
   std::uint64_t cmd_seq = 0;
   bool failure_reported = false;
   bool loaded = false;  // its K2K inbox exists (built by the block on the first Load)
+  bool released = false;  // the slot was given back (under consume_mu): its control block is another actor's
   DeviceCell(OwnedRing ring) : k2h(std::move(ring)), consumer(k2h.view()) {}
 };
 
@@ -485,19 +486,22 @@ public:
     Group& g = *dc->group;
     bool cluster = g.cmirror != nullptr;
     if (stopping_.load()) {
-      // The kernels were told to leave. Once they have, nothing sends any more and the global inbox can be read
-      // as it is; a cluster inbox was shared memory and is gone with its block.
+      // The kernels were told to leave. Once they have, nothing sends any more and both inboxes can be read as
+      // they are (every block mirrors its cluster inboxes when it leaves).
       std::lock_guard lk(pool_->mu);
       if (!pool_->kernels_stopped) {
         return make_error(ErrorCode::ShuttingDown, "the device kernels did not stop; K2K inboxes unreadable",
                           cell.name);
       }
-      cluster = false;
     } else if (close || cluster) {
       const auto cmd = close ? SlotCommand::Close : SlotCommand::Mirror;
       if (auto st = send_slot_command(g, dc->slot, dc->cmd_seq, cmd, cell.name); !st) return st;
     }
     auto parse = [&](const void* src, std::uint32_t capacity, std::uint32_t slot_size, bool filter) -> Status {
+      // The control block first: an empty inbox (the usual case) costs one small copy, not the whole ring.
+      RingControl ctl{};
+      if (auto st = copy_state(cell, &ctl, src, sizeof ctl, cudaMemcpyDeviceToHost); !st) return st;
+      if ((ctl.head & ~kRingClosed) == ctl.tail) return Status{};
       const std::size_t bytes = ring_storage_bytes(RingKind::Mpsc, capacity, slot_size);
       auto buf = host_staging(bytes);
       if (auto st = copy_state(cell, buf.get(), src, bytes, cudaMemcpyDeviceToHost); !st) return st;
@@ -582,11 +586,16 @@ public:
       retired_.emplace_back(dc);  // the pump may hold a pointer this iteration; freed with the executor
     }
     {
+      // The device's final count stays readable once the slot is gone (metrics fall back to the host's): copied
+      // before the slot can be reused, and the pump no longer mirrors this slot's counters afterwards.
+      std::lock_guard clk(dc->consume_mu);
+      dc->released = true;
+      detail::store_relaxed(&cell.cb.processed, detail::load_acquire(&dc->group->ctl[dc->slot].processed));
+    }
+    {
       std::lock_guard glk(groups_mu_);
       dc->group->occupant[dc->slot] = nullptr;
     }
-    // The device's final count stays readable once the slot is gone (metrics fall back to the host's).
-    detail::store_relaxed(&cell.cb.processed, detail::load_acquire(&dc->group->ctl[dc->slot].processed));
     cell.device = nullptr;
   }
 
@@ -902,7 +911,13 @@ private:
           if (clk.owns_lock()) worked = drain_k2h(*c, *dc) != 0 || worked;
         }
         SlotControl& ctl = dc->group->ctl[dc->slot];
-        detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
+        {
+          // Not once the slot was released: its counters may already be the next actor's.
+          std::unique_lock clk(dc->consume_mu, std::try_to_lock);
+          if (clk.owns_lock() && !dc->released) {
+            detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
+          }
+        }
         detail::store_relaxed(&c->cb.hlc, detail::load_relaxed(&ctl.hlc));
         detail::store_relaxed(&c->cb.heartbeat_ns, steady_ns());
         const auto dev_state = static_cast<ActorState>(detail::load_acquire(&ctl.state));

@@ -635,12 +635,15 @@ TEST_P(Cuda, K2KQueuedForATerminatedActorIsDeadLettered) {
   }
   ASSERT_EQ(seqs.size(), kN);
   for (std::uint32_t i = 0; i < kN; ++i) EXPECT_EQ(seqs[i], i) << "dead letters out of order";
-  // The producer is refused from then on (it gives up on ActorNotFound) and keeps serving.
+  // The producer is refused from then on (it gives up on ActorNotFound) and keeps serving; nothing more arrives.
   ASSERT_TRUE(p->send(Burst{3, sink->id()}).ok());
   wait_processed(*p, 2);
   auto m = p->metrics();
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->processed, 2u);
+  std::size_t ticks = 0;
+  for (const DeadLetter& d : rt.dead_letters().snapshot()) ticks += d.envelope.header.type_id == Tick::type_id;
+  EXPECT_EQ(ticks, kN);
 }
 
 // A slot's counters belong to its actor: kept when the actor terminates (metrics still read them), not handed
@@ -773,9 +776,11 @@ TEST_P(Cuda, ShutdownWithStragglersIsSafe) {
     auto echo = rt.launch<Echo>("echo", o);
     ASSERT_TRUE(echo.ok());
     constexpr std::uint64_t kSent = 4000;
+    // Queued while paused, so all 4000 are still ahead when the actor resumes; with a deadline of zero,
+    // Terminate waits behind them (ordered), which takes the GPU milliseconds, not the host's immediate check.
+    ASSERT_TRUE(echo->deactivate().ok());
     for (std::uint64_t i = 0; i < kSent; ++i) ASSERT_TRUE(echo->send(Ping{i, i}).ok());
-    // A deadline of zero: Terminate queues behind the 4000 messages (ordered), which take the GPU far longer
-    // than the host takes to check for it.
+    ASSERT_TRUE(echo->activate().ok());
     auto st = rt.shutdown(0ms);
     ASSERT_FALSE(st.ok()) << "terminate completed at once";
     EXPECT_EQ(st.error().code(), ErrorCode::Timeout) << st.error().describe();

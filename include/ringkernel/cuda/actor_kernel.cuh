@@ -453,6 +453,14 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // Blocks of a cluster leave together: another block may still write into this one's shared memory
         // until it has seen Exit too (every slot gets Exit at shutdown).
         if (shape.cluster_size > 1) cooperative_groups::this_cluster().sync();
+        // Then nothing writes the cluster inbox any more: it goes to its mirror, where the host reads what an
+        // actor still had queued once the kernel has ended (shared memory ends with the block).
+        if (cview.control != nullptr && d.cluster_mirror != nullptr) {
+          rd::fence_acquire(MemoryScope::Cluster);
+          auto* dst = static_cast<uint4*>(d.cluster_mirror);
+          const auto* src = reinterpret_cast<const uint4*>(warp_smem);
+          for (std::uint32_t i = lane; i < shape.cluster_inbox_bytes / 16u; i += 32u) dst[i] = src[i];
+        }
         return;
       }
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Load)) {
@@ -545,10 +553,15 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
               (void)ring_init(d.k2k.control, ring_storage_bytes(RingKind::Mpsc, capacity, d.k2k.slot_size),
                               RingKind::Mpsc, capacity, d.k2k.slot_size, &fresh, /*zeroed=*/true);
               ktail = 0;
-              // The slot's cluster inbox was closed when its previous actor terminated: open it again (what is
-              // still queued there was dead-lettered by the host and is dropped when consumed).
+              // The slot's cluster inbox was closed when its previous actor terminated: what was queued there
+              // was dead-lettered by the host, so consumption resumes past it; then the inbox opens again.
               if (cview.control != nullptr) {
                 std::uint64_t h = rd::load_relaxed(&cview.control->head, MemoryScope::Cluster);
+                if ((h & kRingClosed) != 0) {
+                  ctail = h & ~kRingClosed;
+                  rd::store_relaxed(&cview.control->tail, ctail, MemoryScope::Cluster);
+                  rd::fence_release(MemoryScope::Cluster);
+                }
                 while ((h & kRingClosed) != 0 && !rd::compare_exchange_weak_relaxed(&cview.control->head, h,
                                                                                      h & ~kRingClosed,
                                                                                      MemoryScope::Cluster)) {
@@ -605,6 +618,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       seen_cmd = seq;
       state = __shfl_sync(~0u, state, 0);
       ktail = __shfl_sync(~0u, ktail, 0);
+      ctail = __shfl_sync(~0u, ctail, 0);
       k2k_recent = 0;
       continue;
     }
