@@ -2,11 +2,11 @@
 # Builds and runs the CUDA backend's tests and GPU benchmark on a machine with an NVIDIA GPU but without the
 # Debian test packages (the lent GPU machines): GoogleTest is built from a source tree given in
 # RK_GTEST_SRC (default .device/googletest, a copy of Debian's /usr/src/googletest).
-#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu]
+#   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu] [probes]
 # codegen: the IR code generation's NVRTC test (every parity kernel's CUDA C++ compiled with NVRTC, run on the
 # GPU and compared with the interpreter), built directly with g++ since the GPU machines lack rapidcheck.
 set -uo pipefail
-out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu]}"; shift
+out="${1:?usage: gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu] [probes]}"; shift
 steps="${*:-tests bench}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -95,6 +95,16 @@ for s in $steps; do
           --md "$out/webgpu-h100.md" > "$out/webgpu.log" 2>&1 || rc=1
         tail -15 "$out/webgpu.log"
       fi ;;
+    probes)
+      # Standalone probes (benchmarks/gpu/probes/): request/reply with self-validating (LL) slots against today's
+      # flag + payload shape, and racecheck on a correct distributed-shared-memory hand-off.
+      mkdir -p build/probes
+      nvcc -O3 -std=c++20 -arch=sm_90 benchmarks/gpu/probes/ll_request_reply.cu -o build/probes/ll_rr \
+        && timeout 120 build/probes/ll_rr 20000 | tee "$out/probes.log" || rc=1
+      nvcc -O2 -std=c++20 -arch=sm_90 -lineinfo -Iinclude benchmarks/gpu/probes/dsmem_racecheck.cu -o build/probes/dsmem_rc \
+        && for m in flag flag-fence barrier; do
+             timeout 120 compute-sanitizer --tool racecheck build/probes/dsmem_rc "$m" 2>&1 | grep -E "wrong reads|RACECHECK SUMMARY"
+           done | tee -a "$out/probes.log" ;;
     *) echo "unknown step $s"; exit 2 ;;
   esac
 done

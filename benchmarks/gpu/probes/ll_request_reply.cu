@@ -1,0 +1,164 @@
+// Build: nvcc -O3 -std=c++20 -arch=sm_90 benchmarks/gpu/probes/ll_request_reply.cu -o ll_rr
+// Run:   ./ll_rr [rounds]
+//
+// What self-validating ("low-latency", LL) slots would buy the H2K/K2H path, before changing the ring format.
+// An 80-byte message (the runtime's 64-byte header + 16-byte payload) goes host -> one GPU warp -> host, and the
+// warp answers with the message's words plus one. Four shapes, each end to end from the host's first store
+// until it has checked the whole reply:
+//   flag-only     the host bumps a flag, the warp answers with a flag (the floor: no payload at all)
+//   flag+payload  today's shape: the warp polls a publish flag, then reads the payload (a second, dependent
+//                 PCIe read), writes the reply, fences (system scope) and publishes a reply flag
+//   ll-request    the request is 20 LL words (each 8 bytes: 4 data bytes + the round's 4-byte flag, written
+//                 and read as single atomic 8-byte halves, as NCCL's LL protocol does), so the poll that sees
+//                 it complete has read it: one PCIe round trip; the reply as in flag+payload
+//   ll-both       the reply is LL words too: no fence, the host checks each word's flag
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#define CK(x)                                                                  \
+  do {                                                                         \
+    cudaError_t e_ = (x);                                                      \
+    if (e_ != cudaSuccess) {                                                   \
+      std::printf("%s: %s\n", #x, cudaGetErrorString(e_));                     \
+      return 1;                                                                \
+    }                                                                          \
+  } while (0)
+
+using u32 = std::uint32_t;
+using u64 = unsigned long long;
+constexpr int kWords = 20;  // 80 bytes of message, 4 per LL word
+
+// Host memory layout (u64 words): [0] request flag, [16..] plain request (10 words), [64] reply flag,
+// [80..] plain reply (10 words), [128..147] LL request, [192..211] LL reply.
+constexpr int kReqFlag = 0, kReq = 16, kRepFlag = 64, kRep = 80, kLlReq = 128, kLlRep = 192;
+
+__device__ u64 ld_acquire_sys(const u64* p) {
+  u64 v;
+  asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ void st_relaxed_sys(u64* p, u64 v) { asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory"); }
+__device__ uint4 ld_volatile_v4(const u64* p) {
+  uint4 v;
+  asm volatile("ld.volatile.global.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p)
+               : "memory");
+  return v;
+}
+__device__ void st_volatile_v4(u64* p, uint4 v) {
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w)
+               : "memory");
+}
+
+__global__ void server(u64* mem, u64 rounds, int mode, u32* bad) {
+  const unsigned lane = threadIdx.x;
+  const bool mine = lane < kWords / 2;  // each of 10 lanes owns 2 words of the message (16 bytes)
+  for (u64 i = 1; i <= rounds; ++i) {
+    const u32 flag = static_cast<u32>(i);
+    u32 d0 = 0, d1 = 0;
+    if (mode <= 1) {
+      for (;;) {
+        const u64 f = lane == 0 ? ld_acquire_sys(mem + kReqFlag) : 0;
+        if (__shfl_sync(~0u, f, 0) >= i) break;
+      }
+      if (mode == 1 && mine) {
+        const uint2 v = __ldcv(reinterpret_cast<const uint2*>(mem + kReq) + lane);
+        d0 = v.x;
+        d1 = v.y;
+      }
+    } else {
+      // LL: {data, flag, data, flag} per 16 bytes; complete when every lane's two flags are this round's.
+      for (;;) {
+        uint4 v = make_uint4(0, flag, 0, flag);
+        if (mine) v = ld_volatile_v4(mem + kLlReq + 2 * lane);
+        if (__all_sync(~0u, v.y == flag && v.w == flag)) {
+          d0 = v.x;
+          d1 = v.z;
+          break;
+        }
+      }
+    }
+    if (mode == 1 && mine && (d0 != flag * 4u + 2u * lane || d1 != flag * 4u + 2u * lane + 1u)) atomicAdd(bad, 1u);
+    if (mode >= 2 && mine && (d0 != flag * 4u + 2u * lane || d1 != flag * 4u + 2u * lane + 1u)) atomicAdd(bad, 1u);
+    if (mode <= 2) {
+      if (mine) reinterpret_cast<uint2*>(mem + kRep)[lane] = make_uint2(d0 + 1u, d1 + 1u);
+      __syncwarp();
+      if (lane == 0) {
+        asm volatile("fence.acq_rel.sys;" ::: "memory");
+        st_relaxed_sys(mem + kRepFlag, i);
+      }
+    } else if (mine) {
+      st_volatile_v4(mem + kLlRep + 2 * lane, make_uint4(d0 + 1u, flag, d1 + 1u, flag));
+    }
+  }
+}
+
+int main(int argc, char** argv) {
+  const u64 rounds = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 20000;
+  const u64 warm = rounds / 10;
+  u64* mem = nullptr;
+  CK(cudaHostAlloc(&mem, 4096, cudaHostAllocMapped));
+  u64* dmem = nullptr;
+  CK(cudaHostGetDevicePointer(&dmem, mem, 0));
+  u32* bad = nullptr;
+  CK(cudaMallocManaged(&bad, sizeof(u32)));
+  const char* names[] = {"flag-only", "flag+payload", "ll-request", "ll-both"};
+  std::printf("%s\n", "shape          p50 (us)  p99 (us)  (80-byte request and reply, one warp, host spins)");
+  for (int mode = 0; mode < 4; ++mode) {
+    std::memset(mem, 0, 4096);
+    *bad = 0;
+    server<<<1, 32>>>(dmem, rounds + warm, mode, bad);
+    auto word = [&](int i) { return reinterpret_cast<std::atomic<u64>*>(mem + i); };
+    std::vector<double> v;
+    u64 wrong = 0;
+    for (u64 i = 1; i <= rounds + warm; ++i) {
+      const u32 flag = static_cast<u32>(i);
+      const auto t0 = std::chrono::steady_clock::now();
+      if (mode <= 1) {
+        for (int w = 0; w < kWords / 2; ++w) {
+          word(kReq + w)->store(u64{flag * 4u + 2u * w} | (u64{flag * 4u + 2u * w + 1u} << 32), std::memory_order_relaxed);
+        }
+        word(kReqFlag)->store(i, std::memory_order_release);
+        while (word(kRepFlag)->load(std::memory_order_acquire) != i) {
+        }
+        for (int w = 0; w < kWords / 2 && mode == 1; ++w) {
+          const u64 r = word(kRep + w)->load(std::memory_order_relaxed);
+          wrong += static_cast<u32>(r) != flag * 4u + 2u * w + 1u;
+        }
+      } else {
+        for (int w = 0; w < kWords; ++w) {
+          word(kLlReq + w)->store(u64{flag * 4u + w} | (u64{flag} << 32), std::memory_order_relaxed);
+        }
+        if (mode == 2) {
+          while (word(kRepFlag)->load(std::memory_order_acquire) != i) {
+          }
+          for (int w = 0; w < kWords / 2; ++w) {
+            const u64 r = word(kRep + w)->load(std::memory_order_relaxed);
+            wrong += static_cast<u32>(r) != flag * 4u + 2u * w + 1u;
+          }
+        } else {
+          for (int w = 0; w < kWords; ++w) {
+            u64 r;
+            while (static_cast<u32>((r = word(kLlRep + w)->load(std::memory_order_relaxed)) >> 32) != flag) {
+            }
+            wrong += static_cast<u32>(r) != flag * 4u + w + 1u;
+          }
+        }
+      }
+      if (i > warm) v.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    }
+    CK(cudaDeviceSynchronize());
+    std::sort(v.begin(), v.end());
+    std::printf("%-13s  %8.3f  %8.3f  %s\n", names[mode], v[v.size() / 2], v[v.size() * 99 / 100],
+                wrong + *bad == 0 ? "replies verified" : "WRONG DATA");
+    if (wrong + *bad != 0) return 1;
+  }
+  return 0;
+}
