@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -61,8 +62,12 @@ std::shared_ptr<const wg::ActorProgram> program() {
   return p ? *p : nullptr;
 }
 
-rk::Runtime runtime(rk::Backend b) {
-  auto rt = rk::Runtime::builder().backend(b).build();
+// `max_restarts` = 0: a failure leaves the actor failed (the root supervisor's budget is spent at once).
+rk::Runtime runtime(rk::Backend b, std::uint32_t max_restarts = rk::SupervisorSpec{}.max_restarts) {
+  rk::RuntimeConfig cfg;
+  cfg.backend = b;
+  cfg.root_supervision.max_restarts = max_restarts;
+  auto rt = rk::Runtime::builder().config(cfg).build();
   EXPECT_TRUE(rt) << (rt ? "" : rt.error().describe());
   return std::move(*rt);
 }
@@ -77,69 +82,61 @@ bool eventually(Pred p, std::chrono::milliseconds limit = 5s) {
   return p();
 }
 
-// Sends Put{1}, Boom{1}, Put{2}, Put{3} back to back (one batch on WebGPU) and returns the totals the host
-// receives: the failure restarts the actor from its initial state and the messages behind it run on the
-// restarted instance, as on the CPU backend.
-std::vector<std::uint32_t> fail_sequence(rk::Backend backend, std::uint64_t* restarts, std::uint64_t* failed_letters) {
-  auto rt = runtime(backend);
-  auto a = wg::launch(rt, "f", program(), {}, {10});  // per-launch initial state: the total starts at 10
+// Launches the faulty actor (its total starts at 10) and sends Put{1}, Boom{1}, Put{2}, Put{3} back to back (one
+// batch on WebGPU).
+std::optional<rk::ActorHandle> start_sequence(rk::Runtime& rt) {
+  auto a = wg::launch(rt, "f", program(), {}, {10});  // per-launch initial state
   EXPECT_TRUE(a) << (a ? "" : a.error().describe());
-  if (!a) return {};
+  if (!a) return std::nullopt;
   EXPECT_TRUE(a->send(Put{1}));
   EXPECT_TRUE(a->send(Boom{1}));
   EXPECT_TRUE(a->send(Put{2}));
   EXPECT_TRUE(a->send(Put{3}));
+  return *a;
+}
+
+// The totals the host receives, up to four (fewer if one does not come within `wait`).
+std::vector<std::uint32_t> totals(rk::ActorHandle& a, std::chrono::milliseconds wait) {
   std::vector<std::uint32_t> got;
   for (int i = 0; i < 4; ++i) {
-    auto env = a->receive(5s);
-    EXPECT_TRUE(env) << (env ? "" : env.error().describe());
+    auto env = a.receive(wait);
     if (!env) break;
     auto r = env->as<Total>();
     EXPECT_TRUE(r);
     if (!r) break;
     got.push_back(r->total);
   }
+  return got;
+}
+
+// The sequence's totals: the failure restarts the actor from its initial state and the messages behind it run on
+// the restarted instance, as on the CPU backend.
+std::vector<std::uint32_t> fail_sequence(rk::Backend backend, std::uint64_t* restarts, std::uint64_t* failed_letters) {
+  auto rt = runtime(backend);
+  auto a = start_sequence(rt);
+  if (!a) return {};
+  const auto got = totals(*a, 5s);
   *restarts = a->metrics()->restarts;
   *failed_letters = rt.dead_letters().stats().by_reason[static_cast<std::size_t>(rk::DeadLetterReason::HandlerFailed)];
   EXPECT_TRUE(rt.shutdown());
   return got;
 }
 
-// Put{1}, Boom{1}, Put{2}, Put{3} with no automatic restart: the failure leaves the actor failed with Put{2} and
-// Put{3} still to run (on WebGPU already taken from the inbox, in the same batch as Boom). restart(), then a
-// terminate() as soon as the actor is active again: the terminate is ordered after the two messages, which the
-// restarted instance runs first. Returns the totals received; `terminated_letters` counts what the terminate
-// dead-lettered.
+// The sequence with no automatic restart: the failure leaves the actor failed with Put{2} and Put{3} still to run
+// (on WebGPU already taken from the inbox, in the same batch as Boom). restart(), then a terminate() as soon as
+// the actor is active again: the terminate is ordered after the two messages, which the restarted instance runs
+// first. Returns the totals received; `terminated_letters` counts what the terminate dead-lettered.
 std::vector<std::uint32_t> restart_then_terminate(rk::Backend backend, std::uint64_t* terminated_letters) {
-  rk::RuntimeConfig cfg;
-  cfg.backend = backend;
-  cfg.root_supervision.max_restarts = 0;  // the failure leaves the actor failed until restart()
-  auto built = rk::Runtime::builder().config(cfg).build();
-  EXPECT_TRUE(built) << (built ? "" : built.error().describe());
-  if (!built) return {};
-  auto rt = std::move(*built);
-  auto a = wg::launch(rt, "f", program(), {}, {10});
-  EXPECT_TRUE(a) << (a ? "" : a.error().describe());
+  auto rt = runtime(backend, 0);
+  auto a = start_sequence(rt);
   if (!a) return {};
-  EXPECT_TRUE(a->send(Put{1}));
-  EXPECT_TRUE(a->send(Boom{1}));
-  EXPECT_TRUE(a->send(Put{2}));
-  EXPECT_TRUE(a->send(Put{3}));
   EXPECT_TRUE(eventually([&] { return a->status() && a->status()->state == rk::ActorState::Failed; }));
   EXPECT_TRUE(a->restart());
   // On the CPU backend the restart is applied by the actor's worker: a terminate sent before it ran would cancel
   // it. On WebGPU it is applied in this thread, so the terminate follows while Put{2} and Put{3} still wait.
   EXPECT_TRUE(eventually([&] { return a->status() && a->status()->state == rk::ActorState::Active; }));
   EXPECT_TRUE(a->terminate());
-  std::vector<std::uint32_t> got;
-  for (int i = 0; i < 4; ++i) {
-    auto env = a->receive(2s);
-    if (!env) break;
-    auto r = env->as<Total>();
-    EXPECT_TRUE(r);
-    if (!r) break;
-    got.push_back(r->total);
-  }
+  const auto got = totals(*a, 2s);
   EXPECT_TRUE(a->wait_for(rk::ActorState::Terminated, 5s));
   *terminated_letters = rt.dead_letters().stats().by_reason[static_cast<std::size_t>(rk::DeadLetterReason::ActorTerminated)];
   EXPECT_TRUE(rt.shutdown());
