@@ -51,6 +51,14 @@ struct Stats {
   std::size_t n = 0;
 };
 
+// A benchmark's setup step (runtime, launch) that failed: prints why; true when it did.
+template <class R>
+bool setup_failed(const R& r) {
+  if (r) return false;
+  std::fprintf(stderr, "%s\n", r.error().describe().c_str());
+  return true;
+}
+
 Stats summarize(std::vector<double> v) {
   Stats s;
   if (v.empty()) return s;
@@ -320,16 +328,10 @@ int main(int argc, char** argv) {
     cfg.backend = Backend::Cuda;
     cfg.cuda_slots_per_type = 8;
     auto rt = Runtime::builder().config(cfg).build();
-    if (!rt) {
-      std::fprintf(stderr, "%s\n", rt.error().describe().c_str());
-      return 1;
-    }
+    if (setup_failed(rt)) return 1;
     // 4. call() round trip through a real handler.
     auto echo = rt->launch<gpu_test::Echo>("echo");
-    if (!echo) {
-      std::fprintf(stderr, "%s\n", echo.error().describe().c_str());
-      return 1;
-    }
+    if (setup_failed(echo)) return 1;
     auto calls = measure_calls(*echo, iters, warm);
     if (!calls) return 1;
     Stats cs = *calls;
@@ -380,20 +382,14 @@ int main(int argc, char** argv) {
     big.backpressure.policy = OverflowPolicy::Reject;
     std::vector<ActorHandle> one;
     auto a0 = rt->launch<gpu_test::Echo>("tp0", big, std::uint64_t{1});
-    if (!a0) {
-      std::fprintf(stderr, "%s\n", a0.error().describe().c_str());
-      return 1;
-    }
+    if (setup_failed(a0)) return 1;
     one.push_back(*a0);
     (void)stream(one, 200000);  // warm-up
     throughput_1 = stream(one, 2'000'000);
     std::vector<ActorHandle> many = one;
     for (int i = 1; i < 6; ++i) {
       auto a = rt->launch<gpu_test::Echo>("tp" + std::to_string(i), big, std::uint64_t{1});
-      if (!a) {
-        std::fprintf(stderr, "%s\n", a.error().describe().c_str());
-        return 1;
-      }
+      if (setup_failed(a)) return 1;
       many.push_back(*a);
     }
     (void)stream(many, 200000);
@@ -488,15 +484,9 @@ int main(int argc, char** argv) {
     wcfg.cuda_slots_per_type = 64;
     wcfg.cuda_actors_per_block = 8;
     auto wrt = Runtime::builder().config(wcfg).build();
-    if (!wrt) {
-      std::fprintf(stderr, "%s\n", wrt.error().describe().c_str());
-      return 1;
-    }
+    if (setup_failed(wrt)) return 1;
     auto wecho = wrt->launch<gpu_test::Echo>("w-echo");
-    if (!wecho) {
-      std::fprintf(stderr, "%s\n", wecho.error().describe().c_str());
-      return 1;
-    }
+    if (setup_failed(wecho)) return 1;
     auto wcalls = measure_calls(*wecho, iters, warm);
     if (!wcalls) return 1;
     rows.push_back({"8. call() with warp-sized actors (8 per block)", *wcalls, "us", "same handler as 4"});
@@ -504,10 +494,7 @@ int main(int argc, char** argv) {
     LaunchOptions wo = big;
     for (int i = 0; i < 32; ++i) {
       auto a = wrt->launch<gpu_test::Echo>("w-tp" + std::to_string(i), wo, std::uint64_t{1});
-      if (!a) {
-        std::fprintf(stderr, "%s\n", a.error().describe().c_str());
-        return 1;
-      }
+      if (setup_failed(a)) return 1;
       warps.push_back(*a);
     }
     (void)stream(warps, 400000);
@@ -529,10 +516,7 @@ int main(int argc, char** argv) {
     RuntimeConfig ccfg = cfg;
     ccfg.cuda_cluster_size = 2;
     auto crt = Runtime::builder().config(ccfg).build();
-    if (!crt) {
-      std::fprintf(stderr, "%s\n", crt.error().describe().c_str());
-      return 1;
-    }
+    if (setup_failed(crt)) return 1;
     {
       auto hop = measure_volley(*crt, "c-bounce");
       if (!hop) return 1;

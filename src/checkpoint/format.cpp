@@ -243,6 +243,25 @@ std::uint64_t chunk_id(ChunkType type, std::uint64_t key) {
   return (static_cast<std::uint64_t>(type) << 56) ^ key;
 }
 
+// The fixed file header, shared by the in-memory and the streaming readers.
+Result<CheckpointInfo> parse_header(const std::byte* h) {
+  CheckpointInfo info;
+  if (std::memcmp(h, kFileMagic, 8) != 0) return corrupt("bad magic: not a RingKernel checkpoint");
+  if (rd64(h + 56) != xxh64(h, 56)) return corrupt("file header checksum mismatch");
+  info.version = rd32(h + 8);
+  if (info.version != kFormatVersion) {
+    return corrupt("unsupported checkpoint format version " + std::to_string(info.version) + " (this build reads " +
+                   std::to_string(kFormatVersion) + ")");
+  }
+  if (rd32(h + 12) != kFileHeaderSize) return corrupt("unexpected file header size");
+  info.sequence = rd64(h + 24);
+  info.created_unix_ms = rd64(h + 32);
+  info.parent_sequence = rd64(h + 40);
+  info.parent_digest = rd64(h + 48);
+  info.delta = (rd32(h + 16) & kFlagDelta) != 0;
+  return info;
+}
+
 struct Parsed {
   CheckpointInfo info;
   std::vector<std::size_t> offsets;  // of each chunk's stored bytes
@@ -255,21 +274,10 @@ Result<Parsed> parse(std::span<const std::byte> bytes) {
     return corrupt("truncated: " + std::to_string(bytes.size()) + " bytes is smaller than a header and a trailer");
   }
   const std::byte* h = bytes.data();
-  if (std::memcmp(h, kFileMagic, 8) != 0) return corrupt("bad magic: not a RingKernel checkpoint");
-  if (rd64(h + 56) != xxh64(h, 56)) return corrupt("file header checksum mismatch");
-  info.version = rd32(h + 8);
-  if (info.version != kFormatVersion) {
-    return corrupt("unsupported checkpoint format version " + std::to_string(info.version) + " (this build reads " +
-                   std::to_string(kFormatVersion) + ")");
-  }
-  if (rd32(h + 12) != kFileHeaderSize) return corrupt("unexpected file header size");
-  const std::uint32_t flags = rd32(h + 16);
+  auto hdr = parse_header(h);
+  if (!hdr) return hdr.error();
+  info = std::move(hdr).value();
   const std::uint32_t count = rd32(h + 20);
-  info.sequence = rd64(h + 24);
-  info.created_unix_ms = rd64(h + 32);
-  info.parent_sequence = rd64(h + 40);
-  info.parent_digest = rd64(h + 48);
-  info.delta = (flags & kFlagDelta) != 0;
   const std::byte* t = bytes.data() + bytes.size() - kTrailerSize;
   if (std::memcmp(t, kTrailerMagic, 8) != 0 || rd64(t + 24) != xxh64(t, 24)) {
     return corrupt("truncated or damaged: no valid trailer at the end");
@@ -1040,23 +1048,6 @@ struct DecodeRun {
   std::uint64_t file_bytes = 0;
 };
 
-Result<CheckpointInfo> parse_header(const std::byte* h) {
-  CheckpointInfo info;
-  if (std::memcmp(h, kFileMagic, 8) != 0) return corrupt("bad magic: not a RingKernel checkpoint");
-  if (rd64(h + 56) != xxh64(h, 56)) return corrupt("file header checksum mismatch");
-  info.version = rd32(h + 8);
-  if (info.version != kFormatVersion) {
-    return corrupt("unsupported checkpoint format version " + std::to_string(info.version) + " (this build reads " +
-                   std::to_string(kFormatVersion) + ")");
-  }
-  if (rd32(h + 12) != kFileHeaderSize) return corrupt("unexpected file header size");
-  info.sequence = rd64(h + 24);
-  info.created_unix_ms = rd64(h + 32);
-  info.parent_sequence = rd64(h + 40);
-  info.parent_digest = rd64(h + 48);
-  info.delta = (rd32(h + 16) & kFlagDelta) != 0;
-  return info;
-}
 
 Result<Decoded> decode_stream(ObjectReader& reader, DecodeRun& run, unsigned depth, bool top) {
   Input in(reader, run.opts.prefetch, run.opts.read_block);

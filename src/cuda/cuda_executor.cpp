@@ -905,17 +905,15 @@ private:
       for (ActorCell* c : cells) {
         auto* dc = static_cast<DeviceCell*>(c->device);
         if (dc == nullptr) continue;
-        // A caller or receiver spinning on this actor consumes its replies itself; leave them to it.
+        SlotControl& ctl = dc->group->ctl[dc->slot];
+        // A caller or receiver spinning on this actor consumes its replies itself; leave them (and the lock) to it.
         if (c->direct_pollers.load(std::memory_order_relaxed) == 0) {
           std::unique_lock clk(dc->consume_mu, std::try_to_lock);
-          if (clk.owns_lock()) worked = drain_k2h(*c, *dc) != 0 || worked;
-        }
-        SlotControl& ctl = dc->group->ctl[dc->slot];
-        {
-          // Not once the slot was released: its counters may already be the next actor's.
-          std::unique_lock clk(dc->consume_mu, std::try_to_lock);
-          if (clk.owns_lock() && !dc->released) {
-            detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
+          if (clk.owns_lock()) {
+            worked = drain_k2h(*c, *dc) != 0 || worked;
+            // Not once the slot was released: its counters may already be the next actor's. (While the actor
+            // lives, metrics read the device's count directly.)
+            if (!dc->released) detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
           }
         }
         detail::store_relaxed(&c->cb.hlc, detail::load_relaxed(&ctl.hlc));
