@@ -34,6 +34,7 @@ for s in $steps; do
         build/gpu/tests/ringkernel_cuda_tests --gtest_filter="${RK_SANITIZER_FILTER:--*CoResidency*:*TwoRuntimes*}" \
         > "$out/$s.log" 2>&1
       tail -4 "$out/$s.log"
+      [[ "${RK_SANITIZER_TWO:-1}" == 0 ]] && continue  # skip the separate two-runtime run
       RK_UNDER_SANITIZER=1 timeout 90 compute-sanitizer "${tool[@]}" build/gpu/tests/ringkernel_cuda_tests \
         --gtest_filter='*TwoRuntimes*' > "$out/$s-two.log" 2>&1 &
       two=$!; for _ in $(seq 60); do kill -0 $two 2>/dev/null || break; sleep 1; done
@@ -96,11 +97,14 @@ for s in $steps; do
         tail -15 "$out/webgpu.log"
       fi ;;
     probes)
-      # Standalone probes (benchmarks/gpu/probes/): request/reply with self-validating (LL) slots against today's
-      # flag + payload shape, and racecheck on a correct distributed-shared-memory hand-off.
+      # Standalone probes (benchmarks/gpu/probes/): request/reply with self-validating (LL) slots against the
+      # flag + payload shape, where a round trip through actor_kernel spends its time, and racecheck on a correct
+      # distributed-shared-memory hand-off.
       mkdir -p build/probes
       nvcc -O3 -std=c++20 -arch=sm_90 benchmarks/gpu/probes/ll_request_reply.cu -o build/probes/ll_rr \
         && timeout 120 build/probes/ll_rr 20000 | tee "$out/probes.log" || rc=1
+      nvcc -O3 -std=c++20 -arch=sm_90 --expt-relaxed-constexpr -Iinclude benchmarks/gpu/probes/kernel_stages.cu \
+        -o build/probes/kernel_stages && timeout 120 build/probes/kernel_stages 20000 | tee -a "$out/probes.log" || rc=1
       nvcc -O2 -std=c++20 -arch=sm_90 -lineinfo -Iinclude benchmarks/gpu/probes/dsmem_racecheck.cu -o build/probes/dsmem_rc \
         && for m in flag flag-fence barrier; do
              timeout 120 compute-sanitizer --tool racecheck build/probes/dsmem_rc "$m" 2>&1 | grep -E "wrong reads|RACECHECK SUMMARY"

@@ -239,16 +239,16 @@ int main(int argc, char** argv) {
     const void* kernel = reinterpret_cast<const void*>(&actor_kernel<gpu_test::Echo>);
     KernelShape shape = KernelShape::make(1, sizeof(gpu_test::Echo), alignof(gpu_test::Echo));
     CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shape.block_bytes())));
-    const std::uint64_t in_bytes = ring_storage_bytes(RingKind::Mpsc, 1024, 256);
-    const std::uint64_t out_bytes = ring_storage_bytes(RingKind::Spsc, 1024, 256);
+    const std::uint64_t in_bytes = ring_storage_bytes(RingKind::MpscLl, 1024, 256);
+    const std::uint64_t out_bytes = ring_storage_bytes(RingKind::SpscLl, 1024, 256);
     void *in_mem = nullptr, *out_mem = nullptr, *ctl_mem = nullptr;
     CK(cudaHostAlloc(&in_mem, in_bytes, cudaHostAllocMapped));
     CK(cudaHostAlloc(&out_mem, out_bytes, cudaHostAllocMapped));
     CK(cudaHostAlloc(&ctl_mem, sizeof(SlotControl), cudaHostAllocMapped));
     std::memset(ctl_mem, 0, sizeof(SlotControl));
     RingView in{}, out{};
-    if (ring_init(in_mem, in_bytes, RingKind::Mpsc, 1024, 256, &in) != ErrorCode::Ok ||
-        ring_init(out_mem, out_bytes, RingKind::Spsc, 1024, 256, &out) != ErrorCode::Ok) {
+    if (ring_init(in_mem, in_bytes, RingKind::MpscLl, 1024, 256, &in) != ErrorCode::Ok ||
+        ring_init(out_mem, out_bytes, RingKind::SpscLl, 1024, 256, &out) != ErrorCode::Ok) {
       std::fprintf(stderr, "ring_init failed\n");
       return 1;
     }

@@ -46,6 +46,9 @@ namespace msg_flags {
 inline constexpr std::uint8_t kTraceSampled = 1u << 0;  ///< W3C trace-flags "sampled" bit.
 inline constexpr std::uint8_t kReply = 1u << 1;         ///< This message answers `correlation_id`.
 inline constexpr std::uint8_t kExpectsReply = 1u << 2;  ///< Sender waits for a reply (a `call`).
+/// Sent while a lifecycle command (deactivate, terminate, ...) was queued for the receiver: a GPU reading it
+/// re-reads the ordering limit that command set before handling it (set by the runtime, not by users).
+inline constexpr std::uint8_t kAfterCommand = 1u << 3;
 } // namespace msg_flags
 
 /// Stable 32-bit type id from `len` bytes of a name (FNV-1a), folded out of the reserved range.

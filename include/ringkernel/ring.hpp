@@ -6,6 +6,15 @@
 ///
 ///   [RingControl: head line | tail line | geometry line]  [MPSC only: u64 publish sequence per slot]  [slots]
 ///
+/// The LL kinds (SpscLl, MpscLl) carry their own validity instead ("low-latency" slots, after the protocol of
+/// that name in NCCL): every 8-byte word holds 4 message bytes and a 4-byte flag naming the lap of the ring it
+/// was written in, so a reader that sees every word of a message with this lap's flag has read the message,
+/// in one pass. That saves a reader on the far side of PCIe the dependent second round trip (flag, then
+/// payload) and a GPU writer the system fence before publishing. The cost is twice the bytes per slot. The
+/// endpoint classes below read and write LL slots on the host (consumers decode into a buffer); the CUDA
+/// kernel reads and writes them warp-wide itself. `head` is only informative there (producers need not
+/// publish it before the slots are readable); `tail` still bounds producers.
+///
 /// Indices are free-running 64-bit counters (slot = index & mask), so "full" is `head - tail == capacity`
 /// and never ambiguous. SPSC: the producer publishes `head` with one release store per batch. MPSC:
 /// producers claim positions with a CAS on `head` bounded by the consumer's `tail`, then publish each slot by
@@ -30,7 +39,14 @@ namespace ringkernel {
 enum class RingKind : std::uint32_t {
   Spsc = 1,  ///< One producer, one consumer.
   Mpsc = 2,  ///< Many producers, one consumer.
+  SpscLl = 3,  ///< One producer, one consumer, self-validating (LL) slots.
+  MpscLl = 4,  ///< Many producers, one consumer, self-validating (LL) slots.
 };
+
+/// True for the kinds whose slots are LL words.
+RK_HOST_DEVICE constexpr bool ring_is_ll(RingKind k) noexcept { return k == RingKind::SpscLl || k == RingKind::MpscLl; }
+/// True for the kinds with many producers.
+RK_HOST_DEVICE constexpr bool ring_is_mpsc(RingKind k) noexcept { return k == RingKind::Mpsc || k == RingKind::MpscLl; }
 
 /// Marks initialised ring memory.
 inline constexpr std::uint32_t kRingMagic = 0x524B5251;  // "RKRQ"
@@ -80,7 +96,7 @@ RK_HOST_DEVICE constexpr std::uint64_t ring_storage_bytes(RingKind kind, std::ui
   if (ring_check_geometry(capacity, slot_size) != ErrorCode::Ok) return 0;
   std::uint64_t bytes = sizeof(RingControl);
   if (kind == RingKind::Mpsc) bytes += ring_align(std::uint64_t{capacity} * sizeof(std::uint64_t));
-  return bytes + std::uint64_t{capacity} * slot_size;
+  return bytes + std::uint64_t{capacity} * slot_size * (ring_is_ll(kind) ? 2u : 1u);
 }
 
 /// Non-owning view of initialised ring memory.
@@ -89,12 +105,14 @@ struct RingView {
   std::uint64_t* seq = nullptr;    ///< Per-slot publish sequence (MPSC) or nullptr.
   std::byte* slots = nullptr;      ///< Slot 0.
   std::uint64_t mask = 0;          ///< capacity - 1.
-  std::uint32_t slot_size = 0;     ///< Bytes per slot.
+  std::uint32_t slot_size = 0;     ///< Bytes of message per slot (an LL slot takes twice that in memory).
   MemoryScope scope = MemoryScope::System;  ///< Who shares the ring: Device for GPU-only rings (cheaper ordering).
+  std::uint8_t ll = 0;             ///< 1 when slots hold LL words (RingKind::SpscLl, MpscLl).
+  std::uint16_t lap_shift = 0;     ///< log2(capacity): position >> lap_shift is the lap an LL flag names.
 
-  /// Slot memory for a free-running position.
+  /// Slot memory for a free-running position (LL: the slot's words).
   [[nodiscard]] RK_HOST_DEVICE RK_FORCEINLINE std::byte* slot(std::uint64_t position) const noexcept {
-    return slots + (position & mask) * slot_size;
+    return slots + ((position & mask) * slot_size << ll);
   }
   /// Slots in the ring.
   [[nodiscard]] RK_HOST_DEVICE std::uint64_t capacity() const noexcept { return mask + 1; }
@@ -111,6 +129,7 @@ struct RingView {
   /// True when the view points at ring memory.
   [[nodiscard]] RK_HOST_DEVICE bool valid() const noexcept { return control != nullptr; }
 };
+static_assert(sizeof(RingView) == 40, "RingView is copied to and read by the device: keep it compact");
 
 /// The view ring_init gives for `memory`, computed without touching it (the memory may belong to a device,
 /// to be initialised there). Geometry must be valid (ring_check_geometry).
@@ -124,17 +143,19 @@ RK_HOST_DEVICE inline RingView ring_layout(void* memory, RingKind kind, std::uin
   v.slots = base + sizeof(RingControl) + seq_bytes;
   v.mask = capacity - 1;
   v.slot_size = slot_size;
+  v.ll = ring_is_ll(kind) ? 1 : 0;
+  for (std::uint32_t c = capacity; c > 1; c >>= 1) ++v.lap_shift;
   return v;
 }
 
 /// Initialises `memory` (at least ring_storage_bytes, 128-byte aligned, zero or not) as an empty ring.
 /// Not concurrent with any use of the ring. With `zeroed`, the caller has already zeroed the control block and
-/// sequence words (e.g. a whole GPU warp did, which is faster than one thread's memset).
+/// sequence words (e.g. a whole GPU warp did, which is faster than one thread's memset), and LL slots.
 RK_HOST_DEVICE inline ErrorCode ring_init(void* memory, std::uint64_t bytes, RingKind kind, std::uint32_t capacity,
                                           std::uint32_t slot_size, RingView* out, bool zeroed = false) noexcept {
   if (memory == nullptr || out == nullptr) return ErrorCode::InvalidArgument;
   if (reinterpret_cast<std::uintptr_t>(memory) % kCacheLine != 0) return ErrorCode::InvalidArgument;
-  if (kind != RingKind::Spsc && kind != RingKind::Mpsc) return ErrorCode::InvalidArgument;
+  if (kind != RingKind::Spsc && kind != RingKind::Mpsc && !ring_is_ll(kind)) return ErrorCode::InvalidArgument;
   const std::uint64_t need = ring_storage_bytes(kind, capacity, slot_size);
   if (need == 0 || bytes < need) return ErrorCode::InvalidArgument;
   auto* base = static_cast<std::byte*>(memory);
@@ -150,6 +171,8 @@ RK_HOST_DEVICE inline ErrorCode ring_init(void* memory, std::uint64_t bytes, Rin
   if (kind == RingKind::Mpsc && !zeroed) {
     std::memset(base + c->seq_offset, 0, std::uint64_t{capacity} * sizeof(std::uint64_t));
   }
+  // LL flags are odd, so zeroed words never look written; memory reused from another ring must not either.
+  if (ring_is_ll(kind) && !zeroed) std::memset(base + c->slots_offset, 0, std::uint64_t{capacity} * slot_size * 2u);
   detail::store_release(&c->magic, kRingMagic);
   *out = ring_layout(memory, kind, capacity, slot_size);
   return ErrorCode::Ok;
@@ -163,11 +186,7 @@ RK_HOST_DEVICE inline ErrorCode ring_attach(void* memory, RingKind expected_kind
   if (detail::load_acquire(&c->magic) != kRingMagic) return ErrorCode::Corrupt;
   if (c->kind != static_cast<std::uint32_t>(expected_kind)) return ErrorCode::Corrupt;
   if (ring_check_geometry(c->capacity, c->slot_size) != ErrorCode::Ok) return ErrorCode::Corrupt;
-  out->control = c;
-  out->seq = expected_kind == RingKind::Mpsc ? reinterpret_cast<std::uint64_t*>(base + c->seq_offset) : nullptr;
-  out->slots = base + c->slots_offset;
-  out->mask = c->capacity - 1;
-  out->slot_size = c->slot_size;
+  *out = ring_layout(memory, expected_kind, c->capacity, c->slot_size);
   return ErrorCode::Ok;
 }
 
@@ -194,6 +213,93 @@ RK_HOST_DEVICE RK_FORCEINLINE void ring_write_slot(std::byte* slot, const Messag
     std::memcpy(slot + sizeof(MessageHeader), payload, header.payload_len);
   }
 }
+
+/// Flag of the LL words written at `position`: the lap, made odd so that zeroed memory never matches. A word
+/// could only be mistaken for this lap's if it had not been rewritten for 2^31 laps of its ring.
+RK_HOST_DEVICE constexpr std::uint32_t ll_flag(std::uint64_t position, unsigned lap_shift) noexcept {
+  return static_cast<std::uint32_t>(position >> lap_shift) * 2u + 1u;
+}
+/// ll_flag for a position of ring `r`.
+RK_HOST_DEVICE RK_FORCEINLINE std::uint32_t ll_flag(const RingView& r, std::uint64_t position) noexcept {
+  return ll_flag(position, r.lap_shift);
+}
+/// LL words a message of `bytes` bytes occupies: whole pairs (16 bytes holding 8 message bytes), so a reader
+/// may check them as 16-byte vectors.
+RK_HOST_DEVICE constexpr std::uint32_t ll_words(std::uint32_t bytes) noexcept { return (bytes + 7u) / 8u * 2u; }
+
+namespace detail {
+// Writes `bytes` of `src` as LL words starting at word `first` of `slot`, each with one 8-byte store (the unit
+// a reader is guaranteed to see whole); the unused tail of the last pair is zero.
+RK_HOST_DEVICE inline void ll_put(std::byte* slot, std::uint32_t first, std::uint32_t flag, const void* src,
+                                  std::uint32_t bytes, MemoryScope scope) noexcept {
+  auto* w = reinterpret_cast<std::uint64_t*>(slot) + first;
+  const auto* s = static_cast<const std::byte*>(src);
+  const std::uint32_t n = ll_words(bytes);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint32_t d = 0;
+    const std::uint32_t at = i * 4u;
+    if (at < bytes) std::memcpy(&d, s + at, bytes - at < 4u ? bytes - at : 4u);
+    store_relaxed(w + i, std::uint64_t{d} | std::uint64_t{flag} << 32, scope);
+  }
+}
+} // namespace detail
+
+/// Writes a message into the LL slot of `position`. Whatever the writer stored before (e.g. an ordering limit)
+/// is visible to a reader that sees the message: the words are released.
+RK_HOST_DEVICE inline void ll_write_message(const RingView& r, std::uint64_t position, const MessageHeader& header,
+                                            const void* payload) noexcept {
+  const std::uint32_t flag = ll_flag(r, position);
+  std::byte* slot = r.slot(position);
+  detail::fence_release(r.scope);
+  detail::ll_put(slot, 0, flag, &header, sizeof(MessageHeader), r.scope);
+  if (header.payload_len != 0 && payload != nullptr) {
+    detail::ll_put(slot, ll_words(sizeof(MessageHeader)), flag, payload, header.payload_len, r.scope);
+  }
+}
+
+/// Reads the message at `position` of an LL ring into `out` (room for slot_size bytes: header, then payload)
+/// when every word of it carries that position's flag; false while any is missing (not yet, or not completely,
+/// written). A header whose length would overrun the slot reads as incomplete: no producer writes one.
+RK_HOST_DEVICE inline bool ll_read_message(const RingView& r, std::uint64_t position, std::byte* out) noexcept {
+  const std::uint32_t flag = ll_flag(r, position);
+  const auto* w = reinterpret_cast<const std::uint64_t*>(r.slot(position));
+  auto get = [&](std::uint32_t first, std::uint32_t words, std::byte* dst) {
+    for (std::uint32_t i = 0; i < words; ++i) {
+      const std::uint64_t v = detail::load_relaxed(w + first + i, r.scope);
+      if (static_cast<std::uint32_t>(v >> 32) != flag) return false;
+      const auto d = static_cast<std::uint32_t>(v);
+      std::memcpy(dst + i * 4u, &d, 4);
+    }
+    return true;
+  };
+  constexpr std::uint32_t kHeaderWords = ll_words(sizeof(MessageHeader));
+  if (!get(0, kHeaderWords, out)) return false;
+  std::uint16_t len = 0;
+  std::memcpy(&len, out + offsetof(MessageHeader, payload_len), sizeof(len));
+  if (len > r.max_payload()) return false;
+  // The last pair may hold up to 4 bytes past the payload; the slot has room for them (multiple of 64).
+  if (!get(kHeaderWords, ll_words(len), out + sizeof(MessageHeader))) return false;
+  detail::fence_acquire(r.scope);  // what the writer stored before the message is visible after it
+  return true;
+}
+
+namespace detail {
+#if !RK_DEVICE_COMPILE
+// A host buffer for one decoded LL slot: on the stack for usual slot sizes, on the heap beyond.
+class LlBuffer {
+public:
+  explicit LlBuffer(std::uint32_t bytes) : heap_(bytes > sizeof(local_) ? new std::byte[bytes] : nullptr) {}
+  ~LlBuffer() { delete[] heap_; }
+  LlBuffer(const LlBuffer&) = delete;
+  LlBuffer& operator=(const LlBuffer&) = delete;
+  std::byte* data() noexcept { return heap_ != nullptr ? heap_ : local_; }
+
+private:
+  alignas(16) std::byte local_[1024];
+  std::byte* heap_;
+};
+#endif
+} // namespace detail
 
 /// Producer side of an SPSC ring. Holds the producer's index and a cached copy of the consumer's. Aligned to
 /// its own cache line(s): the producer rewrites `head_` on every push, so an endpoint object sharing a line
@@ -223,7 +329,7 @@ public:
   RK_HOST_DEVICE ErrorCode try_push(const MessageHeader& header, const void* payload) noexcept {
     if (header.payload_len > ring_.max_payload()) return ErrorCode::MessageTooLarge;
     if (free_slots(1) == 0) return ErrorCode::QueueFull;
-    ring_write_slot(ring_.slot(head_), header, payload);
+    write(head_, header, payload);
     ++head_;
     detail::store_release(&ring_.control->head, head_, ring_.scope);
     return ErrorCode::Ok;
@@ -234,28 +340,34 @@ public:
   RK_HOST_DEVICE ErrorCode try_stage(const MessageHeader& header, const void* payload) noexcept {
     if (header.payload_len > ring_.max_payload()) return ErrorCode::MessageTooLarge;
     if (free_slots(staged_ + 1) < staged_ + 1) return ErrorCode::QueueFull;
-    ring_write_slot(ring_.slot(head_ + staged_), header, payload);
+    write(head_ + staged_, header, payload);
     ++staged_;
     return ErrorCode::Ok;
   }
   /// Bytes per slot of the ring.
   [[nodiscard]] RK_HOST_DEVICE std::uint32_t slot_size() const noexcept { return ring_.slot_size; }
+  /// The ring written to.
+  [[nodiscard]] RK_HOST_DEVICE const RingView& ring() const noexcept { return ring_; }
   /// Messages written but not yet published.
   [[nodiscard]] RK_HOST_DEVICE std::uint32_t staged() const noexcept { return staged_; }
+  /// Position the next claimed slot will have (an LL producer writes its flag into every word).
+  [[nodiscard]] RK_HOST_DEVICE std::uint64_t next_position() const noexcept { return head_ + staged_; }
   /// Claims the next free slot for the caller to fill in place (unpublished until publish()); nullptr when
-  /// full. Lets a device producer write a slot with wide stores instead of a byte-wise memcpy.
+  /// full. Lets a device producer write a slot with wide stores instead of a byte-wise memcpy (LL: the slot's
+  /// words, for the caller to fill as LL words of next_position()).
   RK_HOST_DEVICE std::byte* try_claim() noexcept {
     if (free_slots(staged_ + 1) < staged_ + 1) return nullptr;
     return ring_.slot(head_ + staged_++);
   }
   /// Publishes everything staged with one release store; returns how many. With `fenced`, the caller has
-  /// just issued detail::fence_release() and the index is stored relaxed (sharing that fence).
+  /// just issued detail::fence_release() and the index is stored relaxed (sharing that fence); LL rings store
+  /// it relaxed too (their slots validate themselves, the index only informs).
   RK_HOST_DEVICE std::uint32_t publish(bool fenced = false) noexcept {
     const std::uint32_t n = staged_;
     if (n != 0) {
       head_ += n;
       staged_ = 0;
-      if (fenced) detail::store_relaxed(&ring_.control->head, head_, ring_.scope);
+      if (fenced || ring_.ll != 0) detail::store_relaxed(&ring_.control->head, head_, ring_.scope);
       else detail::store_release(&ring_.control->head, head_, ring_.scope);
     }
     return n;
@@ -268,7 +380,17 @@ public:
     const std::uint64_t room = free_slots(n);
     const std::uint32_t k = static_cast<std::uint32_t>(room < n ? room : n);
     std::uint32_t done = 0;
-    while (done < k && fill(ring_.slot(head_ + done), done)) ++done;
+    if (ring_.ll == 0) {
+      while (done < k && fill(ring_.slot(head_ + done), done)) ++done;
+    } else {
+#if !RK_DEVICE_COMPILE
+      detail::LlBuffer buf(ring_.slot_size);
+      while (done < k && fill(buf.data(), done)) {
+        write(head_ + done, *reinterpret_cast<const MessageHeader*>(buf.data()), buf.data() + sizeof(MessageHeader));
+        ++done;
+      }
+#endif
+    }
     if (done != 0) {
       head_ += done;
       detail::store_release(&ring_.control->head, head_, ring_.scope);
@@ -277,6 +399,11 @@ public:
   }
 
 private:
+  RK_HOST_DEVICE void write(std::uint64_t position, const MessageHeader& header, const void* payload) noexcept {
+    if (ring_.ll != 0) ll_write_message(ring_, position, header, payload);
+    else ring_write_slot(ring_.slot(position), header, payload);
+  }
+
   RingView ring_;
   std::uint64_t head_;
   std::uint64_t cached_tail_;
@@ -291,8 +418,10 @@ public:
       : ring_(ring), tail_(ring.control != nullptr ? detail::load_relaxed(&ring.control->tail, ring.scope) : 0),
         cached_head_(ring.control != nullptr ? detail::load_acquire(&ring.control->head, ring.scope) : 0) {}
 
-  /// Messages ready, re-reading the producer index only when the cached count is below `want`.
+  /// Messages ready, re-reading the producer index only when the cached count is below `want`. (An LL ring
+  /// has no published index: use pop_batch or peek_into, which check each message.)
   RK_HOST_DEVICE std::uint64_t available(std::uint64_t want = 1) noexcept {
+    if (ring_.ll != 0) return 0;
     if (cached_head_ - tail_ < want) cached_head_ = detail::load_acquire(&ring_.control->head, ring_.scope);
     return cached_head_ - tail_;
   }
@@ -302,10 +431,19 @@ public:
   /// that message (and the rest) in the ring. Returns how many were consumed.
   template <class Visit>
   RK_HOST_DEVICE std::uint32_t pop_batch(std::uint32_t max, Visit&& visit) noexcept {
-    const std::uint64_t ready = available(max);
-    const std::uint32_t k = static_cast<std::uint32_t>(ready < max ? ready : max);
     std::uint32_t done = 0;
-    while (done < k && detail::visit_slot(visit, ring_.slot(tail_ + done))) ++done;
+    if (ring_.ll == 0) {
+      const std::uint64_t ready = available(max);
+      const std::uint32_t k = static_cast<std::uint32_t>(ready < max ? ready : max);
+      while (done < k && detail::visit_slot(visit, ring_.slot(tail_ + done))) ++done;
+    } else {
+#if !RK_DEVICE_COMPILE
+      detail::LlBuffer buf(ring_.slot_size);
+      while (done < max && ll_read_message(ring_, tail_ + done, buf.data()) && detail::visit_slot(visit, buf.data())) {
+        ++done;
+      }
+#endif
+    }
     if (done != 0) {
       tail_ += done;
       detail::store_release(&ring_.control->tail, tail_, ring_.scope);
@@ -314,12 +452,27 @@ public:
   }
 
   /// Points `out[i]` at up to `max` ready slots (header followed by payload) without consuming them; they
-  /// stay valid until consume(). Lets a consumer hand a whole batch on before freeing it.
-  RK_HOST_DEVICE std::uint32_t peek(std::uint32_t max, const std::byte** out) noexcept {
+  /// stay valid until consume(). Lets a consumer hand a whole batch on before freeing it. LL rings decode
+  /// into `buf` (`buf_bytes`, slot_size per message; fewer messages when it is full), other kinds ignore it.
+  RK_HOST_DEVICE std::uint32_t peek_into(std::uint32_t max, std::byte* buf, std::size_t buf_bytes,
+                                         const std::byte** out) noexcept {
+    if (ring_.ll != 0) {
+      std::uint32_t k = 0;
+      while (k < max && std::size_t{k + 1} * ring_.slot_size <= buf_bytes &&
+             ll_read_message(ring_, tail_ + k, buf + std::size_t{k} * ring_.slot_size)) {
+        out[k] = buf + std::size_t{k} * ring_.slot_size;
+        ++k;
+      }
+      return k;
+    }
     const std::uint64_t ready = available(max);
     const std::uint32_t k = static_cast<std::uint32_t>(ready < max ? ready : max);
     for (std::uint32_t i = 0; i < k; ++i) out[i] = ring_.slot(tail_ + i);
     return k;
+  }
+  /// peek_into for rings whose slots are read in place (not LL).
+  RK_HOST_DEVICE std::uint32_t peek(std::uint32_t max, const std::byte** out) noexcept {
+    return peek_into(max, nullptr, 0, out);
   }
   /// Frees the first `n` slots returned by peek() with one release store.
   RK_HOST_DEVICE void consume(std::uint32_t n) noexcept {
@@ -345,6 +498,10 @@ public:
     if (header.payload_len > ring_.max_payload()) return ErrorCode::MessageTooLarge;
     std::uint64_t pos = 0;
     if (claim(1, &pos) == 0) return ErrorCode::QueueFull;
+    if (ring_.ll != 0) {
+      ll_write_message(ring_, pos, header, payload);  // readable once every word is there: nothing to publish
+      return ErrorCode::Ok;
+    }
     ring_write_slot(ring_.slot(pos), header, payload);
     detail::store_release(&ring_.seq[pos & ring_.mask], pos + 1, ring_.scope);
     return ErrorCode::Ok;
@@ -356,6 +513,17 @@ public:
   RK_HOST_DEVICE std::uint32_t push_batch(std::uint32_t n, Fill&& fill) noexcept {
     std::uint64_t pos = 0;
     const std::uint32_t k = claim(n, &pos);
+    if (ring_.ll != 0) {
+#if !RK_DEVICE_COMPILE
+      detail::LlBuffer buf(ring_.slot_size);
+      for (std::uint32_t i = 0; i < k; ++i) {
+        fill(buf.data(), i);
+        ll_write_message(ring_, pos + i, *reinterpret_cast<const MessageHeader*>(buf.data()),
+                         buf.data() + sizeof(MessageHeader));
+      }
+#endif
+      return k;
+    }
     for (std::uint32_t i = 0; i < k; ++i) {
       fill(ring_.slot(pos + i), i);
       detail::store_release(&ring_.seq[(pos + i) & ring_.mask], pos + i + 1, ring_.scope);
@@ -399,8 +567,16 @@ public:
   RK_HOST_DEVICE explicit MpscConsumer(RingView ring) noexcept
       : ring_(ring), tail_(detail::load_relaxed(&ring.control->tail, ring.scope)) {}
 
-  /// True when the next slot is published.
+  /// True when the next slot is published (LL: completely written).
   [[nodiscard]] RK_HOST_DEVICE bool ready() const noexcept {
+    if (ring_.ll != 0) {
+#if !RK_DEVICE_COMPILE
+      detail::LlBuffer buf(ring_.slot_size);
+      return ll_read_message(ring_, tail_, buf.data());
+#else
+      return false;
+#endif
+    }
     return detail::load_acquire(&ring_.seq[tail_ & ring_.mask], ring_.scope) == tail_ + 1;
   }
 
@@ -410,9 +586,16 @@ public:
   template <class Visit>
   RK_HOST_DEVICE std::uint32_t pop_batch(std::uint32_t max, Visit&& visit) noexcept {
     std::uint32_t k = 0;
-    while (k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask], ring_.scope) == tail_ + k + 1 &&
-           detail::visit_slot(visit, ring_.slot(tail_ + k))) {
-      ++k;
+    if (ring_.ll != 0) {
+#if !RK_DEVICE_COMPILE
+      detail::LlBuffer buf(ring_.slot_size);
+      while (k < max && ll_read_message(ring_, tail_ + k, buf.data()) && detail::visit_slot(visit, buf.data())) ++k;
+#endif
+    } else {
+      while (k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask], ring_.scope) == tail_ + k + 1 &&
+             detail::visit_slot(visit, ring_.slot(tail_ + k))) {
+        ++k;
+      }
     }
     if (k != 0) {
       tail_ += k;
@@ -433,6 +616,8 @@ struct RingAllocator {
   void (*release)(void* memory, void* ctx) = nullptr;         ///< Frees what allocate returned.
   void* ctx = nullptr;                                        ///< Passed to both.
   const char* what = "heap";                                  ///< For error messages.
+  bool zeroed = false;  ///< allocate returns zero-filled memory, so initialising a ring need not clear it (an LL
+                        ///< ring's slots are twice its messages: clearing them dominates creating one)
 };
 
 /// Ring memory with an owner (the CPU backend's mailboxes, the CUDA backend's mapped queues); movable only.

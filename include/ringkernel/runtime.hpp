@@ -81,7 +81,8 @@ struct RuntimeConfig {
                                                          ///< send K2K through distributed shared memory.
   bool cuda_spin = true;                                 ///< CUDA backend: idle blocks spin (else __nanosleep back-off).
   std::chrono::milliseconds cuda_command_timeout{200};   ///< CUDA backend: longest wait for a device acknowledgement.
-  std::size_t cuda_mapped_arena_mb = 64;                 ///< CUDA backend: pinned mapped memory reserved for rings.
+  std::size_t cuda_mapped_arena_mb = 128;                ///< CUDA backend: pinned mapped memory reserved for rings
+                                                         ///< (and as much device memory for K2K inboxes).
 };
 
 class Runtime;

@@ -26,7 +26,7 @@ Result<OwnedRing> OwnedRing::create(RingKind kind, std::uint32_t capacity, std::
   OwnedRing ring;
   ring.memory_ = memory;
   ring.alloc_ = alloc;
-  const ErrorCode rc = ring_init(memory, bytes, kind, capacity, slot_size, &ring.view_);
+  const ErrorCode rc = ring_init(memory, bytes, kind, capacity, slot_size, &ring.view_, alloc.zeroed);
   if (rc != ErrorCode::Ok) return make_error(rc, "ring_init failed (memory not 128-byte aligned?)", "OwnedRing::create");
   return ring;
 }

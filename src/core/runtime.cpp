@@ -285,7 +285,7 @@ Result<ActorId> RuntimeState::launch(ActorId parent_id, std::string_view name, c
     }
   }
 
-  auto in = OwnedRing::create(RingKind::Mpsc, o.mailbox_capacity, o.slot_size, exec->inbox_allocator());
+  auto in = OwnedRing::create(exec->inbox_kind(), o.mailbox_capacity, o.slot_size, exec->inbox_allocator());
   if (!in) return in.error().with_context(ctx);
   auto out = OwnedRing::create(RingKind::Mpsc, o.outbox_capacity, o.slot_size);
   if (!out) return out.error().with_context(ctx);
@@ -430,6 +430,9 @@ void RuntimeState::update_device_limit(ActorCell& c) const {
     if (q.cmd != Command::Start && q.cmd != Command::Activate) limit = std::min(limit, q.barrier);
   }
   exec->set_limit(c, limit);
+  // After the limit: a sender that sees this flag stamps its message, and a device that reads such a message
+  // then reads this limit (or a later one).
+  c.device_limited.store(limit != UINT64_MAX, std::memory_order_release);
 }
 
 void RuntimeState::run_hook(ActorCell& c, void (*hook)(void*, Context&)) {
@@ -817,6 +820,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
                       ctx);
   }
 
+  if (dest->device_limited.load(std::memory_order_acquire)) h.flags |= msg_flags::kAfterCommand;
   MpscProducer producer(dest->inbox.view());
   const std::uint64_t high = dest->gauge.high();
   auto below_high = [&] { return dest->inbox.view().size_approx() < high; };
@@ -1006,12 +1010,13 @@ Result<std::size_t> RuntimeState::send_many(ActorId to, TypeId type, const void*
     std::size_t room = depth < high ? static_cast<std::size_t>(high - depth) : 0;
     while (accepted < count && room > 0) {
       const auto want = static_cast<std::uint32_t>(std::min<std::size_t>({count - accepted, room, 1024}));
+      const std::uint8_t ordered = dest->device_limited.load(std::memory_order_acquire) ? msg_flags::kAfterCommand : 0;
       const std::uint32_t k = producer.push_batch(want, [&](std::byte* slot, std::uint32_t i) {
         MessageHeader h{};
         h.magic = kMessageMagic;
         h.version = kMessageVersion;
         h.priority = opts.priority;
-        h.flags = opts.sampled ? msg_flags::kTraceSampled : 0;
+        h.flags = static_cast<std::uint8_t>((opts.sampled ? msg_flags::kTraceSampled : 0) | ordered);
         h.type_id = type;
         h.message_id = next_message_id.fetch_add(1, std::memory_order_relaxed);
         h.payload_len = static_cast<std::uint16_t>(len);
@@ -1398,6 +1403,7 @@ Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
     }
   } while (std::chrono::steady_clock::now() < spin_until);
   cell.direct_pollers.fetch_sub(1, std::memory_order_relaxed);
+  rt_->exec->schedule(cell);  // the executor's delivery takes over: wake it (sends skip that while we poll)
   cell.out_waiters.fetch_add(1);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::optional<Envelope> got;
@@ -1480,7 +1486,11 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   while (!pc->done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spin_until) {
     if (target != nullptr) (void)rt.exec->poll_deliveries(*target);
   }
-  if (target != nullptr) target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
+  if (target != nullptr) {
+    target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
+    // The executor's delivery takes over: wake it (a send skips that while its caller polls).
+    if (!pc->done.load(std::memory_order_acquire)) rt.exec->schedule(*target);
+  }
   if (!pc->done.load(std::memory_order_acquire)) {
     std::unique_lock lk(pc->mu);
     pc->cv.wait_until(lk, deadline, [&] { return pc->done.load(std::memory_order_acquire); });

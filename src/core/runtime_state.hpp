@@ -43,6 +43,8 @@ public:
   [[nodiscard]] virtual bool hosts_handlers() const noexcept { return true; }
   /// Memory for a cell's inbox (device executors hand out memory the device can read).
   [[nodiscard]] virtual RingAllocator inbox_allocator() { return {}; }
+  /// Ring kind of mailboxes: the CUDA executor's are LL rings, which its kernels read in one PCIe round trip.
+  [[nodiscard]] virtual RingKind inbox_kind() const { return RingKind::Mpsc; }
   /// Validates and reserves device resources for a new cell before it becomes visible.
   virtual Status prepare(ActorCell& /*cell*/) { return {}; }
   /// Applies a lifecycle step on the device: copies `host_state` into the slot (Load), or activates,
@@ -139,6 +141,8 @@ struct ActorCell {
   std::optional<Command> applying;  // taken off `commands` by apply_commands and not yet applied (under ctl_mu)
   std::atomic<std::uint32_t> pending_commands{0};
   std::atomic<std::uint64_t> next_barrier{UINT64_MAX};
+  // A device ordering limit is set (a stop-type command is queued): sends stamp msg_flags::kAfterCommand.
+  std::atomic<bool> device_limited{false};
   // Messages an executor took from the inbox but has not run yet (WebGPU: in a batch in flight, or kept behind a
   // failure for the restarted instance). Raised before the inbox tail moves past them, so a command whose
   // barrier the tail has reached still waits for them, as it waits for queued messages.

@@ -105,9 +105,15 @@ std::vector<Envelope> peek_ring(const RingView& v) {
   std::vector<Envelope> out;
   const std::uint64_t tail = detail::load_acquire(&v.control->tail);
   const std::uint64_t head = detail::load_acquire(&v.control->head) & ~kRingClosed;
+  std::vector<std::byte> decoded(v.ll != 0 ? v.slot_size : 0);
   for (std::uint64_t pos = tail; pos < head; ++pos) {
-    if (detail::load_acquire(&v.seq[pos & v.mask]) != pos + 1) break;
     const std::byte* slot = v.slot(pos);
+    if (v.ll != 0) {
+      if (!ll_read_message(v, pos, decoded.data())) break;
+      slot = decoded.data();
+    } else if (detail::load_acquire(&v.seq[pos & v.mask]) != pos + 1) {
+      break;
+    }
     Envelope e;
     std::memcpy(&e.header, slot, sizeof(MessageHeader));
     const std::size_t len = std::min<std::size_t>(e.header.payload_len, v.max_payload());

@@ -85,18 +85,28 @@ struct MappedPool {
       free_blocks.erase(it);
       if (len > bytes) free_blocks.emplace(off + bytes, len - bytes);
       used_blocks.emplace(off, bytes);
-      return base + off;  // no clearing: ring_init writes every word a ring reads before its first use
+      return base + off;  // zero: the arena starts cleared and give_back clears what comes back
     }
     return nullptr;
   }
   bool give_back(void* p) {
-    std::lock_guard lk(mu);
     auto* b = static_cast<std::byte*>(p);
-    if (base == nullptr || b < base || b >= base + size) return false;
-    auto used = used_blocks.find(static_cast<std::size_t>(b - base));
-    if (used == used_blocks.end()) return true;
-    auto [it, inserted] = free_blocks.emplace(used->first, used->second);
-    used_blocks.erase(used);
+    std::size_t off = 0, len = 0;
+    {
+      std::lock_guard lk(mu);
+      if (base == nullptr || b < base || b >= base + size) return false;
+      auto used = used_blocks.find(static_cast<std::size_t>(b - base));
+      if (used == used_blocks.end()) return true;
+      off = used->first;
+      len = used->second;
+      used_blocks.erase(used);
+    }
+    // Cleared here, off the path of creating an actor (a ring's LL slots must not hold an earlier ring's flags),
+    // and outside the lock, so that a concurrent take() does not wait for it. Meanwhile the block is neither
+    // used nor free.
+    std::memset(b, 0, len);
+    std::lock_guard lk(mu);
+    auto [it, inserted] = free_blocks.emplace(off, len);
     auto next = std::next(it);
     if (next != free_blocks.end() && it->first + it->second == next->first) {
       it->second += next->second;
@@ -197,7 +207,11 @@ struct DeviceCell {
   bool failure_reported = false;
   bool loaded = false;  // its K2K inbox exists (built by the block on the first Load)
   bool released = false;  // the slot was given back (under consume_mu): its control block is another actor's
-  DeviceCell(OwnedRing ring) : k2h(std::move(ring)), consumer(k2h.view()) {}
+  // LL replies decoded for delivery (under consume_mu): up to 256 per batch, at most 64 KiB.
+  std::vector<std::byte> decoded;
+  DeviceCell(OwnedRing ring)
+      : k2h(std::move(ring)), consumer(k2h.view()),
+        decoded(std::size_t{k2h.view().slot_size} * std::clamp<std::uint32_t>(65536u / k2h.view().slot_size, 1u, 256u)) {}
 };
 
 struct Group {
@@ -243,6 +257,7 @@ public:
       if (auto e = cudaHostAlloc(&p, arena, cudaHostAllocMapped | cudaHostAllocPortable); e != cudaSuccess) {
         return cuda_error(e, "mapped ring arena of " + std::to_string(rt_.cfg.cuda_mapped_arena_mb) + " MiB");
       }
+      std::memset(p, 0, arena);  // handed out as zeroed memory (MappedPool::take)
       pool_->base = static_cast<std::byte*>(p);
       pool_->size = arena;
       pool_->free_blocks.emplace(0, arena);
@@ -329,8 +344,11 @@ public:
   [[nodiscard]] unsigned workers() const noexcept override { return 1; }
   [[nodiscard]] bool hosts_handlers() const noexcept override { return false; }
   [[nodiscard]] RingAllocator inbox_allocator() override { return mapped_allocator(); }
+  [[nodiscard]] RingKind inbox_kind() const override { return RingKind::MpscLl; }
 
-  RingAllocator mapped_allocator() { return RingAllocator{&mapped_alloc, &mapped_free, pool_.get(), "pinned mapped"}; }
+  RingAllocator mapped_allocator() {
+    return RingAllocator{&mapped_alloc, &mapped_free, pool_.get(), "pinned mapped", /*zeroed=*/true};
+  }
   void attach(ActorCell& /*cell*/) override {}
 
   void schedule(ActorCell& cell) override {
@@ -345,6 +363,10 @@ public:
     if (cell.pending_commands.load() != 0 && !cell.scheduled.exchange(true)) {
       std::lock_guard lk(mu_);
       due_.push_back(&cell);
+    } else if (cell.direct_pollers.load(std::memory_order_relaxed) != 0) {
+      // A caller spinning on this actor consumes its device->host traffic itself: waking the pump (a futex
+      // call, microseconds) would only slow that caller down. A caller that stops spinning schedules again.
+      return;
     }
     wake_.store(true, std::memory_order_release);
     if (sleeping_.load(std::memory_order_acquire)) cv_.notify_one();
@@ -383,7 +405,7 @@ public:
                         "cuda");
     }
     const auto slot = static_cast<std::uint32_t>(free_it - group.occupant.begin());
-    auto k2h = OwnedRing::create(RingKind::Spsc, cell.opts.outbox_capacity, cell.opts.slot_size, mapped_allocator());
+    auto k2h = OwnedRing::create(RingKind::SpscLl, cell.opts.outbox_capacity, cell.opts.slot_size, mapped_allocator());
     if (!k2h) return k2h.error().with_context("cuda K2H ring");
     auto in_dev = device_view(cell.inbox.view());
     if (!in_dev) return in_dev.error();
@@ -554,7 +576,14 @@ public:
   [[nodiscard]] std::optional<std::uint64_t> device_processed(const ActorCell& cell) const override {
     const auto* dc = static_cast<const DeviceCell*>(cell.device);
     if (dc == nullptr) return detail::load_relaxed(&cell.cb.processed);
-    return detail::load_acquire(&dc->group->ctl[dc->slot].processed);
+    const SlotControl& ctl = dc->group->ctl[dc->slot];
+    // Replies overtake the counters (they need no fence): wait, briefly, until the block's counters cover every
+    // reply this host has consumed, so a caller that has its reply also sees it counted.
+    const std::uint64_t consumed = detail::load_acquire(&dc->k2h.view().control->tail);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
+    while (detail::load_acquire(&ctl.k2h_counted) < consumed && std::chrono::steady_clock::now() < deadline) {
+    }
+    return detail::load_relaxed(&ctl.processed);
   }
 
   void set_limit(ActorCell& cell, std::uint64_t limit) override {
@@ -849,7 +878,7 @@ private:
   // freed after delivery.
   std::uint32_t drain_k2h(ActorCell& cell, DeviceCell& dc) {
     const std::byte* slots[256];
-    const std::uint32_t n = dc.consumer.peek(256, slots);
+    const std::uint32_t n = dc.consumer.peek_into(256, dc.decoded.data(), dc.decoded.size(), slots);
     if (n == 0) return 0;
     rt_.deliver_many_to_host(cell, slots, n);
     dc.consumer.consume(n);

@@ -199,8 +199,8 @@ struct MpscResult {
 // thread). The consumer is held back until every producer has hit QueueFull at least once, so the full path
 // is exercised deterministically: while it waits, the ring must hold exactly `capacity` messages.
 MpscResult run_mpsc(std::size_t producers, std::uint32_t capacity, ProducerMode mode,
-                    std::uint64_t per_producer = kMpscPerProducer) {
-  auto made = rk::OwnedRing::create(RingKind::Mpsc, capacity, 128);
+                    std::uint64_t per_producer = kMpscPerProducer, RingKind kind = RingKind::Mpsc) {
+  auto made = rk::OwnedRing::create(kind, capacity, 128);
   EXPECT_TRUE(made.ok());
   const rk::OwnedRing ring = std::move(made).value();
 
@@ -295,6 +295,29 @@ TEST(RingStressTest, Mpsc4P1CTinyRing) {
   constexpr std::uint32_t kCap = 2;
   constexpr std::uint64_t kPer = kMpscPerProducer / 20;
   const MpscResult r = run_mpsc(4, kCap, ProducerMode::Single, kPer);
+  check_mpsc(r, 4, kCap, kPer);
+}
+
+// The LL kind (the CUDA backend's host->GPU inboxes): slots validate themselves word by word, so a consumer
+// that reads a slot while its producer is still writing it must see it incomplete, never torn.
+TEST(RingStressTest, MpscLl4P1C) {
+  constexpr std::uint32_t kCap = 128;
+  const MpscResult r = run_mpsc(4, kCap, ProducerMode::Single, kMpscPerProducer, RingKind::MpscLl);
+  check_mpsc(r, 4, kCap);
+}
+
+TEST(RingStressTest, MpscLl4P1CBatchProducers) {
+  constexpr std::uint32_t kCap = 128;
+  const MpscResult r = run_mpsc(4, kCap, ProducerMode::Batch, kMpscPerProducer, RingKind::MpscLl);
+  check_mpsc(r, 4, kCap);
+}
+
+TEST(RingStressTest, MpscLl4P1CTinyRing) {
+  // Capacity 2: every slot is rewritten every other position, so stale words of the previous lap are always
+  // there to be mistaken for new ones.
+  constexpr std::uint32_t kCap = 2;
+  constexpr std::uint64_t kPer = kMpscPerProducer / 20;
+  const MpscResult r = run_mpsc(4, kCap, ProducerMode::Single, kPer, RingKind::MpscLl);
   check_mpsc(r, 4, kCap, kPer);
 }
 

@@ -52,6 +52,10 @@ struct Ops<RingKind::Mpsc> {
   using Producer = rk::MpscProducer;
   using Consumer = rk::MpscConsumer;
 };
+template <>
+struct Ops<RingKind::SpscLl> : Ops<RingKind::Spsc> {};
+template <>
+struct Ops<RingKind::MpscLl> : Ops<RingKind::Mpsc> {};
 
 template <class KindTag>
 class RingTest : public ::testing::Test {
@@ -101,11 +105,19 @@ protected:
 };
 
 using Kinds = ::testing::Types<std::integral_constant<RingKind, RingKind::Spsc>,
-                               std::integral_constant<RingKind, RingKind::Mpsc>>;
+                               std::integral_constant<RingKind, RingKind::Mpsc>,
+                               std::integral_constant<RingKind, RingKind::SpscLl>,
+                               std::integral_constant<RingKind, RingKind::MpscLl>>;
 struct KindNames {
   template <class T>
   static std::string GetName(int) {
-    return T::value == RingKind::Spsc ? "Spsc" : "Mpsc";
+    switch (T::value) {
+      case RingKind::Spsc: return "Spsc";
+      case RingKind::Mpsc: return "Mpsc";
+      case RingKind::SpscLl: return "SpscLl";
+      case RingKind::MpscLl: return "MpscLl";
+    }
+    return "?";
   }
 };
 TYPED_TEST_SUITE(RingTest, Kinds, KindNames);
@@ -777,4 +789,135 @@ TEST(RingCloseTest, ClosedMpscRingRefusesProducersAndKeepsWhatWasQueued) {
   }) != 0) {
   }
   EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2}));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// LL slots (self-validating words)
+// ---------------------------------------------------------------------------------------------------------
+
+namespace {
+// Writes `words` LL words of a message at `pos` by hand, as a producer part-way through its stores would have.
+void write_ll_words(const rk::RingView& v, std::uint64_t pos, const rk::MessageHeader& h, const void* payload,
+                    std::uint32_t first, std::uint32_t count) {
+  std::vector<std::byte> image(v.slot_size, std::byte{0});
+  std::memcpy(image.data(), &h, sizeof h);
+  if (payload != nullptr) std::memcpy(image.data() + sizeof h, payload, h.payload_len);
+  auto* w = reinterpret_cast<std::uint64_t*>(v.slot(pos));
+  for (std::uint32_t i = first; i < first + count; ++i) {
+    std::uint32_t d;
+    std::memcpy(&d, image.data() + 4 * i, 4);
+    w[i] = std::uint64_t{d} | std::uint64_t{rk::ll_flag(v, pos)} << 32;
+  }
+}
+} // namespace
+
+TEST(LlRingTest, AMessageIsReadOnlyOnceEveryWordOfItIsWritten) {
+  auto ring = rk::OwnedRing::create(RingKind::MpscLl, 4, 128).value();
+  const rk::RingView& v = ring.view();
+  const std::uint64_t value = 0x1122334455667788ull;
+  const rk::MessageHeader h = header_for(5, sizeof value);
+  const std::uint32_t words = rk::ll_words(sizeof h) + rk::ll_words(sizeof value);
+  v.control->head = 1;  // position 0 claimed, as MpscProducer would
+  rk::MpscConsumer c(v);
+  for (std::uint32_t written = 0; written < words; ++written) {
+    // Every prefix (and the header without its payload) reads as not there yet.
+    write_ll_words(v, 0, h, &value, 0, written);
+    EXPECT_FALSE(c.ready()) << written << " of " << words << " words";
+    EXPECT_EQ(c.pop_batch(1, [](const rk::MessageHeader&, const std::byte*) { ADD_FAILURE(); }), 0u);
+  }
+  // The words arrive out of order too: only the last one completes the message.
+  write_ll_words(v, 0, h, &value, words - 1, 1);
+  ASSERT_TRUE(c.ready());
+  EXPECT_EQ(c.pop_batch(1, [&](const rk::MessageHeader& got, const std::byte* p) {
+              EXPECT_EQ(got.message_id, 5u);
+              std::uint64_t x;
+              std::memcpy(&x, p, sizeof x);
+              EXPECT_EQ(x, value);
+            }),
+            1u);
+}
+
+TEST(LlRingTest, WordsOfThePreviousLapAreNotMistakenForNewOnes) {
+  auto ring = rk::OwnedRing::create(RingKind::MpscLl, 2, 128).value();
+  const rk::RingView& v = ring.view();
+  rk::MpscProducer p(v);
+  rk::MpscConsumer c(v);
+  std::uint64_t x = 1;
+  for (std::uint64_t i = 0; i < 2; ++i) ASSERT_EQ(p.try_push(header_for(i, sizeof x), &x), ErrorCode::Ok);
+  EXPECT_EQ(c.pop_batch(2, [](const rk::MessageHeader&, const std::byte*) {}), 2u);
+  // Position 2 reuses slot 0: with only its header rewritten, the payload words are still lap 0's.
+  v.control->head = 3;
+  write_ll_words(v, 2, header_for(2, sizeof x), &x, 0, rk::ll_words(sizeof(rk::MessageHeader)));
+  EXPECT_FALSE(c.ready());
+  write_ll_words(v, 2, header_for(2, sizeof x), &x, rk::ll_words(sizeof(rk::MessageHeader)), rk::ll_words(sizeof x));
+  EXPECT_TRUE(c.ready());
+  EXPECT_NE(rk::ll_flag(v, 0), rk::ll_flag(v, 2));
+  EXPECT_EQ(rk::ll_flag(v, 0) % 2, 1u) << "flags are odd: zeroed memory never matches";
+}
+
+TEST(LlRingTest, InitClearsMemoryThatHeldAnotherRing) {
+  // Memory full of odd-looking flags (a previous LL ring in the same pool memory) must not read as messages.
+  const std::uint64_t bytes = rk::ring_storage_bytes(RingKind::MpscLl, 4, 128);
+  ASSERT_EQ(bytes, 384u + 4 * 128 * 2);
+  AlignedBuffer buf(bytes);
+  std::memset(buf.data, 0xFF, bytes);
+  rk::RingView v;
+  ASSERT_EQ(rk::ring_init(buf.data, bytes, RingKind::MpscLl, 4, 128, &v), ErrorCode::Ok);
+  EXPECT_EQ(v.ll, 1);
+  EXPECT_EQ(v.seq, nullptr);
+  v.control->head = 4;  // even claimed, nothing is readable
+  EXPECT_FALSE(rk::MpscConsumer(v).ready());
+  rk::RingView attached;
+  ASSERT_EQ(rk::ring_attach(buf.data, RingKind::MpscLl, &attached), ErrorCode::Ok);
+  EXPECT_EQ(attached.slots, v.slots);
+  EXPECT_EQ(attached.lap_shift, 2);
+  EXPECT_EQ(rk::ring_attach(buf.data, RingKind::Mpsc, &attached), ErrorCode::Corrupt);
+}
+
+TEST(LlRingTest, EveryPayloadLengthRoundTrips) {
+  auto ring = rk::OwnedRing::create(RingKind::SpscLl, 8, 192).value();
+  rk::SpscProducer p(ring.view());
+  rk::SpscConsumer c(ring.view());
+  std::byte payload[128];
+  for (std::uint32_t len = 0; len <= 128; ++len) {
+    for (std::uint32_t i = 0; i < len; ++i) payload[i] = static_cast<std::byte>(len * 7 + i);
+    ASSERT_EQ(p.try_push(header_for(len, static_cast<std::uint16_t>(len)), payload), ErrorCode::Ok);
+    ASSERT_EQ(c.pop_batch(1, [&](const rk::MessageHeader& h, const std::byte* got) {
+                EXPECT_EQ(h.payload_len, len);
+                EXPECT_EQ(h.message_id, len);
+                EXPECT_EQ(std::memcmp(got, payload, len), 0) << len;
+              }),
+              1u);
+  }
+}
+
+TEST(LlRingTest, PeekIntoDecodesAsManyAsTheBufferHolds) {
+  auto ring = rk::OwnedRing::create(RingKind::SpscLl, 8, 128).value();
+  rk::SpscProducer p(ring.view());
+  rk::SpscConsumer c(ring.view());
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    ASSERT_EQ(p.try_stage(header_for(i, sizeof i), &i), ErrorCode::Ok);
+  }
+  EXPECT_EQ(p.publish(), 5u);
+  std::vector<std::byte> buf(3 * 128);
+  const std::byte* out[8];
+  ASSERT_EQ(c.peek_into(8, buf.data(), buf.size(), out), 3u);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(reinterpret_cast<const rk::MessageHeader*>(out[i])->message_id, i);
+    EXPECT_GE(out[i], buf.data());
+  }
+  c.consume(3);
+  ASSERT_EQ(c.peek_into(8, buf.data(), buf.size(), out), 2u);
+  EXPECT_EQ(reinterpret_cast<const rk::MessageHeader*>(out[1])->message_id, 4u);
+  EXPECT_EQ(c.peek(8, out), 0u) << "an LL ring cannot be read in place";
+}
+
+TEST(LlRingTest, AHeaderClaimingMoreThanTheSlotReadsAsIncomplete) {
+  auto ring = rk::OwnedRing::create(RingKind::MpscLl, 2, 128).value();
+  const rk::RingView& v = ring.view();
+  rk::MessageHeader h = header_for(1, 0);
+  h.payload_len = 65;  // max payload of a 128-byte slot is 64
+  v.control->head = 1;
+  write_ll_words(v, 0, h, nullptr, 0, rk::ll_words(sizeof h));
+  EXPECT_FALSE(rk::MpscConsumer(v).ready());
 }

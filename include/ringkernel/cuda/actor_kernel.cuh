@@ -62,6 +62,25 @@ __device__ __forceinline__ void copy_uncached_n(void* dst, const void* src) {
 __device__ __forceinline__ void copy_uncached_view(RingView* dst, const RingView* src) {
   copy_uncached_n<sizeof(RingView)>(dst, src);
 }
+/// One 16-byte LL vector (two LL words: data, flag, data, flag), read whole with one uncached load; each
+/// aligned 8-byte half arrives whole, which is all the LL protocol needs. Weak, not volatile: a warp's
+/// volatile loads of host memory wait for each other (8 took 4.5 us on an H100, weak ones 1.6 us; probe
+/// sysmem_ops.cu), and the flags, not the load, make the values safe to use.
+__device__ __forceinline__ uint4 ll_load(const void* p) {
+  uint4 v;
+  // No "memory" clobber: nothing else in the kernel reads what this reads, and a clobber would make the
+  // compiler reload every memory-resident local after each of these loads.
+  asm volatile("ld.global.cv.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+/// Stores one 16-byte LL vector to host memory (volatile: not held back in a cache until a fence). Ordered
+/// before later fences by being volatile asm, like them.
+__device__ __forceinline__ void ll_store(void* p, uint4 v) {
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w));
+}
+
 } // namespace detail
 
 /// Per-block state every handler invocation shares (kept in registers/local memory by the kernel).
@@ -190,18 +209,28 @@ private:
       ++*env_.replies_dropped;
       return ErrorCode::MessageTooLarge;
     }
+    const std::uint32_t flag = ll_flag(env_.k2h->ring(), env_.k2h->next_position());
     std::byte* slot = env_.k2h->try_claim();
     if (slot == nullptr) {
       ++*env_.replies_dropped;
       return ErrorCode::QueueFull;
     }
-    // Build the slot image locally, then write it with 16-byte stores (a byte-wise memcpy would become one
-    // PCIe write per byte): into the batch's shared-memory reply buffer when there is room (the warp copies
-    // it out after the batch), else straight to the mapped slot. Positions are claimed in order either way.
-    constexpr std::size_t kVecs = (sizeof(MessageHeader) + sizeof(T) + 15) / 16;
+    // The K2H ring is an LL ring: every 8 bytes of the message go out as one 16-byte vector with the
+    // position's flag twice, so the host can read the reply as soon as it lands, without a system fence here.
+    // The image is built locally, then written with 16-byte stores (a byte-wise memcpy would become one PCIe
+    // write per byte): into the batch's shared-memory reply buffer when there is room (the warp copies it out
+    // after the batch), else straight to the mapped slot. Positions are claimed in order either way.
+    constexpr std::size_t kVecs = (sizeof(MessageHeader) + sizeof(T) + 7) / 8;
+    std::uint32_t raw[kVecs * 2];
+    std::memcpy(raw, &h, sizeof(MessageHeader));
+    std::memcpy(reinterpret_cast<std::byte*>(raw) + sizeof(MessageHeader), &msg, sizeof(T));
+    if constexpr ((sizeof(MessageHeader) + sizeof(T)) % 8 != 0) {
+      std::memset(reinterpret_cast<std::byte*>(raw) + sizeof(MessageHeader) + sizeof(T), 0,
+                  kVecs * 8 - sizeof(MessageHeader) - sizeof(T));
+    }
     uint4 image[kVecs];
-    std::memcpy(static_cast<void*>(image), &h, sizeof(MessageHeader));
-    std::memcpy(reinterpret_cast<std::byte*>(image) + sizeof(MessageHeader), &msg, sizeof(T));
+#pragma unroll
+    for (std::size_t i = 0; i < kVecs; ++i) image[i] = make_uint4(raw[2 * i], flag, raw[2 * i + 1], flag);
     uint4* dst = reinterpret_cast<uint4*>(slot);
     if (env_.reply_buf != nullptr && env_.reply_count < env_.reply_cap_slots &&
         env_.reply_used + kVecs <= env_.reply_cap_vecs) {
@@ -213,8 +242,13 @@ private:
       ++env_.reply_count;
       env_.reply_used += static_cast<std::uint32_t>(kVecs);
     }
+    if (dst != reinterpret_cast<uint4*>(slot)) {
 #pragma unroll
-    for (std::size_t i = 0; i < kVecs; ++i) dst[i] = image[i];
+      for (std::size_t i = 0; i < kVecs; ++i) dst[i] = image[i];
+    } else {
+#pragma unroll
+      for (std::size_t i = 0; i < kVecs; ++i) detail::ll_store(dst + i, image[i]);
+    }
     return ErrorCode::Ok;
   }
 
@@ -262,6 +296,23 @@ __device__ __forceinline__ unsigned ready_prefix(unsigned ballot) {
   return ballot == ~0u ? 32u : static_cast<unsigned>(__ffs(~ballot) - 1);
 }
 
+/// 16-byte loads of LL vectors each lane keeps in flight per poll of the host inbox: one poll reads up to
+/// 32 x 8 x 16 bytes of LL words, i.e. 2 KiB of messages (8 slots of 256 bytes). 16 made the kernel spill.
+inline constexpr unsigned kLlLoads = 8;
+
+/// True when bits [first, first + count) of the ballot words `bits` are all set.
+__device__ __forceinline__ bool bits_set(const unsigned* bits, unsigned first, unsigned count) {
+  while (count != 0) {
+    const unsigned off = first & 31u;
+    const unsigned take = count < 32u - off ? count : 32u - off;
+    const unsigned mask = take == 32u ? ~0u : ((1u << take) - 1u) << off;
+    if ((bits[first >> 5] & mask) != mask) return false;
+    first += take;
+    count -= take;
+  }
+  return true;
+}
+
 /// All lanes copy `bytes` (rounded up to 16) with uncached 16-byte loads: the source is memory the host
 /// rewrote (mapped descriptors and initial states), which a previous read may have left in a cache.
 __device__ __forceinline__ void warp_copy_uncached(void* dst, const void* src, std::size_t bytes, unsigned lane) {
@@ -275,8 +326,6 @@ __device__ __forceinline__ void warp_copy_uncached(void* dst, const void* src, s
 template <class A>
 inline constexpr bool kStateInShared = state_in_shared(sizeof(A), alignof(A));
 
-/// Rows of 32 publish flags one poll may check (a batch of up to 256 messages).
-inline constexpr unsigned kMaxBatchRows = 8;
 /// While device (K2K) traffic keeps a block busy, its host inbox and command word - PCIe reads of about a
 /// microsecond that stall the warp - are polled only every this many iterations, so device hops are not paced
 /// by PCIe (H100: 8 -> 64 took a K2K hop from about 4.1 to 3.1 us). A host message waits at most this many
@@ -287,17 +336,32 @@ inline constexpr unsigned kHostPollEvery = 64;
 inline constexpr unsigned kK2kFastPolls = 64;
 /// A busy block publishes its counters to the host at most this often (they are posted PCIe writes).
 inline constexpr std::uint64_t kCounterFlushNs = 100'000;
+/// An idle block publishes its counters once this long has passed since its last batch: not right after a
+/// batch, where the system fence would delay the poll that picks up the next request of a conversation.
+inline constexpr std::uint64_t kCounterIdleNs = 5'000;
 
 } // namespace detail
 
+#ifdef RK_KERNEL_PROFILE
+/// Stage timestamps (globaltimer ns) of slot 0's host batches, for benchmarks/gpu/probes/kernel_stages.cu only:
+/// poll issued, poll loads issued, batch validated, handlers done, replies ready to write, replies written,
+/// batch published. Define RK_KERNEL_PROFILE to the number of rows before including this header.
+inline constexpr int kProfileStamps = 7;
+__device__ std::uint64_t rk_profile[RK_KERNEL_PROFILE][kProfileStamps];
+__device__ unsigned rk_profile_rows;
+#define RK_PROFILE_STAMP(i) (prof[i] = globaltimer_ns())
+#else
+#define RK_PROFILE_STAMP(i) ((void)0)
+#endif
+
 /// The persistent kernel for actor type `A`: each warp is one actor slot (one warp per block, or up to
-/// kMaxWarpsPerBlock independent warps sharing a block for small actors). Each poll reads the host inbox's
-/// publish flags warp-wide (relaxed rows first, then one acquire row, so all are in flight in one PCIe round
-/// trip) together with the device K2K inbox's flags and the command word. A ready batch (several rows of 32
-/// host messages while they keep coming, 32 from K2K) is staged into shared memory with coalesced 16-byte
-/// loads, lane 0 runs the handlers in order (actor semantics: one message at a time), and the batch's replies
-/// and consumed positions are published with one fence: system scope when host memory was touched, device
-/// scope when the batch stayed on the GPU. Warps of a block never synchronize with each other.
+/// kMaxWarpsPerBlock independent warps sharing a block for small actors). Each poll reads the next slots of
+/// the host inbox (an LL ring: the messages themselves, validated by their flags, in one PCIe round trip; more
+/// slots per poll while batches come full) together with the device K2K inbox's flags and the command word.
+/// A ready batch is staged in shared memory, lane 0 runs the handlers in order (actor semantics: one message
+/// at a time), the warp writes the batch's replies to the K2H LL ring (no fence needed for the host to read
+/// them), and then publishes the consumed positions and counters. Warps of a block never synchronize with
+/// each other.
 template <class A>
 __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     actor_kernel(const SlotDescriptor* slots, SlotControl* controls, RingView* routes, ClusterRoute* croutes,
@@ -340,10 +404,16 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
   bool dirty = false;         // counters changed since the last flush to the host
   unsigned k2k_recent = 0;    // polls left in device-fast mode after the last K2K batch (replies come soon)
   unsigned host_skip = 0;     // polls without the host side in device-fast mode
-  unsigned rows = 1;          // host flag rows polled: grows while batches come full, shrinks when they don't
-  unsigned max_rows = 1;      // bounded by the staging buffer for this actor's slot size
+  unsigned hwant = 1;         // host inbox slots a poll reads: grows while batches come full, shrinks when not
+  unsigned max_want = 1;      // bounded by the loads of one poll and the staging buffer
   std::uint32_t sleep_ns = 64;
   SpscProducer k2h(d.outbox);
+  // The host inbox's geometry in registers (set on Load): the poll runs on them every iteration, and `d` lives in
+  // local memory.
+  const std::byte* in_slots = nullptr;
+  std::uint64_t in_mask = 0;
+  std::uint32_t in_slot_size = 0, in_lap_shift = 0;
+  std::uint32_t step_slots = 0, step_vecs = 0;  // 32 LL vectors = step_slots slots + step_vecs vectors
   A* actor = nullptr;
   BlockEnv env;
   env.k2h = &k2h;
@@ -396,6 +466,14 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     dirty = false;
     last_flush = now;
   };
+  // Counters the host may rely on: after a system fence, `k2h_counted` says which replies they cover (the
+  // host waits for it to cover the replies it consumed before reading them; see device_processed).
+  auto publish_counters = [&](std::uint64_t now) {
+    flush_counters(now);
+    rd::fence_release(MemoryScope::System);
+    rd::store_relaxed(&ctl->k2h_counted, k2h.next_position());
+  };
+  std::uint64_t last_batch = 0;  // device time of the last batch (lane 0)
 
   // The cluster inbox is built once, before any sender can know it: it is never reset while the kernel runs,
   // because a sender that read the route of a slot's previous actor may still be writing into it (messages
@@ -405,14 +483,19 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     reset_cluster_inbox();
     cooperative_groups::this_cluster().sync();
   }
+#ifdef RK_KERNEL_PROFILE
+  std::uint64_t prof[kProfileStamps] = {};
+#endif
   for (;;) {
+    RK_PROFILE_STAMP(0);
     const bool active = state == static_cast<std::uint32_t>(ActorState::Active);
     const bool poll_host = k2k_recent == 0 || host_skip >= detail::kHostPollEvery;
-    // Issue every read of this poll before using any: the command word, the K2K flags (device memory), the
-    // host flag rows beyond the first (relaxed) and finally row 0 with acquire, which would hold back any
-    // load issued after it.
-    std::uint64_t seq = seen_cmd;
-    if (poll_host && lane == 0) seq = rd::load_relaxed(&ctl->cmd_seq);
+    // Issue every read of this poll before using any (all relaxed, so none holds the others back): the
+    // command word, the K2K flags (device memory), the host inbox's next slots and the ordering limit.
+    // The command word (lane 0) and the ordering limit (lane 1) share a line of the control block: read by one
+    // instruction, they are one PCIe request.
+    std::uint64_t word = 0;
+    if (poll_host && lane < 2) word = rd::load_relaxed(lane == 0 ? &ctl->cmd_seq : &ctl->limit);
     // K2K flags: relaxed when the host side is polled too (an acquire would hold the PCIe loads back; a
     // fence follows only if a K2K batch is taken), acquire when they are all this poll reads.
     const std::uint64_t kpos = ktail + lane;
@@ -428,16 +511,35 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       const std::uint64_t cpos = ctail + lane;
       cready = rd::load_relaxed(&cview.seq[cpos & cview.mask], MemoryScope::Cluster) == cpos + 1;
     }
-    bool hready[detail::kMaxBatchRows] = {};
-    if (poll_host && active) {
+    // The host inbox is an LL ring: the poll reads the next `hwant` slots whole (speculatively), so the read
+    // that finds a message has also fetched it - one PCIe round trip per message, not flag then payload.
+    // Lane l's k-th load is LL vector k * 32 + l of the run of slots (8 message bytes each).
+    const unsigned lvps = in_slot_size / 8u;  // LL vectors per slot
+    const unsigned ltotal = poll_host && active ? hwant * lvps : 0u;
+    uint4 lv[detail::kLlLoads];
+    std::uint64_t limit = UINT64_MAX;
+    if (ltotal != 0) {
+      // Slot and vector of load k, stepped by 32 vectors per load (no division per load: this is the poll's
+      // critical path, and a single warp feels every instruction).
+      unsigned i = lane / lvps, o = lane - i * lvps;
 #pragma unroll
-      for (unsigned r = 1; r < detail::kMaxBatchRows; ++r) {
-        const std::uint64_t pos = tail + r * 32u + lane;
-        if (r < rows) hready[r] = rd::load_relaxed(&d.inbox.seq[pos & d.inbox.mask]) == pos + 1;
+      for (unsigned k = 0; k < detail::kLlLoads; ++k) {
+        if (k * 32u + lane < ltotal) {
+          lv[k] = detail::ll_load(reinterpret_cast<const uint4*>(in_slots + (((tail + i) & in_mask) * in_slot_size << 1)) + o);
+        }
+        i += step_slots;
+        o += step_vecs;
+        if (o >= lvps) {
+          o -= lvps;
+          ++i;
+        }
       }
-      hready[0] = rd::load_acquire(&d.inbox.seq[(tail + lane) & d.inbox.mask]) == tail + lane + 1;
     }
-    seq = __shfl_sync(~0u, seq, 0);
+    RK_PROFILE_STAMP(1);
+    std::uint64_t seq = poll_host ? __shfl_sync(~0u, word, 0) : seen_cmd;
+    // The limit read with the command word; a message sent after a command that set it carries
+    // msg_flags::kAfterCommand and makes the batch re-read it below.
+    if (ltotal != 0) limit = __shfl_sync(~0u, word, 1);
     if (seq != seen_cmd) {
       std::uint32_t cmd = 0;
       if (lane == 0) {
@@ -449,7 +551,12 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       bool init_k2k = false;
       bool fresh_actor = false;  // Load of an actor new to this slot (not a restart)
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Exit)) {
-        if (lane == 0) rd::store_release(&ctl->ack_seq, seq);
+        if (lane == 0) {
+          // The last counters (published lazily while running), released by the acknowledgement.
+          flush_counters(globaltimer_ns());
+          rd::store_relaxed(&ctl->k2h_counted, k2h.next_position());
+          rd::store_release(&ctl->ack_seq, seq);
+        }
         // Blocks of a cluster leave together: another block may still write into this one's shared memory
         // until it has seen Exit too (every slot gets Exit at shutdown).
         if (shape.cluster_size > 1) cooperative_groups::this_cluster().sync();
@@ -512,11 +619,20 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         const std::uint64_t out_tail = __shfl_sync(~0u, pos, 2);
         ktail = __shfl_sync(~0u, pos, 3);
         k2h = SpscProducer(d.outbox, out_head, out_tail);
+        in_slots = d.inbox.slots;
+        in_mask = d.inbox.mask;
+        in_slot_size = d.inbox.slot_size;
+        in_lap_shift = d.inbox.lap_shift;
+        if (in_slot_size != 0) {
+          step_slots = 32u / (in_slot_size / 8u);
+          step_vecs = 32u - step_slots * (in_slot_size / 8u);
+        }
         const std::uint32_t slot_size = d.inbox.slot_size != 0 ? d.inbox.slot_size : 64u;
-        max_rows = staging_bytes / slot_size / 32u;
-        if (max_rows > detail::kMaxBatchRows) max_rows = detail::kMaxBatchRows;
-        if (max_rows == 0) max_rows = 1;
-        rows = 1;
+        // One poll reads at most 32 x kLlLoads LL vectors (slot_size / 8 per slot) into the staging area.
+        max_want = staging_bytes / slot_size;
+        if (max_want > 32u * detail::kLlLoads / (slot_size / 8u)) max_want = 32u * detail::kLlLoads / (slot_size / 8u);
+        if (max_want == 0) max_want = 1;
+        hwant = 1;
         __syncwarp();  // the state copy by every lane is complete before on_start runs on lane 0
       }
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Close) && lane == 0) {
@@ -597,6 +713,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         }
         k2h.publish();
         flush_counters(globaltimer_ns());
+        rd::store_relaxed(&ctl->k2h_counted, k2h.next_position());  // released by the acknowledgement below
         rd::store_relaxed(&ctl->state, state);
       }
       if constexpr (detail::kStateInShared<A>) {
@@ -623,16 +740,43 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       continue;
     }
     unsigned n = 0;
-    if (poll_host && active) {
-      bool gap = false;  // uniform across the warp: every lane sees the same ballots
+    bool after_command = false;
+    if (ltotal != 0) {
+      // Validate: a vector is this lap's when both its flags are; its 8 message bytes go to the staging area
+      // (slot i at staging + i * slot_size, as for the other sources). A slot is ready when the vectors its
+      // header and payload need are all valid; the batch is the ready prefix.
+      unsigned valid[detail::kLlLoads];
+      auto* staged8 = reinterpret_cast<uint2*>(staging);
+      unsigned i = lane / lvps, o = lane - i * lvps;
 #pragma unroll
-      for (unsigned r = 0; r < detail::kMaxBatchRows; ++r) {
-        if (r < rows && !gap) {
-          const unsigned p = detail::ready_prefix(__ballot_sync(~0u, hready[r]));
-          n += p;
-          gap = p < 32u;
+      for (unsigned k = 0; k < detail::kLlLoads; ++k) {
+        const unsigned idx = k * 32u + lane;
+        bool ok = false;
+        if (idx < ltotal) {
+          const std::uint32_t flag = ll_flag(tail + i, in_lap_shift);
+          ok = lv[k].y == flag && lv[k].w == flag;
+          staged8[idx] = make_uint2(lv[k].x, lv[k].z);
+        }
+        valid[k] = __ballot_sync(~0u, ok);
+        i += step_slots;
+        o += step_vecs;
+        if (o >= lvps) {
+          o -= lvps;
+          ++i;
         }
       }
+      __syncwarp();
+      constexpr unsigned kHeaderVecs = sizeof(MessageHeader) / 8u;
+      for (; n < hwant; ++n) {  // uniform: every lane reads the same shared memory and ballots
+        if (!detail::bits_set(valid, n * lvps, kHeaderVecs)) break;
+        const auto* hdr = reinterpret_cast<const MessageHeader*>(reinterpret_cast<const std::byte*>(staging) +
+                                                                 std::size_t{n} * in_slot_size);
+        const unsigned len = hdr->payload_len;
+        if (len > in_slot_size - sizeof(MessageHeader)) break;  // torn header: no producer writes one
+        if (!detail::bits_set(valid, n * lvps, (static_cast<unsigned>(sizeof(MessageHeader)) + len + 7u) / 8u)) break;
+        after_command = after_command || (hdr->flags & msg_flags::kAfterCommand) != 0;
+      }
+      __syncwarp();
     }
     const unsigned kn = detail::ready_prefix(__ballot_sync(~0u, kready));
     const unsigned cn = detail::ready_prefix(__ballot_sync(~0u, cready));
@@ -640,15 +784,16 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     if (n == 0 && kn == 0 && cn == 0) {
       if (k2k_recent != 0) --k2k_recent;
       if (!poll_host) continue;  // the host side was not polled: do that before calling it idle
+      hwant = 1;                 // an idle poll reads one slot
       if (lane == 0) {
         const std::uint64_t now = globaltimer_ns();
-        if (dirty) flush_counters(now);
+        if (dirty && now - last_batch > detail::kCounterIdleNs) publish_counters(now);
         if (now - last_heartbeat > 1'000'000u) {  // at most one heartbeat write per ms over PCIe
           rd::store_relaxed(&ctl->heartbeat, now);
           last_heartbeat = now;
         }
       }
-      dirty = false;
+      dirty = __shfl_sync(~0u, dirty, 0);
       detail::idle_wait(backoff, max_sleep, sleep_ns);
       continue;
     }
@@ -658,10 +803,14 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     enum class Source : unsigned { Host, K2k, Cluster };
     const Source sp = n != 0 ? Source::Host : kn != 0 ? Source::K2k : Source::Cluster;
     const bool from_host = sp == Source::Host;
+    RK_PROFILE_STAMP(2);
     if (from_host) {
-      // Rows past the first were read relaxed: a fence makes the flags they saw order the staging loads.
-      if (n > 32u) rd::fence_acquire(MemoryScope::System);
-      rows = n == rows * 32u ? (rows * 2u > max_rows ? max_rows : rows * 2u) : (n < rows * 16u && rows > 1u ? rows / 2u : rows);
+      hwant = n == hwant ? (hwant * 2u > max_want ? max_want : hwant * 2u) : (n * 2u < hwant ? hwant / 2u : hwant);
+      if (after_command && lane == 0) {
+        // The sender saw a command's limit before writing this message: order a fresh read after the message.
+        rd::fence_acquire(MemoryScope::System);
+        limit = rd::load_acquire(&ctl->limit);
+      }
     } else if (sp == Source::K2k) {
       n = kn;
       if (poll_host) rd::fence_acquire(MemoryScope::Device);
@@ -673,15 +822,10 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     __syncwarp();
     const RingView& ring = from_host ? d.inbox : sp == Source::K2k ? d.k2k : cview;
     const std::uint64_t base = from_host ? tail : sp == Source::K2k ? ktail : ctail;
-    // The ordering limit is read after the publish flags (a limit the host set before publishing a message is
-    // then seen), relaxed so it travels in the same round trip as the staging loads.
-    std::uint64_t limit = UINT64_MAX;
-    if (from_host && lane == 0) limit = rd::load_relaxed(&ctl->limit);
-    // Stage the batch: each lane keeps kInFlight 16-byte loads in flight before storing any, so a batch
-    // costs a few PCIe round trips rather than one per slot. Host slots are read uncached (host-written);
-    // K2K slots through L2 (written by another SM; L1 is not coherent).
+    // Stage a device batch (host messages were staged by the poll): each lane keeps kInFlight 16-byte loads in
+    // flight before storing any, K2K slots through L2 (written by another SM; L1 is not coherent).
     const unsigned vecs_per_slot = ring.slot_size / 16u;
-    const unsigned total = n * vecs_per_slot;
+    const unsigned total = from_host ? 0u : n * vecs_per_slot;
     constexpr unsigned kInFlight = 8;
     for (unsigned first = 0; first < total; first += 32u * kInFlight) {
       uint4 r[kInFlight];
@@ -691,7 +835,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         if (idx < total) {
           const unsigned i = idx / vecs_per_slot;
           const uint4* src = reinterpret_cast<const uint4*>(ring.slot(base + i)) + (idx - i * vecs_per_slot);
-          r[k] = from_host ? __ldcv(src) : sp == Source::K2k ? __ldcg(src) : *src;
+          r[k] = sp == Source::K2k ? __ldcg(src) : *src;
         }
       }
 #pragma unroll
@@ -700,7 +844,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         if (idx < total) staging[idx] = r[k];
       }
     }
-    limit = __shfl_sync(~0u, limit, 0);
+    limit = from_host ? __shfl_sync(~0u, limit, 0) : UINT64_MAX;
     if (limit <= base) n = 0;
     else if (limit - base < n) n = static_cast<unsigned>(limit - base);
     __syncwarp();
@@ -729,50 +873,48 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         if (ctx.failed()) failed = true;
       }
       env.reply_buf = nullptr;
+      RK_PROFILE_STAMP(3);
       processed += done;
       dirty = true;
     }
-    // One fence publishes the batch: the replies (K2H head), the counters and the freed inbox slots. System
-    // scope (about a PCIe round trip) only when host memory was written; a batch that stayed on the GPU uses
-    // device scope. Every lane fences, because every lane wrote buffered replies.
-    const bool touched_host = __shfl_sync(~0u, from_host || k2h.staged() != 0, 0);
+    // Publishing the batch. Replies are LL vectors: the host reads each as soon as it lands, so they need no
+    // fence. Then the freed inbox positions (a K2K batch frees its slots after a device- or cluster-scope fence:
+    // other SMs' senders reuse them). The counters follow later (publish_counters: when idle, at least every
+    // kCounterFlushNs when busy, at once on a failure), off the path of the next request.
+    const bool replied = __shfl_sync(~0u, k2h.staged() != 0, 0);
     const std::uint32_t replies = __shfl_sync(~0u, env.reply_count, 0);
     const std::uint32_t uniform = __shfl_sync(~0u, env.reply_uniform, 0);
-    std::uint64_t now = 0;
-    if (lane == 0 && n != 0) {
-      now = globaltimer_ns();
-      if (touched_host) flush_counters(now);  // a host that sees a reply sees it counted
-    }
     if (replies != 0) {
       // The warp writes the batch's buffered replies to their K2H slots: coalesced 16-byte stores.
       __syncwarp();
+      RK_PROFILE_STAMP(4);
       if (uniform != 0) {
         // All replies the same size (the common case): every lane stores a different vector of the batch.
         const std::uint32_t total_vecs = replies * uniform;
         for (std::uint32_t idx = lane; idx < total_vecs; idx += 32u) {
           const std::uint32_t j = idx / uniform;
-          reinterpret_cast<uint4*>(reply_dst[j])[idx - j * uniform] = reply_buf[idx];
+          detail::ll_store(reinterpret_cast<uint4*>(reply_dst[j]) + (idx - j * uniform), reply_buf[idx]);
         }
       } else {
         std::uint32_t off = 0;
         for (std::uint32_t j = 0; j < replies; ++j) {
           const std::uint32_t vecs = reply_vecs[j];
           uint4* dst = reinterpret_cast<uint4*>(reply_dst[j]);
-          for (std::uint32_t v = lane; v < vecs; v += 32u) dst[v] = reply_buf[off + v];
+          for (std::uint32_t v = lane; v < vecs; v += 32u) detail::ll_store(dst + v, reply_buf[off + v]);
           off += vecs;
         }
       }
     }
-    if (n != 0) {
-      rd::fence_release(touched_host            ? MemoryScope::System
-                        : sp == Source::Cluster ? MemoryScope::Cluster
-                                                : MemoryScope::Device);
+    RK_PROFILE_STAMP(5);
+    if (n != 0 && !from_host) {
+      rd::fence_release(sp == Source::Cluster ? MemoryScope::Cluster : MemoryScope::Device);
       __syncwarp();
     }
     if (lane == 0 && n != 0) {
       env.reply_count = 0;
-      if (touched_host) k2h.publish(/*fenced=*/true);
+      if (replied) k2h.publish();
       if (from_host) {
+        // The staged messages were read (their values used) before this store, so the host may reuse the slots.
         tail += done;
         rd::store_relaxed(&d.inbox.control->tail, tail);
       } else if (sp == Source::K2k) {
@@ -782,6 +924,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         ctail += done;
         rd::store_relaxed(&cview.control->tail, ctail, MemoryScope::Cluster);
       }
+      const std::uint64_t now = globaltimer_ns();
+      last_batch = now;
       if (failed) {
         // Hand the message the handler failed on to the host (it dead-letters it), before the state says so.
         if (d.failed_msg != nullptr && vecs_per_slot * 16u <= d.failed_capacity) {
@@ -790,13 +934,24 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           for (unsigned v = 0; v < vecs_per_slot; ++v) dst[v] = src[v];
         }
         state = static_cast<std::uint32_t>(ActorState::Failed);
-        flush_counters(now);
         rd::store_relaxed(&ctl->errors, ++errors);
         rd::store_relaxed(&ctl->last_error, static_cast<std::uint32_t>(ErrorCode::HandlerFailed));
-        rd::store_release(&ctl->state, state);
-      } else if (now - last_flush > detail::kCounterFlushNs) {
-        flush_counters(now);
       }
+      if (failed) {
+        publish_counters(now);
+        rd::store_relaxed(&ctl->state, state);  // after the fence: the failed message and counters come first
+      } else if (now - last_flush > detail::kCounterFlushNs) {
+        publish_counters(now);
+      }
+#ifdef RK_KERNEL_PROFILE
+      RK_PROFILE_STAMP(6);
+      if (from_host && slot_index == 0) {
+        const unsigned row = atomicAdd(&rk_profile_rows, 1u);
+        if (row < RK_KERNEL_PROFILE) {
+          for (int i = 0; i < kProfileStamps; ++i) rk_profile[row][i] = prof[i];
+        }
+      }
+#endif
     }
     tail = __shfl_sync(~0u, tail, 0);
     ktail = __shfl_sync(~0u, ktail, 0);

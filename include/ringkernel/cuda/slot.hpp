@@ -63,6 +63,9 @@ struct SlotControl {
   std::uint64_t replies_dropped;              ///< Replies lost to a full K2H ring.
   std::uint64_t unknown_types;                ///< Messages with no handler (skipped).
   std::uint64_t k2k_refused;                  ///< K2K sends refused (full inbox or unknown actor).
+  std::uint64_t k2h_counted;                  ///< K2H messages written before the counters above were (stored
+                                              ///< after them with a system fence between): the host waits for it
+                                              ///< to cover the replies it consumed before it reads the counters.
 };
 static_assert(offsetof(SlotControl, cmd_seq) == 0);
 static_assert(offsetof(SlotControl, limit) == 16);
@@ -71,14 +74,15 @@ static_assert(offsetof(SlotControl, load_flags) == 40);
 static_assert(offsetof(SlotControl, ack_seq) == 128);
 static_assert(offsetof(SlotControl, processed) == 144);
 static_assert(offsetof(SlotControl, hlc) == 168);
+static_assert(offsetof(SlotControl, k2h_counted) == 200);
 static_assert(sizeof(SlotControl) == 256);
 
 /// What a block needs to run its slot: device-visible pointers in mapped memory, written by the host before
 /// each Load command (when an actor moves into the slot) and read by the block while it applies Load.
 struct SlotDescriptor {
   SlotControl* control;      ///< Device pointer of the mapped control block.
-  RingView inbox;            ///< H2K: MPSC ring in mapped memory (host producers, this block consumes).
-  RingView outbox;           ///< K2H: SPSC ring in mapped memory (this block produces, host consumes).
+  RingView inbox;            ///< H2K: MPSC LL ring in mapped memory (host producers, this block consumes).
+  RingView outbox;           ///< K2H: SPSC LL ring in mapped memory (this block produces, host consumes).
   RingView k2k;              ///< K2K: MPSC ring in device memory (other device actors produce, this block consumes).
   void* state;               ///< Device memory holding the actor's state.
   const void* init_state;    ///< Mapped memory holding the state to (re)load on Load (copied to `state`);

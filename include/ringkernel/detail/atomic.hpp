@@ -68,7 +68,7 @@ namespace ringkernel {
 /// Who shares the memory an atomic index lives in. Rings in mapped host memory are shared with the CPU and
 /// need system-scope ordering on the GPU (each release then waits for PCIe writes); rings in device memory
 /// that only GPU threads touch can use device scope, which is an order of magnitude cheaper.
-enum class MemoryScope : std::uint32_t {
+enum class MemoryScope : std::uint8_t {
   System = 0,  ///< Shared with the host (mapped memory, or host-only memory on the host).
   Device = 1,  ///< Device memory touched only by GPU threads (host code treats it like System).
   Cluster = 2, ///< Shared memory of the blocks of one thread-block cluster (Hopper distributed shared memory);
