@@ -268,7 +268,7 @@ RK_HOST_DEVICE inline bool ll_read_message(const RingView& r, std::uint64_t posi
       const std::uint64_t v = detail::load_relaxed(w + first + i, r.scope);
       if (static_cast<std::uint32_t>(v >> 32) != flag) return false;
       const auto d = static_cast<std::uint32_t>(v);
-      std::memcpy(dst + i * 4u, &d, 4);
+      std::memcpy(dst + std::size_t{i} * 4u, &d, 4);
     }
     return true;
   };
