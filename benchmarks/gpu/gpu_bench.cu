@@ -25,6 +25,7 @@
 
 #include "ringkernel/cuda/actor_kernel.cuh"
 #include "../../tests/cuda/gpu_actors.hpp"
+#include "direct_slot.cuh"
 
 RINGKERNEL_CUDA_ACTOR(gpu_test::Echo)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Bouncer)
@@ -235,59 +236,10 @@ int main(int argc, char** argv) {
   // rings, one slot loaded and activated by hand, the host pushing requests and polling replies directly.
   // The gap between 3b and 4 is host-runtime overhead; between 3 and 3b, the kernel's own path.
   {
-    using namespace ringkernel::cuda;
-    const void* kernel = reinterpret_cast<const void*>(&actor_kernel<gpu_test::Echo>);
-    KernelShape shape = KernelShape::make(1, sizeof(gpu_test::Echo), alignof(gpu_test::Echo));
-    CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shape.block_bytes())));
-    const std::uint64_t in_bytes = ring_storage_bytes(RingKind::MpscLl, 1024, 256);
-    const std::uint64_t out_bytes = ring_storage_bytes(RingKind::SpscLl, 1024, 256);
-    void *in_mem = nullptr, *out_mem = nullptr, *ctl_mem = nullptr;
-    CK(cudaHostAlloc(&in_mem, in_bytes, cudaHostAllocMapped));
-    CK(cudaHostAlloc(&out_mem, out_bytes, cudaHostAllocMapped));
-    CK(cudaHostAlloc(&ctl_mem, sizeof(SlotControl), cudaHostAllocMapped));
-    std::memset(ctl_mem, 0, sizeof(SlotControl));
-    RingView in{}, out{};
-    if (ring_init(in_mem, in_bytes, RingKind::MpscLl, 1024, 256, &in) != ErrorCode::Ok ||
-        ring_init(out_mem, out_bytes, RingKind::SpscLl, 1024, 256, &out) != ErrorCode::Ok) {
-      std::fprintf(stderr, "ring_init failed\n");
-      return 1;
-    }
-    auto* ctl = static_cast<SlotControl*>(ctl_mem);
-    ctl->limit = UINT64_MAX;
-    ctl->actor_id = 1;
-    gpu_test::Echo proto;
-    void *state = nullptr, *init = nullptr;
-    CK(cudaMalloc(&state, 256));
-    CK(cudaMalloc(&init, 256));
-    CK(cudaMemcpy(init, &proto, sizeof(proto), cudaMemcpyHostToDevice));
-    SlotDescriptor d{};
-    d.control = ctl;  // UVA: mapped host pointers are valid device pointers
-    d.inbox = in;
-    d.outbox = out;
-    d.state = state;
-    d.init_state = init;
-    SlotDescriptor* dd = nullptr;
-    CK(cudaMalloc(reinterpret_cast<void**>(&dd), sizeof(d)));
-    CK(cudaMemcpy(dd, &d, sizeof(d), cudaMemcpyHostToDevice));
-    cudaStream_t ks;
-    CK(cudaStreamCreateWithFlags(&ks, cudaStreamNonBlocking));
-    SlotControl* ctl_arg = ctl;
-    RingView* no_routes = nullptr;
-    std::uint32_t no_route_count = 0;
-    ClusterRoute* no_croutes = nullptr;
-    void* args[] = {&dd, &ctl_arg, &no_routes, &no_croutes, &no_route_count, &shape};
-    CK(cudaLaunchKernel(kernel, dim3(1), dim3(32), args, shape.block_bytes(), ks));
-    auto command = [&](SlotCommand c) {
-      const std::uint64_t next = ctl->cmd_seq + 1;
-      ringkernel::detail::store_relaxed(&ctl->cmd, static_cast<std::uint32_t>(c));
-      ringkernel::detail::store_release(&ctl->cmd_seq, next);
-      while (ringkernel::detail::load_acquire(&ctl->ack_seq) < next) {
-      }
-    };
-    command(SlotCommand::Load);
-    command(SlotCommand::Activate);
-    MpscProducer prod(in);
-    SpscConsumer cons(out);
+    rk_bench::DirectSlot<gpu_test::Echo> slot;
+    if (!slot.start(gpu_test::Echo{})) return 1;
+    MpscProducer prod(slot.inbox());
+    SpscConsumer cons(slot.k2h());
     std::vector<double> v;
     for (int i = 0; i < iters + warm; ++i) {
       gpu_test::Ping p{static_cast<std::uint64_t>(i), 1};
@@ -307,17 +259,9 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    command(SlotCommand::Exit);
-    CK(cudaStreamSynchronize(ks));
+    if (!slot.stop()) return 1;
     rows.push_back({"3b. actor_kernel<Echo> driven directly (no host runtime)", summarize(v), "us",
                     "same kernel and rings as (4)"});
-    CK(cudaStreamDestroy(ks));
-    CK(cudaFree(dd));
-    CK(cudaFree(state));
-    CK(cudaFree(init));
-    CK(cudaFreeHost(in_mem));
-    CK(cudaFreeHost(out_mem));
-    CK(cudaFreeHost(ctl_mem));
   }
 
   double call_p50 = 0, launch_p50 = rows[0].s.p50;

@@ -2,8 +2,8 @@
 // Run:   ./kernel_stages [rounds]
 //
 // Where the time of one request/reply through actor_kernel<Echo> goes, from inside the kernel: the same setup as
-// row 3b of the GPU benchmark (one slot, LL inbox and K2H rings, the host pushing a request and spinning on the
-// reply), with the kernel compiled with RK_KERNEL_PROFILE so that slot 0 stamps each host batch: poll issued,
+// row 3b of the GPU benchmark (direct_slot.cuh: one slot, LL inbox and K2H rings, the host pushing a request and
+// spinning on the reply), with the kernel compiled with RK_KERNEL_PROFILE so that slot 0 stamps each host batch: poll issued,
 // batch validated, handlers done, replies written, batch published. Prints medians of each stage, the time
 // between batches (the whole round trip seen from the device) and the host's round trip.
 #define RK_KERNEL_PROFILE 40000
@@ -15,6 +15,7 @@
 
 #include "ringkernel/cuda/actor_kernel.cuh"
 #include "../../../tests/cuda/gpu_actors.hpp"
+#include "../direct_slot.cuh"
 
 #define CK(x)                                                                  \
   do {                                                                         \
@@ -37,58 +38,10 @@ static double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   const int rounds = std::min(argc > 1 ? std::atoi(argv[1]) : 20000, RK_KERNEL_PROFILE - 1);
   const int warm = 1000;
-  const void* kernel = reinterpret_cast<const void*>(&actor_kernel<gpu_test::Echo>);
-  KernelShape shape = KernelShape::make(1, sizeof(gpu_test::Echo), alignof(gpu_test::Echo));
-  CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shape.block_bytes())));
-  const std::uint64_t in_bytes = ring_storage_bytes(RingKind::MpscLl, 1024, 256);
-  const std::uint64_t out_bytes = ring_storage_bytes(RingKind::SpscLl, 1024, 256);
-  void *in_mem = nullptr, *out_mem = nullptr, *ctl_mem = nullptr;
-  CK(cudaHostAlloc(&in_mem, in_bytes, cudaHostAllocMapped));
-  CK(cudaHostAlloc(&out_mem, out_bytes, cudaHostAllocMapped));
-  CK(cudaHostAlloc(&ctl_mem, sizeof(SlotControl), cudaHostAllocMapped));
-  std::memset(ctl_mem, 0, sizeof(SlotControl));
-  RingView in{}, out{};
-  if (ring_init(in_mem, in_bytes, RingKind::MpscLl, 1024, 256, &in) != ErrorCode::Ok ||
-      ring_init(out_mem, out_bytes, RingKind::SpscLl, 1024, 256, &out) != ErrorCode::Ok) {
-    std::printf("ring_init failed\n");
-    return 1;
-  }
-  auto* ctl = static_cast<SlotControl*>(ctl_mem);
-  ctl->limit = UINT64_MAX;
-  ctl->actor_id = 1;
-  gpu_test::Echo proto;
-  void *state = nullptr, *init = nullptr;
-  CK(cudaMalloc(&state, 256));
-  CK(cudaMalloc(&init, 256));
-  CK(cudaMemcpy(init, &proto, sizeof(proto), cudaMemcpyHostToDevice));
-  SlotDescriptor d{};
-  d.control = ctl;
-  d.inbox = in;
-  d.outbox = out;
-  d.state = state;
-  d.init_state = init;
-  SlotDescriptor* dd = nullptr;
-  CK(cudaMalloc(reinterpret_cast<void**>(&dd), sizeof(d)));
-  CK(cudaMemcpy(dd, &d, sizeof(d), cudaMemcpyHostToDevice));
-  cudaStream_t ks;
-  CK(cudaStreamCreateWithFlags(&ks, cudaStreamNonBlocking));
-  SlotControl* ctl_arg = ctl;
-  RingView* no_routes = nullptr;
-  std::uint32_t no_route_count = 0;
-  ClusterRoute* no_croutes = nullptr;
-  void* args[] = {&dd, &ctl_arg, &no_routes, &no_croutes, &no_route_count, &shape};
-  CK(cudaLaunchKernel(kernel, dim3(1), dim3(32), args, shape.block_bytes(), ks));
-  auto command = [&](SlotCommand c) {
-    const std::uint64_t next = ctl->cmd_seq + 1;
-    ringkernel::detail::store_relaxed(&ctl->cmd, static_cast<std::uint32_t>(c));
-    ringkernel::detail::store_release(&ctl->cmd_seq, next);
-    while (ringkernel::detail::load_acquire(&ctl->ack_seq) < next) {
-    }
-  };
-  command(SlotCommand::Load);
-  command(SlotCommand::Activate);
-  MpscProducer prod(in);
-  SpscConsumer cons(out);
+  rk_bench::DirectSlot<gpu_test::Echo> slot;
+  if (!slot.start(gpu_test::Echo{})) return 1;
+  MpscProducer prod(slot.inbox());
+  SpscConsumer cons(slot.k2h());
   std::vector<double> host;
   for (int i = 0; i < rounds + warm; ++i) {
     gpu_test::Ping p{static_cast<std::uint64_t>(i), 1};
@@ -108,8 +61,7 @@ int main(int argc, char** argv) {
     }
     if (i >= warm) host.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
-  command(SlotCommand::Exit);
-  CK(cudaStreamSynchronize(ks));
+  if (!slot.stop()) return 1;
   unsigned rows = 0;
   CK(cudaMemcpyFromSymbol(&rows, rk_profile_rows, sizeof(rows)));
   rows = std::min<unsigned>(rows, RK_KERNEL_PROFILE);

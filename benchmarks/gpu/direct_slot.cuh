@@ -1,0 +1,125 @@
+// One slot of actor_kernel<A> driven without the host runtime: the LL inbox and K2H rings in mapped memory,
+// the control block and descriptor written by hand, Load and Activate acknowledged. Row 3b of gpu_bench.cu and
+// probes/kernel_stages.cu time request -> reply through it; the gap to a runtime call() is host-runtime cost.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "ringkernel/cuda/actor_kernel.cuh"
+
+namespace rk_bench {
+
+template <class A>
+class DirectSlot {
+public:
+  DirectSlot() = default;
+  DirectSlot(const DirectSlot&) = delete;
+  DirectSlot& operator=(const DirectSlot&) = delete;
+  ~DirectSlot() { (void)stop(); }
+
+  // Launches actor_kernel<A> with one slot (actor id 1) holding `proto`, loaded and active; false (after
+  // saying why) on failure.
+  bool start(const A& proto, std::uint32_t capacity = 1024, std::uint32_t slot_size = 256) {
+    using namespace ringkernel;
+    using namespace ringkernel::cuda;
+    const void* kernel = reinterpret_cast<const void*>(&actor_kernel<A>);
+    KernelShape shape = KernelShape::make(1, sizeof(A), alignof(A));
+    const std::uint64_t in_bytes = ring_storage_bytes(RingKind::MpscLl, capacity, slot_size);
+    const std::uint64_t out_bytes = ring_storage_bytes(RingKind::SpscLl, capacity, slot_size);
+    if (!ok(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(shape.block_bytes())), "shared memory size") ||
+        !ok(cudaHostAlloc(&in_mem_, in_bytes, cudaHostAllocMapped), "inbox") ||
+        !ok(cudaHostAlloc(&out_mem_, out_bytes, cudaHostAllocMapped), "K2H ring") ||
+        !ok(cudaHostAlloc(&ctl_mem_, sizeof(SlotControl), cudaHostAllocMapped), "control block")) {
+      return false;
+    }
+    std::memset(ctl_mem_, 0, sizeof(SlotControl));
+    if (ring_init(in_mem_, in_bytes, RingKind::MpscLl, capacity, slot_size, &in_) != ErrorCode::Ok ||
+        ring_init(out_mem_, out_bytes, RingKind::SpscLl, capacity, slot_size, &out_) != ErrorCode::Ok) {
+      std::fprintf(stderr, "direct slot: ring_init failed\n");
+      return false;
+    }
+    ctl_ = static_cast<SlotControl*>(ctl_mem_);
+    ctl_->limit = UINT64_MAX;
+    ctl_->actor_id = 1;
+    // Whole 16-byte vectors: the block copies states with 16-byte loads.
+    const std::size_t bytes = (sizeof(A) + 15) / 16 * 16;
+    if (!ok(cudaMalloc(&state_, bytes), "state") || !ok(cudaMalloc(&init_, bytes), "initial state") ||
+        !ok(cudaMemcpy(init_, &proto, sizeof(A), cudaMemcpyHostToDevice), "initial state copy")) {
+      return false;
+    }
+    SlotDescriptor d{};
+    d.control = ctl_;  // UVA: mapped host pointers are valid device pointers
+    d.inbox = in_;
+    d.outbox = out_;
+    d.state = state_;
+    d.init_state = init_;
+    if (!ok(cudaMalloc(reinterpret_cast<void**>(&desc_), sizeof(d)), "descriptor") ||
+        !ok(cudaMemcpy(desc_, &d, sizeof(d), cudaMemcpyHostToDevice), "descriptor copy") ||
+        !ok(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream")) {
+      return false;
+    }
+    SlotControl* ctl_arg = ctl_;
+    RingView* no_routes = nullptr;
+    ClusterRoute* no_croutes = nullptr;
+    std::uint32_t no_route_count = 0;
+    void* args[] = {&desc_, &ctl_arg, &no_routes, &no_croutes, &no_route_count, &shape};
+    if (!ok(cudaLaunchKernel(kernel, dim3(1), dim3(32), args, shape.block_bytes(), stream_), "launch")) return false;
+    running_ = true;
+    command(SlotCommand::Load);
+    command(SlotCommand::Activate);
+    return true;
+  }
+
+  // The rings, for the caller's producer and consumer.
+  [[nodiscard]] const ringkernel::RingView& inbox() const { return in_; }
+  [[nodiscard]] const ringkernel::RingView& k2h() const { return out_; }
+
+  // Tells the kernel to leave, waits for it and frees everything; false on a CUDA error.
+  bool stop() {
+    bool good = true;
+    if (running_) {
+      command(ringkernel::cuda::SlotCommand::Exit);
+      good = ok(cudaStreamSynchronize(stream_), "kernel");
+      running_ = false;
+    }
+    if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
+    for (void* p : {static_cast<void*>(desc_), state_, init_}) {
+      if (p != nullptr) (void)cudaFree(p);
+    }
+    for (void* p : {in_mem_, out_mem_, ctl_mem_}) {
+      if (p != nullptr) (void)cudaFreeHost(p);
+    }
+    stream_ = nullptr;
+    desc_ = nullptr;
+    state_ = init_ = in_mem_ = out_mem_ = ctl_mem_ = nullptr;
+    return good;
+  }
+
+private:
+  static bool ok(cudaError_t e, const char* what) {
+    if (e == cudaSuccess) return true;
+    std::fprintf(stderr, "direct slot: %s: %s\n", what, cudaGetErrorString(e));
+    return false;
+  }
+  // Publishes a slot command and waits for the block's acknowledgement.
+  void command(ringkernel::cuda::SlotCommand c) {
+    const std::uint64_t next = ctl_->cmd_seq + 1;
+    ringkernel::detail::store_relaxed(&ctl_->cmd, static_cast<std::uint32_t>(c));
+    ringkernel::detail::store_release(&ctl_->cmd_seq, next);
+    while (ringkernel::detail::load_acquire(&ctl_->ack_seq) < next) {
+    }
+  }
+
+  void *in_mem_ = nullptr, *out_mem_ = nullptr, *ctl_mem_ = nullptr, *state_ = nullptr, *init_ = nullptr;
+  ringkernel::RingView in_{}, out_{};
+  ringkernel::cuda::SlotControl* ctl_ = nullptr;
+  ringkernel::cuda::SlotDescriptor* desc_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  bool running_ = false;
+};
+
+} // namespace rk_bench
