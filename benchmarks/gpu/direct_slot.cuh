@@ -69,14 +69,26 @@ public:
     void* args[] = {&desc_, &ctl_arg, &no_routes, &no_croutes, &no_route_count, &shape};
     if (!ok(cudaLaunchKernel(kernel, dim3(1), dim3(32), args, shape.block_bytes(), stream_), "launch")) return false;
     running_ = true;
+    k2h_ = SpscConsumer(out_);
     command(SlotCommand::Load);
     command(SlotCommand::Activate);
     return true;
   }
 
-  // The rings, for the caller's producer and consumer.
-  [[nodiscard]] const ringkernel::RingView& inbox() const { return in_; }
-  [[nodiscard]] const ringkernel::RingView& k2h() const { return out_; }
+  // Sends `req` to the actor as the host would and spins until its reply lands in `reply`; false when the
+  // inbox is full or the reply has another size.
+  template <class Req, class Rep>
+  bool request(const Req& req, Rep& reply) {
+    using namespace ringkernel;
+    if (MpscProducer(in_).try_push(make_header<Req>(kHostActor, 1), &req) != ErrorCode::Ok) return false;
+    bool fits = false;
+    while (k2h_.pop_batch(1, [&](const MessageHeader& h, const std::byte* payload) {
+             fits = h.payload_len == sizeof(Rep);
+             if (fits) std::memcpy(&reply, payload, sizeof(Rep));
+           }) == 0) {
+    }
+    return fits;
+  }
 
   // Tells the kernel to leave, waits for it and frees everything; false on a CUDA error.
   bool stop() {
@@ -116,6 +128,7 @@ private:
 
   void *in_mem_ = nullptr, *out_mem_ = nullptr, *ctl_mem_ = nullptr, *state_ = nullptr, *init_ = nullptr;
   ringkernel::RingView in_{}, out_{};
+  ringkernel::SpscConsumer k2h_{ringkernel::RingView{}};
   ringkernel::cuda::SlotControl* ctl_ = nullptr;
   ringkernel::cuda::SlotDescriptor* desc_ = nullptr;
   cudaStream_t stream_ = nullptr;

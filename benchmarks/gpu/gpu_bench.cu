@@ -238,23 +238,13 @@ int main(int argc, char** argv) {
   {
     rk_bench::DirectSlot<gpu_test::Echo> slot;
     if (!slot.start(gpu_test::Echo{})) return 1;
-    MpscProducer prod(slot.inbox());
-    SpscConsumer cons(slot.k2h());
     std::vector<double> v;
     for (int i = 0; i < iters + warm; ++i) {
-      gpu_test::Ping p{static_cast<std::uint64_t>(i), 1};
-      MessageHeader h = make_header<gpu_test::Ping>(0, 1);
+      gpu_test::Pong r{};
       auto t0 = clk::now();
-      if (prod.try_push(h, &p) != ErrorCode::Ok) return 1;
-      std::uint64_t got = ~0ull;
-      while (cons.pop_batch(1, [&](const MessageHeader&, const std::byte* pl) {
-               gpu_test::Pong r;
-               std::memcpy(&r, pl, sizeof(r));
-               got = r.seq;
-             }) == 0) {
-      }
+      const bool answered = slot.request(gpu_test::Ping{static_cast<std::uint64_t>(i), 1}, r);
       if (i >= warm) v.push_back(us_since(t0));
-      if (got != static_cast<std::uint64_t>(i)) {
+      if (!answered || r.seq != static_cast<std::uint64_t>(i)) {
         std::fprintf(stderr, "direct kernel: wrong reply\n");
         return 1;
       }
