@@ -229,7 +229,9 @@ RK_HOST_DEVICE constexpr std::uint32_t ll_words(std::uint32_t bytes) noexcept { 
 
 namespace detail {
 // Writes `bytes` of `src` as LL words starting at word `first` of `slot`, each with one 8-byte store (the unit
-// a reader is guaranteed to see whole); the unused tail of the last pair is zero.
+// a reader is guaranteed to see whole); the unused tail of the last pair is zero. Release stores (plain moves on
+// x86): a reader that acquires a word sees what the writer stored before it. The CUDA kernel writes its LL
+// replies with its own vector stores.
 RK_HOST_DEVICE inline void ll_put(std::byte* slot, std::uint32_t first, std::uint32_t flag, const void* src,
                                   std::uint32_t bytes, MemoryScope scope) noexcept {
   auto* w = reinterpret_cast<std::uint64_t*>(slot) + first;
@@ -239,7 +241,7 @@ RK_HOST_DEVICE inline void ll_put(std::byte* slot, std::uint32_t first, std::uin
     std::uint32_t d = 0;
     const std::uint32_t at = i * 4u;
     if (at < bytes) std::memcpy(&d, s + at, bytes - at < 4u ? bytes - at : 4u);
-    store_relaxed(w + i, std::uint64_t{d} | std::uint64_t{flag} << 32, scope);
+    store_release(w + i, std::uint64_t{d} | std::uint64_t{flag} << 32, scope);
   }
 }
 } // namespace detail
@@ -250,7 +252,6 @@ RK_HOST_DEVICE inline void ll_write_message(const RingView& r, std::uint64_t pos
                                             const void* payload) noexcept {
   const std::uint32_t flag = ll_flag(r, position);
   std::byte* slot = r.slot(position);
-  detail::fence_release(r.scope);
   detail::ll_put(slot, 0, flag, &header, sizeof(MessageHeader), r.scope);
   if (header.payload_len != 0 && payload != nullptr) {
     detail::ll_put(slot, ll_words(sizeof(MessageHeader)), flag, payload, header.payload_len, r.scope);
@@ -265,7 +266,7 @@ RK_HOST_DEVICE inline bool ll_read_message(const RingView& r, std::uint64_t posi
   const auto* w = reinterpret_cast<const std::uint64_t*>(r.slot(position));
   auto get = [&](std::uint32_t first, std::uint32_t words, std::byte* dst) {
     for (std::uint32_t i = 0; i < words; ++i) {
-      const std::uint64_t v = detail::load_relaxed(w + first + i, r.scope);
+      const std::uint64_t v = detail::load_acquire(w + first + i, r.scope);
       if (static_cast<std::uint32_t>(v >> 32) != flag) return false;
       const auto d = static_cast<std::uint32_t>(v);
       std::memcpy(dst + std::size_t{i} * 4u, &d, 4);
@@ -278,9 +279,7 @@ RK_HOST_DEVICE inline bool ll_read_message(const RingView& r, std::uint64_t posi
   std::memcpy(&len, out + offsetof(MessageHeader, payload_len), sizeof(len));
   if (len > r.max_payload()) return false;
   // The last pair may hold up to 4 bytes past the payload; the slot has room for them (multiple of 64).
-  if (!get(kHeaderWords, ll_words(len), out + sizeof(MessageHeader))) return false;
-  detail::fence_acquire(r.scope);  // what the writer stored before the message is visible after it
-  return true;
+  return get(kHeaderWords, ll_words(len), out + sizeof(MessageHeader));
 }
 
 namespace detail {
