@@ -12,8 +12,8 @@
 /// in one pass. That saves a reader on the far side of PCIe the dependent second round trip (flag, then
 /// payload) and a GPU writer the system fence before publishing. The cost is twice the bytes per slot. The
 /// endpoint classes below read and write LL slots on the host (consumers decode into a buffer); the CUDA
-/// kernel reads and writes them warp-wide itself. `head` is only informative there (producers need not
-/// publish it before the slots are readable); `tail` still bounds producers.
+/// kernel reads and writes them warp-wide itself. Readers never look at `head` (MPSC producers still claim
+/// positions with it; an SPSC producer stores it only to inform); `tail` still bounds producers.
 ///
 /// Indices are free-running 64-bit counters (slot = index & mask), so "full" is `head - tail == capacity`
 /// and never ambiguous. SPSC: the producer publishes `head` with one release store per batch. MPSC:
@@ -229,7 +229,8 @@ RK_HOST_DEVICE constexpr std::uint32_t ll_words(std::uint32_t bytes) noexcept { 
 
 namespace detail {
 // Writes `bytes` of `src` as LL words starting at word `first` of `slot`, each with one 8-byte store (the unit
-// a reader is guaranteed to see whole); the unused tail of the last pair is zero. Release stores (plain moves on
+// a reader is guaranteed to see whole); the unused tail of the last pair is zero, and so is everything when
+// `src` is null (a header that claims a payload it was not given still completes). Release stores (plain moves on
 // x86): a reader that acquires a word sees what the writer stored before it. The CUDA kernel writes its LL
 // replies with its own vector stores.
 RK_HOST_DEVICE inline void ll_put(std::byte* slot, std::uint32_t first, std::uint32_t flag, const void* src,
@@ -240,7 +241,7 @@ RK_HOST_DEVICE inline void ll_put(std::byte* slot, std::uint32_t first, std::uin
   for (std::uint32_t i = 0; i < n; ++i) {
     std::uint32_t d = 0;
     const std::uint32_t at = i * 4u;
-    if (at < bytes) std::memcpy(&d, s + at, bytes - at < 4u ? bytes - at : 4u);
+    if (s != nullptr && at < bytes) std::memcpy(&d, s + at, bytes - at < 4u ? bytes - at : 4u);
     store_release(w + i, std::uint64_t{d} | std::uint64_t{flag} << 32, scope);
   }
 }
@@ -253,7 +254,7 @@ RK_HOST_DEVICE inline void ll_write_message(const RingView& r, std::uint64_t pos
   const std::uint32_t flag = ll_flag(r, position);
   std::byte* slot = r.slot(position);
   detail::ll_put(slot, 0, flag, &header, sizeof(MessageHeader), r.scope);
-  if (header.payload_len != 0 && payload != nullptr) {
+  if (header.payload_len != 0) {
     detail::ll_put(slot, ll_words(sizeof(MessageHeader)), flag, payload, header.payload_len, r.scope);
   }
 }
@@ -388,6 +389,8 @@ public:
         write(head_ + done, *reinterpret_cast<const MessageHeader*>(buf.data()), buf.data() + sizeof(MessageHeader));
         ++done;
       }
+#else
+      __trap();  // LL rings are read and written on the device by the CUDA kernel, not by these classes
 #endif
     }
     if (done != 0) {
@@ -441,6 +444,8 @@ public:
       while (done < max && ll_read_message(ring_, tail_ + done, buf.data()) && detail::visit_slot(visit, buf.data())) {
         ++done;
       }
+#else
+      __trap();  // LL rings are read and written on the device by the CUDA kernel, not by these classes
 #endif
     }
     if (done != 0) {
@@ -520,6 +525,8 @@ public:
         ll_write_message(ring_, pos + i, *reinterpret_cast<const MessageHeader*>(buf.data()),
                          buf.data() + sizeof(MessageHeader));
       }
+#else
+      __trap();  // LL rings are read and written on the device by the CUDA kernel, not by these classes
 #endif
       return k;
     }
@@ -573,7 +580,7 @@ public:
       detail::LlBuffer buf(ring_.slot_size);
       return ll_read_message(ring_, tail_, buf.data());
 #else
-      return false;
+      __trap();  // LL rings are read and written on the device by the CUDA kernel, not by these classes
 #endif
     }
     return detail::load_acquire(&ring_.seq[tail_ & ring_.mask], ring_.scope) == tail_ + 1;
@@ -589,6 +596,8 @@ public:
 #if !RK_DEVICE_COMPILE
       detail::LlBuffer buf(ring_.slot_size);
       while (k < max && ll_read_message(ring_, tail_ + k, buf.data()) && detail::visit_slot(visit, buf.data())) ++k;
+#else
+      __trap();  // LL rings are read and written on the device by the CUDA kernel, not by these classes
 #endif
     } else {
       while (k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask], ring_.scope) == tail_ + k + 1 &&

@@ -408,6 +408,7 @@ void RuntimeState::apply_commands(ActorCell& c) {
       cmd = std::move(c.commands.front());
       c.commands.pop_front();
       c.applying = cmd.cmd;
+      c.applying_barrier = cmd.barrier;
       c.pending_commands.fetch_sub(1);
       c.next_barrier.store(c.commands.empty() ? UINT64_MAX
                                               : (c.commands.front().urgent ? 0 : c.commands.front().barrier));
@@ -426,9 +427,13 @@ void RuntimeState::update_device_limit(ActorCell& c) const {
   // A device consumes its inbox on its own; it must stop exactly where the first queued stop-type command
   // was issued so that the command is ordered with the messages around it.
   std::uint64_t limit = UINT64_MAX;
+  const auto stops = [](Command cmd) { return cmd != Command::Start && cmd != Command::Activate; };
   for (const auto& q : c.commands) {
-    if (q.cmd != Command::Start && q.cmd != Command::Activate) limit = std::min(limit, q.barrier);
+    if (stops(q.cmd)) limit = std::min(limit, q.barrier);
   }
+  // The command being applied is off the queue but not yet acknowledged by the device: a command issued
+  // meanwhile must not lift its limit.
+  if (c.applying && stops(*c.applying)) limit = std::min(limit, c.applying_barrier);
   exec->set_limit(c, limit);
   // After the limit: a sender that sees this flag stamps its message, and a device that reads such a message
   // then reads this limit (or a later one).
@@ -820,11 +825,16 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
                       ctx);
   }
 
-  if (dest->device_limited.load(std::memory_order_acquire)) h.flags |= msg_flags::kAfterCommand;
   MpscProducer producer(dest->inbox.view());
+  // Every attempt (a blocked sender retries for a while) stamps the message if a lifecycle command has set a
+  // device ordering limit by then; see msg_flags::kAfterCommand.
+  const auto try_push = [&] {
+    if (dest->device_limited.load(std::memory_order_acquire)) h.flags |= msg_flags::kAfterCommand;
+    return producer.try_push(h, bytes);
+  };
   const std::uint64_t high = dest->gauge.high();
   auto below_high = [&] { return dest->inbox.view().size_approx() < high; };
-  ErrorCode rc = below_high() ? producer.try_push(h, bytes) : ErrorCode::QueueFull;
+  ErrorCode rc = below_high() ? try_push() : ErrorCode::QueueFull;
   if (rc == ErrorCode::QueueFull) {
     const auto& bp = dest->opts.backpressure;
     OverflowPolicy policy = bp.policy;
@@ -842,7 +852,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
             dest->rejected.fetch_add(1, std::memory_order_relaxed);
             return make_error(ErrorCode::ActorTerminated, "actor terminated while the sender was blocked", ctx);
           }
-          if (dest->inbox.view().size_approx() <= low) rc = producer.try_push(h, bytes);
+          if (dest->inbox.view().size_approx() <= low) rc = try_push();
           if (rc != ErrorCode::QueueFull) break;
           if (std::chrono::steady_clock::now() >= deadline) break;
           if (++spins < 64) std::this_thread::yield();
@@ -866,7 +876,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
             });
             dest->consumer_mu.unlock();
           }
-          rc = producer.try_push(h, bytes);
+          rc = try_push();
           if (rc != ErrorCode::QueueFull) break;
           if (from != nullptr ? attempt >= 3 : std::chrono::steady_clock::now() >= deadline) break;
           // finish() waits for in-flight senders while it holds the consumer side: never keep it waiting.
@@ -1403,7 +1413,8 @@ Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
     }
   } while (std::chrono::steady_clock::now() < spin_until);
   cell.direct_pollers.fetch_sub(1, std::memory_order_relaxed);
-  rt_->exec->schedule(cell);  // the executor's delivery takes over: wake it (sends skip that while we poll)
+  // The executor's delivery takes over: wake it (a device executor's send skips that while we poll).
+  if (!rt_->exec->hosts_handlers()) rt_->exec->schedule(cell);
   cell.out_waiters.fetch_add(1);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::optional<Envelope> got;
@@ -1488,8 +1499,8 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   }
   if (target != nullptr) {
     target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
-    // The executor's delivery takes over: wake it (a send skips that while its caller polls).
-    if (!pc->done.load(std::memory_order_acquire)) rt.exec->schedule(*target);
+    // The executor's delivery takes over: wake it (a device executor's send skips that while its caller polls).
+    if (!pc->done.load(std::memory_order_acquire) && !rt.exec->hosts_handlers()) rt.exec->schedule(*target);
   }
   if (!pc->done.load(std::memory_order_acquire)) {
     std::unique_lock lk(pc->mu);

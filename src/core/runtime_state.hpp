@@ -139,6 +139,7 @@ struct ActorCell {
   std::mutex ctl_mu;
   std::deque<PendingCommand> commands;
   std::optional<Command> applying;  // taken off `commands` by apply_commands and not yet applied (under ctl_mu)
+  std::uint64_t applying_barrier = 0;  // its barrier: the device limit holds until it is applied (under ctl_mu)
   std::atomic<std::uint32_t> pending_commands{0};
   std::atomic<std::uint64_t> next_barrier{UINT64_MAX};
   // A device ordering limit is set (a stop-type command is queued): sends stamp msg_flags::kAfterCommand.

@@ -825,7 +825,7 @@ TEST(LlRingTest, AMessageIsReadOnlyOnceEveryWordOfItIsWritten) {
     EXPECT_FALSE(c.ready()) << written << " of " << words << " words";
     EXPECT_EQ(c.pop_batch(1, [](const rk::MessageHeader&, const std::byte*) { ADD_FAILURE(); }), 0u);
   }
-  // The words arrive out of order too: only the last one completes the message.
+  // Only the last word completes the message.
   write_ll_words(v, 0, h, &value, words - 1, 1);
   ASSERT_TRUE(c.ready());
   EXPECT_EQ(c.pop_batch(1, [&](const rk::MessageHeader& got, const std::byte* p) {
@@ -856,11 +856,18 @@ TEST(LlRingTest, WordsOfThePreviousLapAreNotMistakenForNewOnes) {
 }
 
 TEST(LlRingTest, InitClearsMemoryThatHeldAnotherRing) {
-  // Memory full of odd-looking flags (a previous LL ring in the same pool memory) must not read as messages.
+  // Memory that held another LL ring of the same geometry: every word carries lap 0's flag, so without clearing
+  // each slot would read as a complete header-only message.
   const std::uint64_t bytes = rk::ring_storage_bytes(RingKind::MpscLl, 4, 128);
   ASSERT_EQ(bytes, 384u + 4 * 128 * 2);
   AlignedBuffer buf(bytes);
-  std::memset(buf.data, 0xFF, bytes);
+  auto* words = reinterpret_cast<std::uint64_t*>(buf.data);
+  for (std::size_t i = 0; i < bytes / 8; ++i) words[i] = std::uint64_t{1} << 32;  // flag 1, data 0
+  {
+    rk::RingView stale = rk::ring_layout(buf.data, RingKind::MpscLl, 4, 128);
+    std::vector<std::byte> out(128);
+    ASSERT_TRUE(rk::ll_read_message(stale, 0, out.data())) << "the stale image must look like a message";
+  }
   rk::RingView v;
   ASSERT_EQ(rk::ring_init(buf.data, bytes, RingKind::MpscLl, 4, 128, &v), ErrorCode::Ok);
   EXPECT_EQ(v.ll, 1);
@@ -915,9 +922,30 @@ TEST(LlRingTest, PeekIntoDecodesAsManyAsTheBufferHolds) {
 TEST(LlRingTest, AHeaderClaimingMoreThanTheSlotReadsAsIncomplete) {
   auto ring = rk::OwnedRing::create(RingKind::MpscLl, 2, 128).value();
   const rk::RingView& v = ring.view();
+  // Every word of both slots carries position 0's flag (lap 0), so only the length check can refuse a header
+  // whose payload would run into the next slot.
+  auto* w = reinterpret_cast<std::uint64_t*>(v.slot(0));
+  for (std::uint32_t i = 0; i < 2 * 2 * 128 / 8; ++i) w[i] = std::uint64_t{rk::ll_flag(v, 0)} << 32;
   rk::MessageHeader h = header_for(1, 0);
   h.payload_len = 65;  // max payload of a 128-byte slot is 64
   v.control->head = 1;
   write_ll_words(v, 0, h, nullptr, 0, rk::ll_words(sizeof h));
   EXPECT_FALSE(rk::MpscConsumer(v).ready());
+  h.payload_len = 64;  // the same words with a length that fits: complete
+  write_ll_words(v, 0, h, nullptr, 0, rk::ll_words(sizeof h));
+  EXPECT_TRUE(rk::MpscConsumer(v).ready());
+}
+
+TEST(LlRingTest, AHeaderWithoutItsPayloadStillCompletesWithZeros) {
+  // A producer given a length but no payload bytes (e.g. a restored envelope) writes zero words: the message
+  // completes instead of blocking the ring forever.
+  auto ring = rk::OwnedRing::create(RingKind::MpscLl, 2, 128).value();
+  rk::MpscProducer p(ring.view());
+  rk::MpscConsumer c(ring.view());
+  ASSERT_EQ(p.try_push(header_for(3, 24), nullptr), ErrorCode::Ok);
+  EXPECT_EQ(c.pop_batch(1, [](const rk::MessageHeader& h, const std::byte* payload) {
+              EXPECT_EQ(h.payload_len, 24);
+              for (int i = 0; i < 24; ++i) EXPECT_EQ(payload[i], std::byte{0});
+            }),
+            1u);
 }

@@ -474,6 +474,16 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     rd::store_relaxed(&ctl->k2h_counted, k2h.next_position());
   };
   std::uint64_t last_batch = 0;  // device time of the last batch (lane 0)
+  // What a poll that handles nothing does (lane 0): counters once the block has been idle a while, and the
+  // heartbeat at most once per ms (a PCIe write).
+  auto idle_chores = [&] {
+    const std::uint64_t now = globaltimer_ns();
+    if (dirty && now - last_batch > detail::kCounterIdleNs) publish_counters(now);
+    if (now - last_heartbeat > 1'000'000u) {
+      rd::store_relaxed(&ctl->heartbeat, now);
+      last_heartbeat = now;
+    }
+  };
 
   // The cluster inbox is built once, before any sender can know it: it is never reset while the kernel runs,
   // because a sender that read the route of a slot's previous actor may still be writing into it (messages
@@ -554,7 +564,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         if (lane == 0) {
           // The last counters (published lazily while running), released by the acknowledgement.
           flush_counters(globaltimer_ns());
-          rd::store_relaxed(&ctl->k2h_counted, k2h.next_position());
+          rd::store_release(&ctl->k2h_counted, k2h.next_position());  // after the counters, for metrics()
           rd::store_release(&ctl->ack_seq, seq);
         }
         // Blocks of a cluster leave together: another block may still write into this one's shared memory
@@ -713,7 +723,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         }
         k2h.publish();
         flush_counters(globaltimer_ns());
-        rd::store_relaxed(&ctl->k2h_counted, k2h.next_position());  // released by the acknowledgement below
+        rd::store_release(&ctl->k2h_counted, k2h.next_position());  // after the counters, for metrics()
         rd::store_relaxed(&ctl->state, state);
       }
       if constexpr (detail::kStateInShared<A>) {
@@ -785,14 +795,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       if (k2k_recent != 0) --k2k_recent;
       if (!poll_host) continue;  // the host side was not polled: do that before calling it idle
       hwant = 1;                 // an idle poll reads one slot
-      if (lane == 0) {
-        const std::uint64_t now = globaltimer_ns();
-        if (dirty && now - last_batch > detail::kCounterIdleNs) publish_counters(now);
-        if (now - last_heartbeat > 1'000'000u) {  // at most one heartbeat write per ms over PCIe
-          rd::store_relaxed(&ctl->heartbeat, now);
-          last_heartbeat = now;
-        }
-      }
+      if (lane == 0) idle_chores();
       dirty = __shfl_sync(~0u, dirty, 0);
       detail::idle_wait(backoff, max_sleep, sleep_ns);
       continue;
@@ -956,6 +959,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     tail = __shfl_sync(~0u, tail, 0);
     ktail = __shfl_sync(~0u, ktail, 0);
     ctail = __shfl_sync(~0u, ctail, 0);
+    if (n == 0 && lane == 0) idle_chores();  // held at the ordering limit: idle until the command comes
     state = __shfl_sync(~0u, state, 0);
     dirty = __shfl_sync(~0u, dirty, 0);
     if (n == 0) detail::idle_wait(backoff, max_sleep, sleep_ns);
