@@ -394,6 +394,14 @@ public:
                                                                : ""),
                         "cuda");
     }
+    if (cell.opts.backpressure.policy == OverflowPolicy::DropOldest) {
+      // Evicting needs the consumer side of the mailbox, which the actor's block holds on the GPU: a host
+      // evictor would move the inbox tail under the kernel.
+      return make_error(ErrorCode::InvalidArgument,
+                        "OverflowPolicy::DropOldest is not available for CUDA actors (their mailbox is consumed on "
+                        "the GPU); use Block, Reject or DropToDeadLetter",
+                        "cuda");
+    }
     auto g = group_for(entry);
     if (!g) return g.error();
     Group& group = **g;

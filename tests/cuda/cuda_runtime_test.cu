@@ -152,6 +152,19 @@ TEST_P(Cuda, SendManyKeepsOrderWithoutLossOrDuplicates) {
   expect_send_many_round_trip(rt, "echo", o, 10000);
 }
 
+TEST_P(Cuda, DropOldestIsRefusedWithAClearError) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt();
+  LaunchOptions o;
+  o.backpressure.policy = OverflowPolicy::DropOldest;
+  auto echo = rt.launch<Echo>("echo", o);
+  ASSERT_FALSE(echo.ok());
+  EXPECT_EQ(echo.error().code(), ErrorCode::InvalidArgument);
+  EXPECT_NE(echo.error().describe().find("DropOldest"), std::string::npos) << echo.error().describe();
+  o.backpressure.policy = OverflowPolicy::DropToDeadLetter;  // the others work
+  EXPECT_TRUE(rt.launch<Echo>("echo", o).ok());
+}
+
 // The block reads its LL inbox 32 vectors (of 8 message bytes) per load and steps slot by slot: slot sizes
 // that are not powers of two put slot boundaries inside a load's lanes.
 TEST_P(Cuda, SlotSizesThatAreNotPowersOfTwoRoundTrip) {
