@@ -1413,8 +1413,7 @@ Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
     }
   } while (std::chrono::steady_clock::now() < spin_until);
   cell.direct_pollers.fetch_sub(1, std::memory_order_relaxed);
-  // The executor's delivery takes over: wake it (a device executor's send skips that while we poll).
-  if (!rt_->exec->hosts_handlers()) rt_->exec->schedule(cell);
+  rt_->exec->poller_left(cell);  // the executor's delivery takes over
   cell.out_waiters.fetch_add(1);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::optional<Envelope> got;
@@ -1499,8 +1498,7 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   }
   if (target != nullptr) {
     target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
-    // The executor's delivery takes over: wake it (a device executor's send skips that while its caller polls).
-    if (!pc->done.load(std::memory_order_acquire) && !rt.exec->hosts_handlers()) rt.exec->schedule(*target);
+    if (!pc->done.load(std::memory_order_acquire)) rt.exec->poller_left(*target);  // its delivery takes over
   }
   if (!pc->done.load(std::memory_order_acquire)) {
     std::unique_lock lk(pc->mu);

@@ -45,6 +45,8 @@ public:
   [[nodiscard]] virtual RingAllocator inbox_allocator() { return {}; }
   /// Ring kind of mailboxes: the CUDA executor's are LL rings, which its kernels read in one PCIe round trip.
   [[nodiscard]] virtual RingKind inbox_kind() const { return RingKind::Mpsc; }
+  /// A caller that polled `cell`'s device->host traffic itself (call/receive) stops and will wait instead.
+  virtual void poller_left(ActorCell& /*cell*/) {}
   /// Validates and reserves device resources for a new cell before it becomes visible.
   virtual Status prepare(ActorCell& /*cell*/) { return {}; }
   /// Applies a lifecycle step on the device: copies `host_state` into the slot (Load), or activates,

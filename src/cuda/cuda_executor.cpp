@@ -365,9 +365,15 @@ public:
       due_.push_back(&cell);
     } else if (cell.direct_pollers.load(std::memory_order_relaxed) != 0) {
       // A caller spinning on this actor consumes its device->host traffic itself: waking the pump (a futex
-      // call, microseconds) would only slow that caller down. A caller that stops spinning schedules again.
+      // call, microseconds) would only slow that caller down. poller_left wakes it when the caller stops.
       return;
     }
+    wake();
+  }
+
+  void poller_left(ActorCell& /*cell*/) override { wake(); }
+
+  void wake() {
     wake_.store(true, std::memory_order_release);
     if (sleeping_.load(std::memory_order_acquire)) cv_.notify_one();
   }
