@@ -3,6 +3,8 @@
 # Debian test packages (the lent GPU machines): GoogleTest is built from a source tree given in
 # RK_GTEST_SRC (default .device/googletest, a copy of Debian's /usr/src/googletest).
 #   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu] [probes]
+# Sanitizer steps: RK_SANITIZER_TIMEOUT (s), RK_SANITIZER_FILTER (gtest filter), RK_SANITIZER_TWO=0 skips the
+# separate two-runtime run (which hangs under compute-sanitizer).
 # codegen: the IR code generation's NVRTC test (every parity kernel's CUDA C++ compiled with NVRTC, run on the
 # GPU and compared with the interpreter), built directly with g++ since the GPU machines lack rapidcheck.
 set -uo pipefail

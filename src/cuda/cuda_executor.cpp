@@ -207,11 +207,15 @@ struct DeviceCell {
   bool failure_reported = false;
   bool loaded = false;  // its K2K inbox exists (built by the block on the first Load)
   bool released = false;  // the slot was given back (under consume_mu): its control block is another actor's
-  // LL replies decoded for delivery (under consume_mu): up to 256 per batch, at most 64 KiB.
-  std::vector<std::byte> decoded;
+  // LL replies decoded for delivery (under consume_mu): up to 256 per batch, at most 64 KiB; not cleared (it is
+  // allocated while an actor is created, and every byte read was decoded first).
+  std::size_t decoded_bytes;
+  std::unique_ptr<std::byte[]> decoded;
   DeviceCell(OwnedRing ring)
       : k2h(std::move(ring)), consumer(k2h.view()),
-        decoded(std::size_t{k2h.view().slot_size} * std::clamp<std::uint32_t>(65536u / k2h.view().slot_size, 1u, 256u)) {}
+        decoded_bytes(std::size_t{k2h.view().slot_size} *
+                      std::clamp<std::uint32_t>(65536u / k2h.view().slot_size, 1u, 256u)),
+        decoded(std::make_unique_for_overwrite<std::byte[]>(decoded_bytes)) {}
 };
 
 struct Group {
@@ -892,7 +896,7 @@ private:
   // freed after delivery.
   std::uint32_t drain_k2h(ActorCell& cell, DeviceCell& dc) {
     const std::byte* slots[256];
-    const std::uint32_t n = dc.consumer.peek_into(256, dc.decoded.data(), dc.decoded.size(), slots);
+    const std::uint32_t n = dc.consumer.peek_into(256, dc.decoded.get(), dc.decoded_bytes, slots);
     if (n == 0) return 0;
     rt_.deliver_many_to_host(cell, slots, n);
     dc.consumer.consume(n);

@@ -107,7 +107,8 @@ struct DeviceActorEntry {
 /// Registers a device actor type with the CUDA backend (defined in the cuda component).
 bool register_device_actor_entry(const DeviceActorEntry& entry);
 
-/// Publish flags a slot polls per row (one per lane); a batch is several rows while messages keep coming.
+/// Slots a staging area holds at the largest slot size: a K2K batch takes up to one per lane of the warp (host
+/// batches, read as LL words, are smaller: see actor_kernel.cuh, kLlLoads).
 inline constexpr std::uint32_t kWarpBatch = 32;
 /// Actor states up to this size (and alignment up to 16) are kept in shared memory while the actor runs.
 inline constexpr std::size_t kSharedStateMax = 4096;
@@ -137,7 +138,7 @@ constexpr bool state_in_shared(std::size_t size, std::size_t align) {
 /// How the shared memory of one actor slot (a warp) is laid out; a block hosting W slots holds W of these
 /// back to back. Chosen by the host per actor type, passed to the kernel by value.
 struct KernelShape {
-  std::uint32_t staging_bytes = 0;   ///< Inbox slots staged per batch (a multiple of 32 slots).
+  std::uint32_t staging_bytes = 0;   ///< Shared memory a batch of inbox slots is staged in (32 of the largest).
   std::uint32_t reply_bytes = 0;     ///< Shared-memory images of a batch's host replies.
   std::uint32_t reply_slots = 0;     ///< Most buffered replies per batch.
   std::uint32_t state_bytes = 0;     ///< Shared-memory copy of a small state (0 when it stays in device memory).
@@ -156,8 +157,8 @@ struct KernelShape {
   /// Dynamic shared memory of one block.
   [[nodiscard]] constexpr std::uint32_t block_bytes() const { return slot_bytes() * warps_per_block; }
   /// The shape for `warps` slots per block and a state of `state_size` bytes aligned to `state_align`: a
-  /// block-sized slot stages up to 8 rows of 32 x 1 KiB slots; warp-sized slots stage one row of 32 x 256 B
-  /// so that up to eight fit one block's shared memory.
+  /// block-sized slot stages 32 slots of up to 1 KiB; warp-sized slots stage 32 of up to 256 B so that up to
+  /// eight fit one block's shared memory.
   static constexpr KernelShape make(std::uint32_t warps, std::size_t state_size, std::size_t state_align,
                                     std::uint32_t cluster = 1) {
     KernelShape k;
