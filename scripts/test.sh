@@ -77,9 +77,11 @@ if want coverage; then
   cmake --build --preset coverage -j"$jobs"
   find build/coverage -name '*.gcda' -delete
   ctest --preset coverage -j"$jobs"
+  # A thread still running while a test process writes its counters at exit can leave a branch count of -1,
+  # which gcovr 5.2 cannot parse; such lines are skipped (and reported) instead of failing the line gate.
   gcovr --root "$root" --object-directory "$root/build/coverage" \
     --filter "$root/src/core/" --filter "$root/include/ringkernel/" \
-    --exclude-unreachable-branches --exclude-throw-branches \
+    --exclude-unreachable-branches --exclude-throw-branches --gcov-ignore-parse-errors \
     --txt - --print-summary --fail-under-line "$coverage_min_lines" \
     "$root/build/coverage"
   done_stage
