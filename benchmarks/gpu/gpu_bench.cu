@@ -178,6 +178,13 @@ int main(int argc, char** argv) {
               prop.multiProcessorCount, driver, runtime);
   const int warm = iters / 10;
   std::vector<Row> rows;
+  // Progress on stderr as each row completes (stdout is buffered when piped): shows where a run stops.
+  const auto bench_start = clk::now();
+  auto add_row = [&](Row r) {
+    std::fprintf(stderr, "[%6.1f s] %s: p50 %.3f %s\n", std::chrono::duration<double>(clk::now() - bench_start).count(),
+                 r.name.c_str(), r.s.p50, r.unit.c_str());
+    rows.push_back(std::move(r));
+  };
 
   // 1. Launch + sync.
   {
@@ -190,7 +197,7 @@ int main(int argc, char** argv) {
       CK(cudaStreamSynchronize(s));
       if (i >= warm) v.push_back(us_since(t0));
     }
-    rows.push_back({"1. empty kernel cudaLaunchKernel + sync", summarize(v), "us", "baseline"});
+    add_row({"1. empty kernel cudaLaunchKernel + sync", summarize(v), "us", "baseline"});
     // 2. Graph launch + sync.
     cudaGraph_t g;
     cudaGraphExec_t ge;
@@ -205,7 +212,7 @@ int main(int argc, char** argv) {
       CK(cudaStreamSynchronize(s));
       if (i >= warm) v.push_back(us_since(t0));
     }
-    rows.push_back({"2. CUDA graph launch + sync", summarize(v), "us", "baseline"});
+    add_row({"2. CUDA graph launch + sync", summarize(v), "us", "baseline"});
     CK(cudaGraphExecDestroy(ge));
     CK(cudaGraphDestroy(g));
     // 3. Raw mapped ping-pong.
@@ -229,7 +236,7 @@ int main(int argc, char** argv) {
     CK(cudaStreamSynchronize(s));
     CK(cudaFreeHost(mem));
     CK(cudaStreamDestroy(s));
-    rows.push_back({"3. raw mapped-memory ping-pong (spinning kernel)", summarize(v), "us", "floor"});
+    add_row({"3. raw mapped-memory ping-pong (spinning kernel)", summarize(v), "us", "floor"});
   }
 
   // 3b. The actor kernel itself, driven without the host runtime: the same actor_kernel<Echo>, inbox and K2H
@@ -250,7 +257,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!slot.stop()) return 1;
-    rows.push_back({"3b. actor_kernel<Echo> driven directly (no host runtime)", summarize(v), "us",
+    add_row({"3b. actor_kernel<Echo> driven directly (no host runtime)", summarize(v), "us",
                     "same kernel and rings as (4)"});
   }
 
@@ -270,7 +277,7 @@ int main(int argc, char** argv) {
     if (!calls) return 1;
     Stats cs = *calls;
     call_p50 = cs.p50;
-    rows.push_back({"4. RingKernel call(): request -> GPU handler -> reply", cs, "us",
+    add_row({"4. RingKernel call(): request -> GPU handler -> reply", cs, "us",
                     "ratio vs (1): " + std::to_string(launch_p50 / cs.p50).substr(0, 4) + "x"});
 
     // 5. Sustained request->reply throughput from one host thread, 1 and 8 actors.
@@ -281,7 +288,18 @@ int main(int argc, char** argv) {
       std::vector<std::uint64_t> sent_per(hs.size(), 0);
       auto t0 = clk::now();
       std::size_t rr = 0;
+      auto last_progress = t0;
+      std::uint64_t last_got = 0;
       while (got < total) {
+        if (got != last_got) {
+          last_got = got;
+          last_progress = clk::now();
+        } else if (clk::now() - last_progress > std::chrono::seconds(10)) {  // a lost reply: say so, don't hang
+          std::fprintf(stderr, "throughput: no reply for 10 s (sent %llu, received %llu of %llu)\n",
+                       static_cast<unsigned long long>(sent), static_cast<unsigned long long>(got),
+                       static_cast<unsigned long long>(total));
+          std::exit(1);
+        }
         if (sent < total) {
           const std::size_t a = rr++ % hs.size();
           const std::uint64_t k = std::min<std::uint64_t>(batch.size(), total - sent);
@@ -331,12 +349,12 @@ int main(int argc, char** argv) {
     Stats t1;
     t1.p50 = throughput_1 / 1e6;
     t1.n = 1;
-    rows.push_back({"5. sustained request->reply, 1 actor, 1 host thread", t1, "M msg/s",
+    add_row({"5. sustained request->reply, 1 actor, 1 host thread", t1, "M msg/s",
                     "64 B header + 16 B payload, send_many/receive_each, every reply checked"});
     Stats t8;
     t8.p50 = throughput_8 / 1e6;
     t8.n = 1;
-    rows.push_back({"5. sustained request->reply, 6 actors, 1 host thread", t8, "M msg/s", "same"});
+    add_row({"5. sustained request->reply, 6 actors, 1 host thread", t8, "M msg/s", "same"});
     for (auto& h : many) (void)h.terminate();
     for (auto& h : many) (void)h.wait_for(ActorState::Terminated, std::chrono::seconds(1));
     (void)echo->terminate();
@@ -347,7 +365,7 @@ int main(int argc, char** argv) {
     {
       auto hop = measure_volley(*rt, "bounce");
       if (!hop) return 1;
-      rows.push_back({"6. K2K one-way latency, actors in different blocks (global memory)", *hop, "us",
+      add_row({"6. K2K one-way latency, actors in different blocks (global memory)", *hop, "us",
                       "volley of 100000 hops bounced on the GPU; rows 9 for the same-cluster path"});
     }
     {
@@ -379,7 +397,7 @@ int main(int argc, char** argv) {
       Stats ks;
       ks.p50 = 4.0 * per / secs / 1e6;
       ks.n = 1;
-      rows.push_back({"6. K2K fan-in throughput, 4 producer actors -> 1 sink actor", ks, "M msg/s",
+      add_row({"6. K2K fan-in throughput, 4 producer actors -> 1 sink actor", ks, "M msg/s",
                       t.out_of_order == 0 ? "per-sender FIFO verified" : "FIFO VIOLATED"});
       for (auto& p : prods) (void)p.terminate();
       (void)sink->terminate();
@@ -408,8 +426,8 @@ int main(int argc, char** argv) {
     }
     create_s = summarize(cv);
     restart_s = summarize(rv);
-    rows.push_back({"7. actor create (launch -> Active acknowledged by the GPU)", create_s, "us", ""});
-    rows.push_back({"7. actor restart (restart() -> reloaded and active on the GPU)", restart_s, "us", ""});
+    add_row({"7. actor create (launch -> Active acknowledged by the GPU)", create_s, "us", ""});
+    add_row({"7. actor restart (restart() -> reloaded and active on the GPU)", restart_s, "us", ""});
     (void)rt->shutdown(std::chrono::milliseconds(2000));
 
     // 8. Warp-sized actors: eight actor slots per block (cuda_actors_per_block = 8), for systems of many
@@ -423,7 +441,7 @@ int main(int argc, char** argv) {
     if (setup_failed(wecho)) return 1;
     auto wcalls = measure_calls(*wecho, iters, warm);
     if (!wcalls) return 1;
-    rows.push_back({"8. call() with warp-sized actors (8 per block)", *wcalls, "us", "same handler as 4"});
+    add_row({"8. call() with warp-sized actors (8 per block)", *wcalls, "us", "same handler as 4"});
     std::vector<ActorHandle> warps;
     LaunchOptions wo = big;
     for (int i = 0; i < 32; ++i) {
@@ -435,12 +453,12 @@ int main(int argc, char** argv) {
     Stats tw;
     tw.p50 = stream(warps, 4'000'000) / 1e6;
     tw.n = 1;
-    rows.push_back({"8. sustained request->reply, 32 warp-sized actors (4 blocks), 1 host thread", tw, "M msg/s",
+    add_row({"8. sustained request->reply, 32 warp-sized actors (4 blocks), 1 host thread", tw, "M msg/s",
                     "same as 5"});
     {
       auto hop = measure_volley(*wrt, "w-bounce");
       if (!hop) return 1;
-      rows.push_back({"8. K2K one-way latency, two warp-sized actors of one block", *hop, "us",
+      add_row({"8. K2K one-way latency, two warp-sized actors of one block", *hop, "us",
                       "global-memory inbox, as 6"});
     }
     (void)wrt->shutdown(std::chrono::milliseconds(2000));
@@ -454,7 +472,7 @@ int main(int argc, char** argv) {
     {
       auto hop = measure_volley(*crt, "c-bounce");
       if (!hop) return 1;
-      rows.push_back({"9. K2K one-way latency, same cluster (distributed shared memory)", *hop, "us",
+      add_row({"9. K2K one-way latency, same cluster (distributed shared memory)", *hop, "us",
                       "cuda_cluster_size = 2, blocks 0 and 1 of one cluster"});
     }
     {
@@ -484,7 +502,7 @@ int main(int argc, char** argv) {
       Stats ks;
       ks.p50 = static_cast<double>(per) * prods.size() / secs / 1e6;
       ks.n = 1;
-      rows.push_back({"9. K2K throughput, 1 producer -> 1 sink in the same cluster", ks, "M msg/s",
+      add_row({"9. K2K throughput, 1 producer -> 1 sink in the same cluster", ks, "M msg/s",
                       t.out_of_order == 0 ? "FIFO verified; 16-slot shared-memory inbox" : "FIFO VIOLATED"});
     }
     (void)crt->shutdown(std::chrono::milliseconds(2000));

@@ -112,9 +112,32 @@ struct ActorType {
   std::size_t largest_message = 0;                         ///< sizeof the largest handled message.
 };
 
+namespace detail {
+/// 16 bytes, for payload copies in whole aligned words.
+struct alignas(16) PayloadWord {
+  std::uint64_t lo, hi;
+};
+/// Copies a payload of type `T` out of its slot. With `Align` 16 the source is 16-byte aligned and readable up
+/// to the next 16-byte boundary (a ring slot: the persistent GPU kernel's staged messages), and is read in
+/// aligned 16-byte words; a plain memcpy of a byte pointer compiles to one load per byte on the GPU.
+template <std::size_t Align, class T>
+RK_HOST_DEVICE inline void copy_payload(T* dst, const std::byte* src) {
+  if constexpr (Align >= 16) {
+    constexpr std::size_t kWords = (sizeof(T) + 15) / 16;
+    PayloadWord w[kWords];
+    const auto* s = reinterpret_cast<const PayloadWord*>(src);
+    for (std::size_t i = 0; i < kWords; ++i) w[i] = s[i];
+    std::memcpy(static_cast<void*>(dst), w, sizeof(T));
+  } else {
+    std::memcpy(static_cast<void*>(dst), src, sizeof(T));
+  }
+}
+} // namespace detail
+
 /// Calls the handler of `a` for the message in (`header`, `payload`). Host and device.
 /// Returns UnknownMessageType when `A` has no handler for the type, InvalidArgument on a size mismatch.
-template <class A, class Ctx, class... Ms>
+/// `PayloadAlign` 16 promises what detail::copy_payload needs for its word copy.
+template <std::size_t PayloadAlign = 1, class A, class Ctx, class... Ms>
 RK_HOST_DEVICE ErrorCode dispatch_message(A& a, Ctx& ctx, const MessageHeader& header, const std::byte* payload,
                                           message_list<Ms...> /*list*/) {
   ErrorCode rc = ErrorCode::UnknownMessageType;
@@ -122,7 +145,7 @@ RK_HOST_DEVICE ErrorCode dispatch_message(A& a, Ctx& ctx, const MessageHeader& h
               ? (rc = header.payload_len == sizeof(Ms) ? ErrorCode::Ok : ErrorCode::InvalidArgument,
                  rc == ErrorCode::Ok ? (void)[&] {
                    Ms m;
-                   std::memcpy(static_cast<void*>(&m), payload, sizeof(Ms));
+                   detail::copy_payload<PayloadAlign>(&m, payload);
                    a.handle(ctx, static_cast<const Ms&>(m));
                  }()
                                      : (void)0,

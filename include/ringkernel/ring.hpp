@@ -64,6 +64,10 @@ inline constexpr std::uint64_t kRingClosed = std::uint64_t{1} << 63;
 /// Control block at the start of ring memory; producer and consumer indices on separate 128-byte lines.
 struct RingControl {
   alignas(kCacheLine) std::uint64_t head;  ///< SPSC: published count. MPSC: claimed count.
+  /// MPSC: a consumed count producers saw (<= tail). It shares the line producers claim on, so a producer
+  /// reads the consumer's own `tail` - a line the consumer keeps rewriting, a cache miss or a PCIe read - only
+  /// when this one says the ring is full.
+  std::uint64_t tail_seen;
   alignas(kCacheLine) std::uint64_t tail;  ///< Consumed count, published per batch.
   alignas(kCacheLine) std::uint32_t magic; ///< kRingMagic once initialised.
   std::uint32_t kind;                      ///< RingKind.
@@ -73,6 +77,7 @@ struct RingControl {
   std::uint64_t slots_offset;              ///< Byte offset of slot 0.
 };
 static_assert(offsetof(RingControl, head) == 0);
+static_assert(offsetof(RingControl, tail_seen) == 8);
 static_assert(offsetof(RingControl, tail) == 128);
 static_assert(offsetof(RingControl, magic) == 256);
 static_assert(offsetof(RingControl, seq_offset) == 272);
@@ -119,6 +124,13 @@ struct RingView {
   /// Largest payload a slot holds.
   [[nodiscard]] RK_HOST_DEVICE std::uint32_t max_payload() const noexcept {
     return slot_size - static_cast<std::uint32_t>(sizeof(MessageHeader));
+  }
+  /// MPSC: an upper bound of size_approx() from the line producers own (no read of the consumer's `tail`, see
+  /// RingControl::tail_seen): a cheap "certainly below" test before size_approx().
+  [[nodiscard]] RK_HOST_DEVICE std::uint64_t size_upper_bound() const noexcept {
+    const std::uint64_t t = detail::load_acquire(&control->tail_seen, scope);
+    const std::uint64_t h = detail::load_acquire(&control->head, scope) & ~kRingClosed;
+    return h > t ? h - t : 0;
   }
   /// Messages queued (claimed but unpublished MPSC slots included); a snapshot.
   [[nodiscard]] RK_HOST_DEVICE std::uint64_t size_approx() const noexcept {
@@ -541,9 +553,20 @@ private:
   // Claims min(n, free) positions; the consumer's published tail bounds how far producers may run ahead.
   RK_HOST_DEVICE std::uint32_t claim(std::uint32_t n, std::uint64_t* first) noexcept {
     std::uint64_t pos = detail::load_relaxed(&ring_.control->head, ring_.scope);
+    std::uint64_t tail = detail::load_acquire(&ring_.control->tail_seen, ring_.scope);
     for (;;) {
-      const std::uint64_t tail = detail::load_acquire(&ring_.control->tail, ring_.scope);
-      const std::uint64_t used = pos - tail;
+      std::uint64_t used = pos - tail;
+      if (used >= ring_.capacity() || ring_.capacity() - used < n) {
+        // The consumer position producers saw leaves less room than wanted: read the consumer's own and pass it
+        // on (acquire, then release: a producer that trusts tail_seen is ordered after the consumer's reads of
+        // those slots).
+        const std::uint64_t fresh_tail = detail::load_acquire(&ring_.control->tail, ring_.scope);
+        if (fresh_tail != tail) {
+          tail = fresh_tail;
+          detail::store_release(&ring_.control->tail_seen, tail, ring_.scope);
+          used = pos - tail;
+        }
+      }
       if (used >= ring_.capacity()) {
         // Our view of head may be stale; refresh once before reporting full.
         const std::uint64_t fresh = detail::load_acquire(&ring_.control->head, ring_.scope);

@@ -833,7 +833,11 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
     return producer.try_push(h, bytes);
   };
   const std::uint64_t high = dest->gauge.high();
-  auto below_high = [&] { return dest->inbox.view().size_approx() < high; };
+  // The bound first: it reads no line the consumer writes (a miss per send while a GPU consumes the inbox).
+  auto below_high = [&] {
+    const RingView v = dest->inbox.view();
+    return v.size_upper_bound() < high || v.size_approx() < high;
+  };
   ErrorCode rc = below_high() ? try_push() : ErrorCode::QueueFull;
   if (rc == ErrorCode::QueueFull) {
     const auto& bp = dest->opts.backpressure;
@@ -1522,7 +1526,7 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   rt.call_latency.record(detail::steady_ns() - t0);
   rt.calls_done.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lk(pc->mu);
-  return pc->result;
+  return std::move(pc->result);  // set once; complete_call dropped the call from the table before setting it
 }
 
 std::uint64_t ActorHandle::credits() const {

@@ -765,6 +765,32 @@ RC_GTEST_PROP(RingModelProp, MpscBehavesLikeBoundedFifo, ()) { check_against_mod
 
 // kRingClosed in head (a consumer that stops for good, e.g. a terminated GPU actor): every later push is refused
 // as full, with nothing written, while what was published before stays readable in order.
+// Producers keep a consumed count they saw (tail_seen) on their own line and read the consumer's tail only when
+// that one leaves too little room: it may lag, but must never cost room (a batch cut short is a message lost
+// for a caller that dead-letters what did not fit) nor let a producer overwrite an unread slot.
+TEST(MpscRingTest, ProducersReadTheConsumersTailOnlyWhenTheirsLeavesTooLittleRoom) {
+  const std::uint64_t bytes = rk::ring_storage_bytes(RingKind::Mpsc, 8, 128);
+  AlignedBuffer buf(bytes);
+  rk::RingView v{};
+  ASSERT_EQ(rk::ring_init(buf.data, bytes, RingKind::Mpsc, 8, 128, &v), ErrorCode::Ok);
+  rk::MpscProducer p(v);
+  auto fill = [](std::byte* slot, std::uint32_t i) {
+    Seq m{i};
+    rk::ring_write_slot(slot, header_for(i, sizeof m), &m);
+  };
+  ASSERT_EQ(p.push_batch(6, fill), 6u);
+  rk::MpscConsumer c(v);
+  ASSERT_EQ(c.pop_batch(4, [](const rk::MessageHeader&, const std::byte*) {}), 4u);
+  EXPECT_EQ(v.control->tail_seen, 0u);  // nobody needed the consumer's position yet
+  const Seq six{6};
+  ASSERT_EQ(p.try_push(header_for(6, sizeof six), &six), ErrorCode::Ok);  // room by the old count: no refresh
+  EXPECT_EQ(v.control->tail_seen, 0u);
+  EXPECT_EQ(p.push_batch(8, fill), 5u);  // all 5 free slots, though the old count says 1
+  EXPECT_EQ(v.control->tail_seen, 4u);   // passed on to the next producer
+  EXPECT_EQ(p.push_batch(1, fill), 0u);  // full: nothing unread is handed out
+  EXPECT_EQ(v.control->head, 12u);
+}
+
 TEST(RingCloseTest, ClosedMpscRingRefusesProducersAndKeepsWhatWasQueued) {
   const std::uint64_t bytes = rk::ring_storage_bytes(RingKind::Mpsc, 16, 128);
   AlignedBuffer buf(bytes);

@@ -100,6 +100,48 @@ __global__ void server(u64* mem, u64 rounds, int mode, u32* bad) {
   }
 }
 
+__device__ uint4 ld_cv_v4(const u64* p) {  // weak: a warp's weak loads of host memory overlap, volatile ones queue
+  uint4 v;
+  asm volatile("ld.global.cv.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+__device__ u64 gtimer() {
+  u64 t;
+  asm volatile("mov.u64 %0, %globaltimer;" : "=l"(t));
+  return t;
+}
+
+// ll-both with D reads of the request in flight, issued gap_ns apart at the start (each re-issued as soon as it
+// was checked, so they stay staggered): a request that lands waits about RTT / D for a read, not RTT / 2.
+template <int D>
+__global__ void server_pipelined(u64* mem, u64 rounds, u32 gap_ns, u32* bad) {
+  const unsigned lane = threadIdx.x;
+  const bool mine = lane < kWords / 2;
+  const u64* src = mem + kLlReq + 2 * lane;
+  uint4 q[D];
+#pragma unroll
+  for (int k = 0; k < D; ++k) {
+    const u64 until = gtimer() + (k == 0 ? 0 : gap_ns);
+    while (gtimer() < until) {
+    }
+    q[k] = mine ? ld_cv_v4(src) : make_uint4(0, 0, 0, 0);
+  }
+  u64 i = 1;
+  while (i <= rounds) {
+#pragma unroll
+    for (int k = 0; k < D; ++k) {
+      const u32 flag = static_cast<u32>(i);
+      if (__all_sync(~0u, !mine || (q[k].y == flag && q[k].w == flag))) {
+        const u32 d0 = q[k].x, d1 = q[k].z;
+        if (mine && (d0 != flag * 4u + 2u * lane || d1 != flag * 4u + 2u * lane + 1u)) atomicAdd(bad, 1u);
+        if (mine) st_volatile_v4(mem + kLlRep + 2 * lane, make_uint4(d0 + 1u, flag, d1 + 1u, flag));
+        ++i;
+      }
+      q[k] = mine ? ld_cv_v4(src) : make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   const u64 rounds = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 20000;
   const u64 warm = rounds / 10;
@@ -109,12 +151,18 @@ int main(int argc, char** argv) {
   CK(cudaHostGetDevicePointer(&dmem, mem, 0));
   u32* bad = nullptr;
   CK(cudaMallocManaged(&bad, sizeof(u32)));
-  const char* names[] = {"flag-only", "flag+payload", "ll-request", "ll-both"};
+  const char* names[] = {"flag-only", "flag+payload", "ll-request", "ll-both", "ll-both cv x1", "ll-both cv x2",
+                         "ll-both cv x3", "ll-both cv x4"};
+  const u32 gap_ns = argc > 2 ? static_cast<u32>(std::atoi(argv[2])) : 450;
   std::printf("%s\n", "shape          p50 (us)  p99 (us)  (80-byte request and reply, one warp, host spins)");
-  for (int mode = 0; mode < 4; ++mode) {
+  for (int mode = 0; mode < 8; ++mode) {
     std::memset(mem, 0, 4096);
     *bad = 0;
-    server<<<1, 32>>>(dmem, rounds + warm, mode, bad);
+    if (mode < 4) server<<<1, 32>>>(dmem, rounds + warm, mode, bad);
+    if (mode == 4) server_pipelined<1><<<1, 32>>>(dmem, rounds + warm, gap_ns, bad);
+    if (mode == 5) server_pipelined<2><<<1, 32>>>(dmem, rounds + warm, gap_ns * 2, bad);
+    if (mode == 6) server_pipelined<3><<<1, 32>>>(dmem, rounds + warm, gap_ns * 4 / 3, bad);
+    if (mode == 7) server_pipelined<4><<<1, 32>>>(dmem, rounds + warm, gap_ns, bad);
     auto word = [&](int i) { return reinterpret_cast<std::atomic<u64>*>(mem + i); };
     std::vector<double> v;
     u64 wrong = 0;

@@ -162,8 +162,9 @@ private:
     h.priority = current_->priority;
     h.message_id = (*env_.next_message_id)++;
     h.hlc = now().packed;
-    std::memcpy(h.trace_id, current_->trace_id, sizeof(h.trace_id));
-    std::memcpy(h.span_id, current_->span_id, sizeof(h.span_id));
+    // Both at 8-byte offsets of an 8-aligned header (a byte array alone would be copied byte by byte).
+    std::memcpy(h.trace_id, __builtin_assume_aligned(current_->trace_id, 8), sizeof(h.trace_id));
+    std::memcpy(h.span_id, __builtin_assume_aligned(current_->span_id, 8), sizeof(h.span_id));
     if (to == kHostActor) return to_host(h, msg);
     if (to >= env_.route_count) {
       ++*env_.k2k_refused;
@@ -865,13 +866,15 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       env.reply_used = 0;
       env.reply_uniform = 0;
       for (; done < n && !failed; ++done) {
-        const auto* slot = reinterpret_cast<const std::byte*>(staging + done * vecs_per_slot);
+        // Staged slots are 16-byte aligned; saying so turns the handler's payload copy and the header reads
+        // into vector loads (unknown alignment made them byte loads: dozens of dependent shared loads).
+        const auto* slot = static_cast<const std::byte*>(__builtin_assume_aligned(staging + done * vecs_per_slot, 16));
         const auto& h = *reinterpret_cast<const MessageHeader*>(slot);
         if (sp == Source::Cluster && h.destination != env.self) continue;  // sent to the slot's previous actor
         hlc = hlc_next_update(hlc, h.hlc, env.now_ms);
         DeviceContext ctx(env, &h);
         const ErrorCode rc =
-            dispatch_message(*actor, ctx, h, slot + sizeof(MessageHeader), typename A::messages{});
+            dispatch_message<16>(*actor, ctx, h, slot + sizeof(MessageHeader), typename A::messages{});
         if (rc != ErrorCode::Ok) ++unknown;
         if (ctx.failed()) failed = true;
       }
