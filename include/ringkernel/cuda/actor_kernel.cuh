@@ -335,6 +335,10 @@ inline constexpr unsigned kHostPollEvery = 64;
 /// Polls a block stays in device-fast mode after a K2K batch (tens of microseconds): in a conversation
 /// between device actors the next message is a hop away, and a PCIe poll in between would delay it.
 inline constexpr unsigned kK2kFastPolls = 64;
+/// An idle warp keeps two reads of its next host slot in flight, this far apart (about half a PCIe read round
+/// trip on an H100): a message that lands is seen within about half a round trip instead of up to a whole one.
+/// More than two made it slower (probe ll_request_reply: x2 2.06-2.25 us, x1 2.38-2.72, x3 3.05-3.25, x4 4.1+).
+inline constexpr std::uint64_t kIdleReadGapNs = 900;
 /// A busy block publishes its counters to the host at most this often (they are posted PCIe writes).
 inline constexpr std::uint64_t kCounterFlushNs = 100'000;
 /// An idle block publishes its counters once this long has passed since its last batch: not right after a
@@ -494,6 +498,68 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     reset_cluster_inbox();
     cooperative_groups::this_cluster().sync();
   }
+  // The idle warp's two staggered reads of the next host slot (idle_reads below): the LL vector, the command
+  // word / ordering limit (lanes 0 and 1) and the K2K flag. They live across the whole loop: a read left in
+  // flight when the other one found a message must not have its registers reused before it lands (the
+  // reuse would wait for it), so each set is only overwritten by its own next read.
+  uint4 ra = make_uint4(0, 0, 0, 0), rb = make_uint4(0, 0, 0, 0);
+  std::uint64_t wa = 0, wb = 0, ka = 0, kb = 0;
+  // A read of idle_reads that found something: the next poll uses it instead of reading again.
+  bool have_read = false;
+  uint4 read_v = make_uint4(0, 0, 0, 0);
+  std::uint64_t read_word = 0, read_kflag = 0;
+  auto idle_read = [&](uint4& v, std::uint64_t& w, std::uint64_t& k) {
+    // Ties the set's previous values to this point (it landed long ago), so they stay live until overwritten.
+    asm volatile("" : "+r"(v.x), "+r"(v.y), "+r"(v.z), "+r"(v.w), "+l"(w), "+l"(k));
+    w = 0;
+    if (lane < 2) w = rd::load_relaxed(lane == 0 ? &ctl->cmd_seq : &ctl->limit);
+    k = 0;
+    if (d.k2k.control != nullptr) k = rd::load_relaxed(&d.k2k.seq[(ktail + lane) & d.k2k.mask], MemoryScope::Device);
+    if (lane < in_slot_size / 8u) {
+      v = detail::ll_load(reinterpret_cast<const uint4*>(in_slots + ((tail & in_mask) * in_slot_size << 1)) + lane);
+    }
+  };
+  // Whether a read shows anything for the full poll: a command, a K2K message, a complete header of the next
+  // host message, or a cluster-inbox message (shared memory, read now).
+  auto idle_read_found = [&](const uint4& v, std::uint64_t w, std::uint64_t k) {
+    const std::uint64_t cmd = __shfl_sync(~0u, w, 0);
+    const std::uint32_t flag = ll_flag(tail, in_lap_shift);
+    const bool header = lane >= sizeof(MessageHeader) / 8u || (v.y == flag && v.w == flag);
+    const bool kr = d.k2k.control != nullptr && k == ktail + lane + 1;
+    const bool cr = cview.control != nullptr &&
+                    rd::load_relaxed(&cview.seq[(ctail + lane) & cview.mask], MemoryScope::Cluster) == ctail + lane + 1;
+    return cmd != seen_cmd || __all_sync(~0u, header) || __any_sync(~0u, kr || cr);
+  };
+  auto spin_until = [](std::uint64_t t) {
+    while (globaltimer_ns() < t) {
+    }
+  };
+  // Idle, spinning (not backing off), host inbox slots of at most 256 bytes (one 16-byte LL vector per lane):
+  // two reads in flight, each checked when it lands and issued again; returns with have_read set. `b_issued`:
+  // the poll that just found nothing issued rb half a round trip after its own read (see the loop), so the
+  // stagger already runs.
+  auto idle_reads = [&](bool b_issued) {
+    if (!b_issued) {
+      idle_read(rb, wb, kb);
+      spin_until(globaltimer_ns() + detail::kIdleReadGapNs);
+    }
+    idle_read(ra, wa, ka);
+    for (;;) {
+      if (idle_read_found(rb, wb, kb)) {
+        read_v = rb, read_word = wb, read_kflag = kb;
+        break;
+      }
+      idle_read(rb, wb, kb);
+      if (idle_read_found(ra, wa, ka)) {
+        read_v = ra, read_word = wa, read_kflag = ka;
+        break;
+      }
+      idle_read(ra, wa, ka);
+      if (lane == 0) idle_chores();
+      dirty = __shfl_sync(~0u, dirty, 0);
+    }
+    have_read = true;
+  };
 #ifdef RK_KERNEL_PROFILE
   std::uint64_t prof[kProfileStamps] = {};
 #endif
@@ -505,16 +571,20 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     // command word, the K2K flags (device memory), the host inbox's next slots and the ordering limit.
     // The command word (lane 0) and the ordering limit (lane 1) share a line of the control block: read by one
     // instruction, they are one PCIe request.
-    std::uint64_t word = 0;
-    if (poll_host && lane < 2) word = rd::load_relaxed(lane == 0 ? &ctl->cmd_seq : &ctl->limit);
+    // have_read: idle_reads already read all of this (one slot, relaxed, as below) when it saw something.
+    const bool use_read = have_read;
+    have_read = false;
+    std::uint64_t word = use_read ? read_word : 0;
+    if (!use_read && poll_host && lane < 2) word = rd::load_relaxed(lane == 0 ? &ctl->cmd_seq : &ctl->limit);
     // K2K flags: relaxed when the host side is polled too (an acquire would hold the PCIe loads back; a
     // fence follows only if a K2K batch is taken), acquire when they are all this poll reads.
     const std::uint64_t kpos = ktail + lane;
     bool kready = false;
     if (active && d.k2k.control != nullptr) {
       const std::uint64_t* kflag = &d.k2k.seq[kpos & d.k2k.mask];
-      kready = (poll_host ? rd::load_relaxed(kflag, MemoryScope::Device) : rd::load_acquire(kflag, MemoryScope::Device)) ==
-               kpos + 1;
+      kready = (use_read    ? read_kflag
+                : poll_host ? rd::load_relaxed(kflag, MemoryScope::Device)
+                            : rd::load_acquire(kflag, MemoryScope::Device)) == kpos + 1;
     }
     // The cluster inbox is this block's shared memory: polling it costs nothing next to the reads above.
     bool cready = false;
@@ -527,9 +597,15 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     // Lane l's k-th load is LL vector k * 32 + l of the run of slots (8 message bytes each).
     const unsigned lvps = in_slot_size / 8u;  // LL vectors per slot
     const unsigned ltotal = poll_host && active ? hwant * lvps : 0u;
+    // A one-slot poll of a spinning, otherwise idle warp: half a round trip after its read, a second read (rb)
+    // goes out, so a message landing just after the first read passed is not left for the next poll.
+    const bool light = !backoff && active && poll_host && k2k_recent == 0 && hwant == 1u && lvps <= 32u;
+    const std::uint64_t poll_start = light && !use_read ? globaltimer_ns() : 0;
     uint4 lv[detail::kLlLoads];
     std::uint64_t limit = UINT64_MAX;
-    if (ltotal != 0) {
+    if (use_read) {
+      lv[0] = read_v;  // hwant is 1 and a slot is at most 32 vectors: load 0 is the whole poll
+    } else if (ltotal != 0) {
       // Slot and vector of load k, stepped by 32 vectors per load (no division per load: this is the poll's
       // critical path, and a single warp feels every instruction).
       unsigned i = lane / lvps, o = lane - i * lvps;
@@ -545,6 +621,11 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           ++i;
         }
       }
+    }
+    const bool b_issued = poll_start != 0;
+    if (b_issued) {
+      spin_until(poll_start + detail::kIdleReadGapNs);
+      idle_read(rb, wb, kb);
     }
     RK_PROFILE_STAMP(1);
     std::uint64_t seq = poll_host ? __shfl_sync(~0u, word, 0) : seen_cmd;
@@ -798,7 +879,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       hwant = 1;                 // an idle poll reads one slot
       if (lane == 0) idle_chores();
       dirty = __shfl_sync(~0u, dirty, 0);
-      detail::idle_wait(backoff, max_sleep, sleep_ns);
+      if (light) idle_reads(b_issued);
+      else detail::idle_wait(backoff, max_sleep, sleep_ns);
       continue;
     }
     sleep_ns = 64;
