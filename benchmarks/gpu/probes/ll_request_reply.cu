@@ -1,5 +1,5 @@
 // Build: nvcc -O3 -std=c++20 -arch=sm_90 benchmarks/gpu/probes/ll_request_reply.cu -o ll_rr
-// Run:   ./ll_rr [rounds]
+// Run:   ./ll_rr [rounds] [gap_ns]
 //
 // What self-validating ("low-latency", LL) slots would buy the H2K/K2H path, before changing the ring format.
 // An 80-byte message (the runtime's 64-byte header + 16-byte payload) goes host -> one GPU warp -> host, and the
@@ -12,6 +12,8 @@
 //                 and read as single atomic 8-byte halves, as NCCL's LL protocol does), so the poll that sees
 //                 it complete has read it: one PCIe round trip; the reply as in flag+payload
 //   ll-both       the reply is LL words too: no fence, the host checks each word's flag
+//   cv xN         ll-both with weak uncached reads, N of them kept in flight, staggered (argument 2: the gap
+//                 in ns for N = 4; scaled for 2 and 3), so a request that lands waits for the next of N reads
 #include <algorithm>
 #include <atomic>
 #include <chrono>
