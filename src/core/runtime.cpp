@@ -230,6 +230,7 @@ bool RuntimeState::complete_call(std::uint32_t correlation, Result<Envelope> res
     pc->done.store(true, std::memory_order_release);
   }
   pc->cv.notify_all();
+  pc->released.store(true, std::memory_order_release);
   return true;
 }
 
@@ -1471,18 +1472,43 @@ std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const 
                  [&](const MessageHeader& h, const std::byte* p) { fn(ctx, h, p); });
 }
 
+namespace {
+// One pending-call record per calling thread, reused once the thread that delivered its last reply is done
+// with it (it may still be notifying when the caller returns): a call allocates no record of its own.
+thread_local std::shared_ptr<detail::PendingCall> t_spare_call;
+
+std::shared_ptr<detail::PendingCall> take_pending_call() {
+  if (t_spare_call && t_spare_call->released.load(std::memory_order_acquire)) {
+    auto pc = std::move(t_spare_call);
+    pc->done.store(false, std::memory_order_relaxed);  // published to deliverers by the call table's lock
+    pc->released.store(false, std::memory_order_relaxed);
+    return pc;
+  }
+  return std::make_shared<detail::PendingCall>();
+}
+
+// Keeps the record for the thread's next call; `released`: the caller took the call out of the table itself.
+void keep_pending_call(std::shared_ptr<detail::PendingCall> pc, bool released) {
+  if (released) pc->released.store(true, std::memory_order_relaxed);
+  t_spare_call = std::move(pc);
+}
+} // namespace
+
 Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, std::size_t len,
                                             std::chrono::microseconds timeout, const SendOptions& opts) {
   if (!rt_) return make_error(ErrorCode::ShuttingDown, "runtime is gone", "call");
   detail::RuntimeState& rt = *rt_;
   std::uint32_t corr = rt.next_correlation.fetch_add(1);
   if (corr == 0) corr = rt.next_correlation.fetch_add(1);
-  auto pc = std::make_shared<detail::PendingCall>();
+  auto pc = take_pending_call();
   {
     std::lock_guard lk(rt.calls_mu);
     rt.calls[corr] = pc;
   }
-  const std::uint64_t t0 = detail::steady_ns();
+  // One clock read for the latency metric and the deadlines (each read is tens of ns, more in some VMs).
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt.cfg.idle_spin);
   // While spinning, the caller consumes the actor's device->host traffic itself (no pump-thread hop before
   // it sees its reply); the executor's own delivery takes over once the caller sleeps.
   detail::ActorCell* target = rt.cell(id_);
@@ -1490,15 +1516,17 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   auto st = rt.send(nullptr, id_, type, payload, len, opts, corr, msg_flags::kExpectsReply);
   if (!st) {
     if (target != nullptr) target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
-    std::lock_guard lk(rt.calls_mu);
-    rt.calls.erase(corr);
+    {
+      std::lock_guard lk(rt.calls_mu);
+      rt.calls.erase(corr);
+    }
+    keep_pending_call(std::move(pc), true);
     return st.error();
   }
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + timeout;
-  const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt.cfg.idle_spin);
-  while (!pc->done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spin_until) {
+  // The clock is read every 16th poll only: a read costs more than a poll that finds nothing.
+  for (unsigned polls = 1; !pc->done.load(std::memory_order_acquire); ++polls) {
     if (target != nullptr) (void)rt.exec->poll_deliveries(*target);
+    if (polls % 16 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
   }
   if (target != nullptr) {
     target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
@@ -1516,6 +1544,7 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
     }
     if (removed) {
       rt.call_timeouts.fetch_add(1, std::memory_order_relaxed);
+      keep_pending_call(std::move(pc), true);
       return make_error(ErrorCode::Timeout, "no reply within " + std::to_string(timeout.count()) + " us",
                         name().empty() ? "call" : name());
     }
@@ -1523,10 +1552,15 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
     std::unique_lock lk(pc->mu);
     pc->cv.wait(lk, [&] { return pc->done.load(std::memory_order_acquire); });
   }
-  rt.call_latency.record(detail::steady_ns() - t0);
+  rt.call_latency.record(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count()));
   rt.calls_done.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lk(pc->mu);
-  return std::move(pc->result);  // set once; complete_call dropped the call from the table before setting it
+  Result<Envelope> out = [&] {
+    std::lock_guard lk(pc->mu);
+    return std::move(pc->result);  // set once; complete_call dropped the call from the table before setting it
+  }();
+  keep_pending_call(std::move(pc), false);
+  return out;
 }
 
 std::uint64_t ActorHandle::credits() const {

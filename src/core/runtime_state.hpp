@@ -184,6 +184,9 @@ struct PendingCall {
   std::mutex mu;
   std::condition_variable cv;
   std::atomic<bool> done{false};
+  /// No thread but the caller touches the record any more (complete_call's last act, or the caller's when it
+  /// took the call out of the table itself): the caller's thread may reuse it for its next call.
+  std::atomic<bool> released{false};
   Result<Envelope> result{make_error(ErrorCode::Timeout, "no reply yet")};
 };
 

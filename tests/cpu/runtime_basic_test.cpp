@@ -246,6 +246,29 @@ TEST(Calls, TimeoutThenLateReplyIsDeadLetteredAsExpired) {
   EXPECT_FALSE(h->try_receive().ok());
 }
 
+// Each thread's calls reuse one pending-call record; concurrent callers must still each get the reply to their
+// own request. Thread t adds 1 << 16t, so the reply to its k-th call carries exactly k in its 16-bit field.
+TEST(Calls, ConcurrentCallersEachGetTheirOwnReplies) {
+  auto rt = make_runtime();
+  auto h = rt.launch<Counter>("counter");
+  ASSERT_TRUE(h.ok());
+  constexpr int kThreads = 4;
+  constexpr std::uint64_t kCalls = 2000;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (std::uint64_t k = 1; k <= kCalls; ++k) {
+        auto r = h->call<Sum>(Add{std::uint64_t{1} << (16 * t)}, kLong);
+        if (!r.ok() || ((r->total >> (16 * t)) & 0xFFFF) != k) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(rt.metrics().calls, kThreads * kCalls);
+}
+
 TEST(Calls, HandlerThatNeverRepliesTimesOut) {
   auto rt = make_runtime();
   auto h = rt.launch<Counter>("silent");
