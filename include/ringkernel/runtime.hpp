@@ -247,7 +247,8 @@ public:
         },
         const_cast<void*>(static_cast<const void*>(&visit)));
   }
-  /// Request/reply: sends `req` and waits for the correlated reply, returned as an envelope.
+  /// Request/reply: sends `req` and waits for the correlated reply, returned as an envelope. `timeout` bounds
+  /// the whole call, including time the send spends blocked on a full mailbox (OverflowPolicy::Block).
   [[nodiscard]] Result<Envelope> call_envelope(TypeId type, const void* payload, std::size_t len,
                                                std::chrono::microseconds timeout, const SendOptions& opts = {});
   /// Request/reply with typed reply `R`; UnknownMessageType if the reply has another type.

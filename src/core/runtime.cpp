@@ -1505,7 +1505,8 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
     std::lock_guard lk(rt.calls_mu);
     rt.calls[corr] = pc;
   }
-  // One clock read for the latency metric and the deadlines (each read is tens of ns, more in some VMs).
+  // One clock read for the latency metric and the deadlines (each read is tens of ns, more in some VMs): the
+  // timeout bounds the whole call, a send blocked on a full mailbox included.
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
   const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt.cfg.idle_spin);
@@ -1516,11 +1517,13 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   auto st = rt.send(nullptr, id_, type, payload, len, opts, corr, msg_flags::kExpectsReply);
   if (!st) {
     if (target != nullptr) target->direct_pollers.fetch_sub(1, std::memory_order_relaxed);
+    bool removed = false;
     {
       std::lock_guard lk(rt.calls_mu);
-      rt.calls.erase(corr);
+      removed = rt.calls.erase(corr) != 0;
     }
-    keep_pending_call(std::move(pc), true);
+    // Not removed: a shutdown is completing the call right now and releases the record when it is done.
+    keep_pending_call(std::move(pc), removed);
     return st.error();
   }
   // The clock is read every 16th poll only: a read costs more than a poll that finds nothing.

@@ -763,8 +763,6 @@ void check_against_model() {
 RC_GTEST_PROP(RingModelProp, SpscBehavesLikeBoundedFifo, ()) { check_against_model<RingKind::Spsc>(); }
 RC_GTEST_PROP(RingModelProp, MpscBehavesLikeBoundedFifo, ()) { check_against_model<RingKind::Mpsc>(); }
 
-// kRingClosed in head (a consumer that stops for good, e.g. a terminated GPU actor): every later push is refused
-// as full, with nothing written, while what was published before stays readable in order.
 // Producers keep a consumed count they saw (tail_seen) on their own line and read the consumer's tail only when
 // that one leaves too little room: it may lag, but must never cost room (a batch cut short is a message lost
 // for a caller that dead-letters what did not fit) nor let a producer overwrite an unread slot.
@@ -791,6 +789,8 @@ TEST(MpscRingTest, ProducersReadTheConsumersTailOnlyWhenTheirsLeavesTooLittleRoo
   EXPECT_EQ(v.control->head, 12u);
 }
 
+// kRingClosed in head (a consumer that stops for good, e.g. a terminated GPU actor): every later push is refused
+// as full, with nothing written, while what was published before stays readable in order.
 TEST(RingCloseTest, ClosedMpscRingRefusesProducersAndKeepsWhatWasQueued) {
   const std::uint64_t bytes = rk::ring_storage_bytes(RingKind::Mpsc, 16, 128);
   AlignedBuffer buf(bytes);

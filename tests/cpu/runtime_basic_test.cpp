@@ -269,6 +269,67 @@ TEST(Calls, ConcurrentCallersEachGetTheirOwnReplies) {
   EXPECT_EQ(rt.metrics().calls, kThreads * kCalls);
 }
 
+// The thread's reused call record goes through every way a call can end - refused send, timeout with a late
+// reply, shutdown while calls are in flight - and the next call, on the same or a new runtime, still gets
+// exactly its own reply.
+TEST(Calls, EveryWayACallEndsLeavesTheNextCallItsOwnReply) {
+  {
+    auto rt = make_runtime();
+    auto gone = rt.launch<Counter>("gone");
+    ASSERT_TRUE(gone.ok());
+    ASSERT_TRUE(gone->terminate().ok());
+    auto refused = gone->call<Sum>(Add{1}, kLong);
+    ASSERT_FALSE(refused.ok());
+    auto gate = std::make_shared<Gate>();
+    auto slow = rt.launch<Counter>("slow", {}, std::shared_ptr<Hooks>(), gate);
+    ASSERT_TRUE(slow.ok());
+    auto timed_out = slow->call<Sum>(Hold{5}, std::chrono::milliseconds(30));
+    ASSERT_FALSE(timed_out.ok());
+    EXPECT_EQ(timed_out.error().code(), ErrorCode::Timeout);
+    auto h = rt.launch<Counter>("counter");
+    ASSERT_TRUE(h.ok());
+    gate->open = true;  // the late reply is dead-lettered while the next calls run
+    for (std::uint64_t i = 1; i <= 50; ++i) {
+      auto r = h->call<Sum>(Add{1}, kLong);
+      ASSERT_TRUE(r.ok()) << r.error().describe();
+      EXPECT_EQ(r->total, i);
+    }
+    EXPECT_TRUE(eventually([&] { return letters(rt, DeadLetterReason::Expired).size() == 1; }));
+  }
+  // Callers on several threads while the runtime shuts down: each call either has its own reply or an error.
+  constexpr int kThreads = 3;
+  std::vector<std::thread> callers;
+  std::atomic<int> wrong{0};
+  {
+    auto rt = make_runtime();
+    auto h = rt.launch<Counter>("counter");
+    ASSERT_TRUE(h.ok());
+    std::atomic<bool> stop{false};
+    for (int t = 0; t < kThreads; ++t) {
+      callers.emplace_back([&, t, handle = *h]() mutable {
+        for (std::uint64_t k = 1; !stop.load(); ++k) {
+          auto r = handle.call<Sum>(Add{std::uint64_t{1} << (16 * t)}, std::chrono::milliseconds(200));
+          if (!r.ok()) break;
+          if (((r->total >> (16 * t)) & 0xFFFF) != (k & 0xFFFF)) wrong.fetch_add(1);
+        }
+        // The same thread's record, on a new runtime.
+        auto fresh = make_runtime();
+        auto c = fresh.launch<Counter>("after");
+        for (std::uint64_t k = 1; c.ok() && k <= 20; ++k) {
+          auto r = c->call<Sum>(Add{1}, kLong);
+          if (!r.ok() || r->total != k) wrong.fetch_add(1);
+        }
+        if (!c.ok()) wrong.fetch_add(1);
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(rt.shutdown().ok());
+    stop = true;
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 TEST(Calls, HandlerThatNeverRepliesTimesOut) {
   auto rt = make_runtime();
   auto h = rt.launch<Counter>("silent");
