@@ -194,9 +194,15 @@ TEST(Stream, CutStaysConsistentWhileStatesStream) {
   auto blob = rt.launch<Blob>("blob");
   ASSERT_TRUE(blob);
   ASSERT_TRUE(blob->send(Fill{9}));
+  // One stamp handled before the first cut: Fill's pages differ, so a cut taken before any stamp (the stamper
+  // thread has only just started) would fail the check below without any torn state.
+  ASSERT_TRUE(blob->send(Stamp{1}));
+  auto stamped = blob->call<DigestIs>(Digest{0}, 10s);
+  ASSERT_TRUE(stamped) << stamped.error().describe();
+  ASSERT_EQ(stamped->uniform, 1u);
   std::atomic<bool> stop{false};
   std::thread stamper([&] {
-    for (std::uint32_t v = 1; !stop.load(); ++v) {
+    for (std::uint32_t v = 2; !stop.load(); ++v) {
       (void)blob->send(Stamp{v});
       std::this_thread::sleep_for(100us);
     }
