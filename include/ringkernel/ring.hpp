@@ -66,7 +66,7 @@ struct RingControl {
   alignas(kCacheLine) std::uint64_t head;  ///< SPSC: published count. MPSC: claimed count.
   /// MPSC: a consumed count producers saw (<= tail). It shares the line producers claim on, so a producer
   /// reads the consumer's own `tail` - a line the consumer keeps rewriting, a cache miss or a PCIe read - only
-  /// when this one says the ring is full.
+  /// when this one leaves less room than it wants.
   std::uint64_t tail_seen;
   alignas(kCacheLine) std::uint64_t tail;  ///< Consumed count, published per batch.
   alignas(kCacheLine) std::uint32_t magic; ///< kRingMagic once initialised.
