@@ -49,6 +49,9 @@ inline constexpr std::uint8_t kExpectsReply = 1u << 2;  ///< Sender waits for a 
 /// Sent while a lifecycle command (deactivate, terminate, ...) was queued for the receiver: a GPU reading it
 /// re-reads the ordering limit that command set before handling it (set by the runtime, not by users).
 inline constexpr std::uint8_t kAfterCommand = 1u << 3;
+/// A GPU actor had no handler for this message (or its payload had the wrong size) and handed it back to the
+/// host runtime, which dead-letters it (set by the runtime, not by users).
+inline constexpr std::uint8_t kUnhandled = 1u << 4;
 } // namespace msg_flags
 
 /// Stable 32-bit type id from `len` bytes of a name (FNV-1a), folded out of the reserved range.

@@ -918,6 +918,15 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
 }
 
 Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload) {
+  if ((h.flags & msg_flags::kUnhandled) != 0) {
+    // A GPU actor's message it had no handler for, handed back as it was sent: dead-lettered as the host
+    // backends do (which also fails the call that sent it).
+    h.flags = static_cast<std::uint8_t>(h.flags & ~msg_flags::kUnhandled);
+    dead_letter(h, payload, DeadLetterReason::UnknownMessageType,
+                "actor '" + from.name + "' (" + from.type.type_name + ") has no handler for type " +
+                    std::to_string(h.type_id) + " with a " + std::to_string(h.payload_len) + "-byte payload");
+    return {};
+  }
   h.tenant = from.opts.tenant;
   // Receiving on the host is an HLC receive event: merge so later host stamps follow this message.
   (void)clock.update(h.hlc);
@@ -951,21 +960,21 @@ void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const*
   std::uint32_t i = 0;
   std::uint64_t newest = 0;
   std::uint64_t queued = 0;
+  // Replies to calls, handed-back messages and what does not fit the receive queue's slots go one by one.
+  const auto single = [&](const MessageHeader& h) {
+    return ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) || (h.flags & msg_flags::kUnhandled) != 0 ||
+           h.payload_len > out.max_payload();
+  };
   while (i < n) {
     const auto& first = *reinterpret_cast<const MessageHeader*>(slots[i]);
-    const bool reply = (first.flags & msg_flags::kReply) != 0 && first.correlation_id != 0;
-    if (reply || first.payload_len > out.max_payload()) {
+    if (single(first)) {
       (void)deliver_to_host(from, first, slots[i] + sizeof(MessageHeader));
       ++i;
       continue;
     }
     // A run of messages for the receive queue: claim them together.
     std::uint32_t j = i + 1;
-    while (j < n) {
-      const auto& h = *reinterpret_cast<const MessageHeader*>(slots[j]);
-      if (((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) || h.payload_len > out.max_payload()) break;
-      ++j;
-    }
+    while (j < n && !single(*reinterpret_cast<const MessageHeader*>(slots[j]))) ++j;
     const std::uint32_t k = MpscProducer(out).push_batch(j - i, [&](std::byte* slot, std::uint32_t m) {
       MessageHeader h = *reinterpret_cast<const MessageHeader*>(slots[i + m]);
       h.tenant = from.opts.tenant;
@@ -1103,7 +1112,7 @@ ActorStatus RuntimeState::status_of(const ActorCell& c) const {
   m.received = c.received.load();
   m.processed = exec->device_processed(c).value_or(detail::load_relaxed(&c.cb.processed));
   m.sent = c.sent.load();
-  m.dropped = c.dropped.load();
+  m.dropped = c.dropped.load() + c.device_dropped.load(std::memory_order_relaxed);
   m.rejected = c.rejected.load();
   m.tenant_violations = c.tenant_violations.load();
   m.errors = detail::load_relaxed(&c.cb.errors);

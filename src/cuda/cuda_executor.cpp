@@ -638,6 +638,8 @@ public:
       std::lock_guard clk(dc->consume_mu);
       dc->released = true;
       detail::store_relaxed(&cell.cb.processed, detail::load_acquire(&dc->group->ctl[dc->slot].processed));
+      cell.device_dropped.store(detail::load_relaxed(&dc->group->ctl[dc->slot].replies_dropped),
+                                std::memory_order_relaxed);
     }
     {
       std::lock_guard glk(groups_mu_);
@@ -960,7 +962,10 @@ private:
             worked = drain_k2h(*c, *dc) != 0 || worked;
             // Not once the slot was released: its counters may already be the next actor's. (While the actor
             // lives, metrics read the device's count directly.)
-            if (!dc->released) detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
+            if (!dc->released) {
+              detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
+              c->device_dropped.store(detail::load_relaxed(&ctl.replies_dropped), std::memory_order_relaxed);
+            }
           }
         }
         detail::store_relaxed(&c->cb.hlc, detail::load_relaxed(&ctl.hlc));

@@ -2,8 +2,11 @@
 // rings. Every test skips when no CUDA device is usable (CI has none; the lent H100 runs them).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <thread>
 #include <vector>
 
 #include "ringkernel/checkpoint/snapshot.hpp"
@@ -209,6 +212,82 @@ TEST_P(Cuda, FullMailboxRejectsAndLosesNothing) {
     EXPECT_EQ(env->as<Pong>()->seq, i);
   }
   EXPECT_FALSE(echo->try_receive().ok());
+}
+
+// A handler that sends the host more than its K2H ring holds: the block waits for the host to drain the ring
+// instead of dropping. Replies still buffered in shared memory go out first (with a ring no larger than the
+// buffer the block used to spin forever on slots the host could not see). The host's receive queue (same
+// capacity, nobody receiving) takes the first 64; the rest are dead-lettered on the host, in order, as on the
+// CPU backend - none lost on the device.
+TEST_P(Cuda, FullK2HRingHoldsTheActorInsteadOfDropping) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt();
+  LaunchOptions o;
+  o.outbox_capacity = 64;
+  auto p = rt.launch<Producer>("producer", o);
+  ASSERT_TRUE(p.ok());
+  constexpr std::uint32_t kN = 100;
+  ASSERT_TRUE(p->send(Burst{kN, kHostActor}).ok());
+  const auto letters = [&] {
+    std::vector<std::uint32_t> seqs;
+    for (const DeadLetter& d : rt.dead_letters().snapshot()) {
+      if (d.envelope.header.type_id != Tick::type_id) continue;
+      EXPECT_EQ(d.reason, DeadLetterReason::QueueFull);
+      Tick t{};
+      EXPECT_EQ(d.envelope.payload.size(), sizeof(t));
+      std::memcpy(&t, d.envelope.payload.data(), std::min(sizeof(t), d.envelope.payload.size()));
+      seqs.push_back(t.seq);
+    }
+    return seqs;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + patience(10s);
+  while (letters().size() < kN - 64 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  const auto seqs = letters();
+  ASSERT_EQ(seqs.size(), kN - 64) << "the producer stalled on its full K2H ring";
+  for (std::uint32_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], 64 + i);
+  for (std::uint32_t i = 0; i < 64; ++i) {
+    auto r = p->receive(patience(1s));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error().describe();
+    Tick t{};
+    ASSERT_EQ(r->payload.size(), sizeof(t));
+    std::memcpy(&t, r->payload.data(), sizeof(t));
+    EXPECT_EQ(t.seq, i);
+  }
+  EXPECT_FALSE(p->try_receive().ok());
+  // The pump mirrors the device's counters; the host dead-lettered 36, the device dropped none.
+  std::this_thread::sleep_for(patience(20ms));
+  auto m = p->metrics();
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->dropped, kN - 64);
+}
+
+// A message the GPU actor has no handler for is handed back to the host and dead-lettered, and a call that sent
+// one fails at once with UnknownMessageType (it used to wait out its timeout); the actor keeps serving.
+TEST_P(Cuda, UnhandledMessageIsDeadLetteredAndFailsItsCall) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt();
+  auto echo = rt.launch<Echo>("echo");
+  ASSERT_TRUE(echo.ok());
+  auto r = echo->call<Pong>(Tick{7, 41}, patience(5s));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::UnknownMessageType) << r.error().describe();
+  ASSERT_TRUE(echo->send(Tick{8, 42}).ok());
+  auto pong = echo->call<Pong>(Ping{1, 2}, patience(2s));  // handled after the Tick: that letter is there now
+  ASSERT_TRUE(pong.ok()) << pong.error().describe();
+  EXPECT_EQ(pong->seq, 1u);
+  std::vector<std::uint32_t> seqs;
+  for (const DeadLetter& d : rt.dead_letters().snapshot()) {
+    if (d.envelope.header.type_id != Tick::type_id) continue;
+    EXPECT_EQ(d.reason, DeadLetterReason::UnknownMessageType);
+    EXPECT_EQ(d.envelope.header.destination, echo->id());
+    EXPECT_EQ(d.envelope.header.flags & msg_flags::kUnhandled, 0) << "the letter is the message as sent";
+    EXPECT_NE(d.detail.find("no handler"), std::string::npos) << d.detail;
+    Tick t{};
+    ASSERT_EQ(d.envelope.payload.size(), sizeof(t));
+    std::memcpy(&t, d.envelope.payload.data(), sizeof(t));
+    seqs.push_back(t.seq);
+  }
+  EXPECT_EQ(seqs, (std::vector<std::uint32_t>{41, 42}));
 }
 
 TEST_P(Cuda, DeactivateHoldsMessagesUntilActivate) {

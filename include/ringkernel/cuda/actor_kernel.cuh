@@ -80,8 +80,28 @@ __device__ __forceinline__ uint4 ll_load(const void* p) {
 __device__ __forceinline__ void ll_store(void* p, uint4 v) {
   asm volatile("st.volatile.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w));
 }
+/// How long a send to the host waits for room in a full K2H ring. The host runtime drains K2H by itself (its
+/// pump naps at most ~200 us), so a full ring is back-pressure that clears; the bound is for a host that has
+/// stopped draining, and after one timed-out wait later sends try once until one lands again.
+inline constexpr std::uint64_t kK2hWaitNs = 5'000'000;
 
 } // namespace detail
+
+#ifdef RK_KERNEL_PROFILE
+/// Stage timestamps (globaltimer ns) of slot 0's batches, for the probes in benchmarks/gpu/probes/ only: poll
+/// issued, poll loads issued, batch validated, handlers done, replies ready to write, replies written, batch
+/// published; then, inside a handler's K2K send: route read, cluster route read, message pushed. Host batches
+/// are recorded, or K2K ones with RK_PROFILE_K2K. Define RK_KERNEL_PROFILE to the number of rows before
+/// including this header.
+inline constexpr int kProfileStamps = 10;
+__device__ std::uint64_t rk_profile[RK_KERNEL_PROFILE][kProfileStamps];
+__device__ unsigned rk_profile_rows;
+#define RK_PROFILE_STAMP(i) (prof[i] = globaltimer_ns())
+#define RK_CTX_STAMP(i) (env_.prof != nullptr ? (void)(env_.prof[i] = globaltimer_ns()) : (void)0)
+#else
+#define RK_PROFILE_STAMP(i) ((void)0)
+#define RK_CTX_STAMP(i) ((void)0)
+#endif
 
 /// Per-block state every handler invocation shares (kept in registers/local memory by the kernel).
 struct BlockEnv {
@@ -114,6 +134,10 @@ struct BlockEnv {
   std::uint32_t reply_uniform = 0;       ///< Vectors per reply when all buffered replies have the same size, else 0.
   std::uint32_t reply_cap_slots = 0;     ///< Most buffered replies (KernelShape::reply_slots).
   std::uint32_t reply_cap_vecs = 0;      ///< Vectors reply_buf holds (KernelShape::reply_bytes / 16).
+  bool k2h_stalled = false;              ///< A wait for K2H room timed out and no send has landed since.
+#ifdef RK_KERNEL_PROFILE
+  std::uint64_t* prof = nullptr;         ///< The batch's stamps (RK_CTX_STAMP).
+#endif
 };
 
 /// What a handler sees on the GPU: the message being handled, its own id and clock, replies to the host or
@@ -151,6 +175,32 @@ public:
   __device__ void fail(const char* /*reason*/ = nullptr) { failed_ = true; }
   /// True once fail() was called in this handler.
   __device__ bool failed() const { return failed_; }
+  /// Used by the kernel, not by handlers: returns the message being handled (`payload` follows its header) to
+  /// the host marked msg_flags::kUnhandled, where it is dead-lettered (no handler for its type, or a payload of
+  /// the wrong size) and the call that sent it fails at once, as on the other backends.
+  __device__ void hand_back_unhandled(const std::byte* payload) {
+    MessageHeader h = *current_;
+    h.flags = static_cast<std::uint8_t>(h.flags | msg_flags::kUnhandled);
+    const std::uint32_t bytes = static_cast<std::uint32_t>(sizeof(MessageHeader)) + h.payload_len;
+    const std::uint32_t flag = ll_flag(env_.k2h->ring(), env_.k2h->next_position());
+    std::byte* slot = bytes <= env_.k2h->slot_size() ? env_.k2h->try_claim() : nullptr;
+    if (slot == nullptr && bytes <= env_.k2h->slot_size()) slot = claim_waiting();
+    if (slot == nullptr) {
+      ++*env_.replies_dropped;
+      return;
+    }
+    env_.k2h_stalled = false;
+    // Straight to the claimed slot (a rare path: no shared-memory buffering). Slots are claimed in order, so
+    // replies buffered before it still land ahead of it for the host. The staged payload is 8-byte aligned.
+    uint2 w[sizeof(MessageHeader) / 8];
+    std::memcpy(w, &h, sizeof(h));
+    const auto* p8 = reinterpret_cast<const uint2*>(__builtin_assume_aligned(payload, 8));
+    auto* dst = reinterpret_cast<uint4*>(slot);
+    for (std::uint32_t i = 0; i < (bytes + 7u) / 8u; ++i) {
+      const uint2 v = i < sizeof(MessageHeader) / 8 ? w[i] : p8[i - sizeof(MessageHeader) / 8];
+      detail::ll_store(dst + i, make_uint4(v.x, flag, v.y, flag));
+    }
+  }
 
 private:
   template <Message T>
@@ -170,8 +220,13 @@ private:
       ++*env_.k2k_refused;
       return ErrorCode::ActorNotFound;
     }
+    // The host rewrites routes as actors come and go, so they are read uncached; with clusters, the cluster
+    // route is read in the same L2 round trip (issued before either is used).
     RingView route;
-    detail::copy_uncached_view(&route, env_.routes + to);  // the host rewrites entries as actors come and go
+    ClusterRoute cr{};
+    detail::copy_uncached_view(&route, env_.routes + to);
+    if (env_.cluster_size > 1) detail::copy_uncached_n<sizeof(cr)>(&cr, env_.croutes + to);
+    RK_CTX_STAMP(7);
     if (route.control == nullptr) {
       ++*env_.k2k_refused;
       return ErrorCode::ActorNotFound;
@@ -179,8 +234,6 @@ private:
     if (env_.cluster_size > 1) {
       // The receiving block writes its cluster route before its global route, with a fence in between. A
       // target in this cluster is always reached through its shared-memory inbox, which keeps per-sender order.
-      ClusterRoute cr;
-      detail::copy_uncached_n<sizeof(cr)>(&cr, env_.croutes + to);
       if (cr.tag == 0) {
         // Every actor of a clustered runtime publishes a non-zero cluster route before its global route; a zero
         // one means this read overtook that publication (two plain loads are not ordered): order and re-read,
@@ -188,6 +241,7 @@ private:
         ringkernel::detail::fence_acquire(MemoryScope::Device);
         detail::copy_uncached_n<sizeof(cr)>(&cr, env_.croutes + to);
       }
+      RK_CTX_STAMP(8);
       if (cr.tag == env_.group_tag && cr.cluster == env_.cluster_id) {
         auto* local = env_.smem_base + static_cast<std::size_t>(cr.warp) * env_.slot_bytes;
         auto* remote = static_cast<std::byte*>(cooperative_groups::this_cluster().map_shared_rank(
@@ -195,11 +249,13 @@ private:
         RingView inbox = ring_layout(remote, RingKind::Mpsc, kClusterInboxSlots, env_.cinbox_slot_size);
         inbox.scope = MemoryScope::Cluster;
         const ErrorCode rc = MpscProducer(inbox).try_push(h, &msg);
+        RK_CTX_STAMP(9);
         if (rc != ErrorCode::Ok) ++*env_.k2k_refused;
         return rc;
       }
     }
     const ErrorCode rc = MpscProducer(route).try_push(h, &msg);
+    RK_CTX_STAMP(9);
     if (rc != ErrorCode::Ok) ++*env_.k2k_refused;
     return rc;
   }
@@ -212,10 +268,12 @@ private:
     }
     const std::uint32_t flag = ll_flag(env_.k2h->ring(), env_.k2h->next_position());
     std::byte* slot = env_.k2h->try_claim();
+    if (slot == nullptr) slot = claim_waiting();
     if (slot == nullptr) {
       ++*env_.replies_dropped;
       return ErrorCode::QueueFull;
     }
+    env_.k2h_stalled = false;  // the host drains again: the next full ring is waited for
     // The K2H ring is an LL ring: every 8 bytes of the message go out as one 16-byte vector with the
     // position's flag twice, so the host can read the reply as soon as it lands, without a system fence here.
     // The image is built locally, then written with 16-byte stores (a byte-wise memcpy would become one PCIe
@@ -251,6 +309,27 @@ private:
       for (std::size_t i = 0; i < kVecs; ++i) detail::ll_store(dst + i, image[i]);
     }
     return ErrorCode::Ok;
+  }
+
+  // The K2H ring is full. Replies buffered in shared memory hold claimed slots the host cannot see yet (with
+  // a ring no larger than the buffer, nothing could ever free up), so they go out first; then the block waits
+  // for the host to free slots (each try re-reads the host's position: a PCIe round trip), up to kK2hWaitNs.
+  __device__ std::byte* claim_waiting() {
+    std::uint32_t off = 0;
+    for (std::uint32_t j = 0; j < env_.reply_count; ++j) {
+      uint4* dst = reinterpret_cast<uint4*>(env_.reply_dst[j]);
+      for (std::uint32_t v = 0; v < env_.reply_vecs[j]; ++v) detail::ll_store(dst + v, env_.reply_buf[off + v]);
+      off += env_.reply_vecs[j];
+    }
+    env_.reply_count = env_.reply_used = env_.reply_uniform = 0;
+    const std::uint64_t give_up = globaltimer_ns() + (env_.k2h_stalled ? 0 : detail::kK2hWaitNs);
+    for (;;) {
+      if (std::byte* slot = env_.k2h->try_claim()) return slot;
+      if (globaltimer_ns() >= give_up) {
+        env_.k2h_stalled = true;
+        return nullptr;
+      }
+    }
   }
 
   BlockEnv& env_;
@@ -347,17 +426,6 @@ inline constexpr std::uint64_t kCounterIdleNs = 5'000;
 
 } // namespace detail
 
-#ifdef RK_KERNEL_PROFILE
-/// Stage timestamps (globaltimer ns) of slot 0's host batches, for benchmarks/gpu/probes/kernel_stages.cu only:
-/// poll issued, poll loads issued, batch validated, handlers done, replies ready to write, replies written,
-/// batch published. Define RK_KERNEL_PROFILE to the number of rows before including this header.
-inline constexpr int kProfileStamps = 7;
-__device__ std::uint64_t rk_profile[RK_KERNEL_PROFILE][kProfileStamps];
-__device__ unsigned rk_profile_rows;
-#define RK_PROFILE_STAMP(i) (prof[i] = globaltimer_ns())
-#else
-#define RK_PROFILE_STAMP(i) ((void)0)
-#endif
 
 /// The persistent kernel for actor type `A`: each warp is one actor slot (one warp per block, or up to
 /// kMaxWarpsPerBlock independent warps sharing a block for small actors). Each poll reads the next slots of
@@ -562,6 +630,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
   };
 #ifdef RK_KERNEL_PROFILE
   std::uint64_t prof[kProfileStamps] = {};
+  env.prof = prof;
 #endif
   for (;;) {
     RK_PROFILE_STAMP(0);
@@ -957,7 +1026,10 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         DeviceContext ctx(env, &h);
         const ErrorCode rc =
             dispatch_message<16>(*actor, ctx, h, slot + sizeof(MessageHeader), typename A::messages{});
-        if (rc != ErrorCode::Ok) ++unknown;
+        if (rc != ErrorCode::Ok) {
+          ++unknown;
+          ctx.hand_back_unhandled(slot + sizeof(MessageHeader));
+        }
         if (ctx.failed()) failed = true;
       }
       env.reply_buf = nullptr;
@@ -1033,7 +1105,12 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       }
 #ifdef RK_KERNEL_PROFILE
       RK_PROFILE_STAMP(6);
-      if (from_host && slot_index == 0) {
+#ifdef RK_PROFILE_K2K
+      const bool record = !from_host;
+#else
+      const bool record = from_host;
+#endif
+      if (record && slot_index == 0) {
         const unsigned row = atomicAdd(&rk_profile_rows, 1u);
         if (row < RK_KERNEL_PROFILE) {
           for (int i = 0; i < kProfileStamps; ++i) rk_profile[row][i] = prof[i];
