@@ -523,6 +523,20 @@ public:
     return ErrorCode::Ok;
   }
 
+#if defined(__CUDACC__)
+  /// A device producer's push of a slot image its caller built (header then payload, `vecs` 16-byte vectors,
+  /// at most slot_size bytes): vector stores. A memcpy of runtime length and unknown alignment compiles to one
+  /// store per byte there, each its own L2 or distributed-shared-memory write. Not for LL rings.
+  __device__ ErrorCode try_push_image(const uint4* image, std::uint32_t vecs) noexcept {
+    std::uint64_t pos = 0;
+    if (claim(1, &pos) == 0) return ErrorCode::QueueFull;
+    auto* dst = static_cast<uint4*>(__builtin_assume_aligned(ring_.slot(pos), 16));  // slots are 64-byte multiples
+    for (std::uint32_t i = 0; i < vecs; ++i) dst[i] = image[i];
+    detail::store_release(&ring_.seq[pos & ring_.mask], pos + 1, ring_.scope);
+    return ErrorCode::Ok;
+  }
+#endif
+
   /// Claims up to `n` consecutive positions with one CAS, fills them with `fill(std::byte* slot, uint32_t i)`
   /// and publishes each. `fill` must write every claimed slot (claims cannot be returned). Returns the count.
   template <class Fill>

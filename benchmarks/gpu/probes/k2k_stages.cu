@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   std::vector<std::uint64_t> prof(std::size_t{rows} * K);
   if (cudaMemcpyFromSymbol(prof.data(), rk_profile, prof.size() * sizeof(std::uint64_t)) != cudaSuccess) return 1;
   // Rows come from both actors' blocks (each is slot 0 of its block); every row is one hop's batch.
-  std::vector<double> poll, taken, handler, publish, route, croute, push, after;
+  std::vector<double> poll, taken, handler, publish, route, croute, push, after, setup, merge, enter, header;
   const bool clustered = cfg.cuda_cluster_size > 1;
   const auto us = [](std::uint64_t from, std::uint64_t to) { return (static_cast<double>(to) - static_cast<double>(from)) / 1000.0; };
   for (unsigned r = rows / 10; r < rows; ++r) {  // the first tenth is warm-up
@@ -79,7 +79,11 @@ int main(int argc, char** argv) {
     handler.push_back(us(p[2], p[3]));
     publish.push_back(us(p[3], p[6]));  // a K2K batch writes no host replies: stamp 4 is not taken
     if (p[7] != 0 && p[9] != 0) {
-      route.push_back(us(p[2], p[7]));
+      route.push_back(us(p[13], p[7]));
+      setup.push_back(us(p[2], p[10]));
+      merge.push_back(us(p[10], p[11]));
+      enter.push_back(us(p[11], p[12]));
+      header.push_back(us(p[12], p[13]));
       if (clustered) croute.push_back(us(p[7], p[8]));
       push.push_back(us(clustered ? p[8] : p[7], p[9]));
       after.push_back(us(p[9], p[3]));
@@ -89,8 +93,8 @@ int main(int argc, char** argv) {
               cfg.cuda_cluster_size, rows, hop_us, volley);
   std::printf("mean us: poll issue %.3f | loads -> batch taken %.3f | handler %.3f | batch published %.3f\n",
               mean(poll), mean(taken), mean(handler), mean(publish));
-  std::printf("inside the handler (mean us): taken -> routes read %.3f | cluster route checked %.3f | push %.3f | "
-              "after the push %.3f\n",
-              mean(route), mean(croute), mean(push), mean(after));
+  std::printf("inside the handler (mean us): batch set up %.3f | HLC merge %.3f | to the send %.3f | header built %.3f | "
+              "routes read %.3f | cluster route checked %.3f | push %.3f | after the push %.3f\n",
+              mean(setup), mean(merge), mean(enter), mean(header), mean(route), mean(croute), mean(push), mean(after));
   return 0;
 }

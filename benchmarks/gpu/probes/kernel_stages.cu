@@ -71,5 +71,23 @@ int main(int argc, char** argv) {
               median(st[1]), median(st[2]), median(st[3]), median(st[4]), median(st[5]), median(st[6]));
   std::printf("median us: batch to batch (device view of one round trip) %.3f | host round trip %.3f\n",
               median(between), median(host));
+  // Inside the handlers stage (means: %globaltimer may tick in 256 ns steps).
+  std::vector<double> setup, merge, enter, header, rest;
+  const auto us = [](std::uint64_t a, std::uint64_t b) { return (static_cast<double>(b) - static_cast<double>(a)) / 1000.0; };
+  for (unsigned r = static_cast<unsigned>(warm); r < rows; ++r) {
+    const std::uint64_t* p = &prof[std::size_t{r} * K];
+    setup.push_back(us(p[2], p[10]));
+    merge.push_back(us(p[10], p[11]));
+    enter.push_back(us(p[11], p[12]));
+    header.push_back(us(p[12], p[13]));
+    rest.push_back(us(p[13], p[3]));
+  }
+  const auto mean = [](const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+  };
+  std::printf("handlers stage, mean us: batch set up %.3f | HLC merge %.3f | to the reply %.3f | header built %.3f | "
+              "reply buffered %.3f\n", mean(setup), mean(merge), mean(enter), mean(header), mean(rest));
   return 0;
 }
