@@ -6,6 +6,7 @@
 #include <exception>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "core/runtime_state.hpp"
 
@@ -460,11 +461,14 @@ void RuntimeState::apply(ActorCell& c, const PendingCommand& cmd) {
   switch (cmd.cmd) {
     case Command::Start:
       if (s == ActorState::Created) {
-        if (auto st = exec->device_command(c, kDeviceLoad, c.state); !st) {
+        // An auto-activated actor on a device is loaded active: launch() queues its Activate right behind.
+        const bool active = c.opts.auto_activate && !exec->hosts_handlers();
+        if (auto st = exec->device_command(c, active ? kDeviceLoadActive : kDeviceLoad, c.state); !st) {
           set_state(c, ActorState::Failed);
           emit(RuntimeEvent::Kind::Failed, c, st.error().describe());
           break;
         }
+        c.device_active = active;
         run_hook(c, c.type.on_start);
         set_state(c, ActorState::Launched);
         emit(RuntimeEvent::Kind::Launched, c, c.type.type_name);
@@ -472,7 +476,8 @@ void RuntimeState::apply(ActorCell& c, const PendingCommand& cmd) {
       break;
     case Command::Activate:
       if (s == ActorState::Launched || s == ActorState::Deactivated) {
-        if (auto st = exec->device_command(c, kDeviceActivate, nullptr); !st) {
+        const bool done = std::exchange(c.device_active, false) && s == ActorState::Launched;
+        if (auto st = done ? Status{} : exec->device_command(c, kDeviceActivate, nullptr); !st) {
           emit(RuntimeEvent::Kind::Failed, c, st.error().describe());
           break;
         }
@@ -482,6 +487,7 @@ void RuntimeState::apply(ActorCell& c, const PendingCommand& cmd) {
       break;
     case Command::Deactivate:
       if (s == ActorState::Active || s == ActorState::Launched) {
+        c.device_active = false;
         if (auto st = exec->device_command(c, kDeviceDeactivate, nullptr); !st) {
           emit(RuntimeEvent::Kind::Failed, c, st.error().describe());
           break;
@@ -680,11 +686,12 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
     emit(RuntimeEvent::Kind::Failed, c, "constructor threw during restart; actor left failed");
     return;
   }
-  if (auto st = exec->device_command(c, kDeviceLoad, c.state); !st) {
+  // Loaded active in one device round trip when the actor activates itself.
+  if (auto st = exec->device_command(c, c.opts.auto_activate ? kDeviceLoadActive : kDeviceLoad, c.state); !st) {
     emit(RuntimeEvent::Kind::Failed, c, "device reload failed: " + st.error().describe());
     return;
   }
-  if (c.opts.auto_activate) (void)exec->device_command(c, kDeviceActivate, nullptr);
+  c.device_active = false;
   detail::fetch_add_relaxed(&c.cb.restarts, std::uint32_t{1});
   restarts.fetch_add(1, std::memory_order_relaxed);
   set_state(c, ActorState::Launched);

@@ -107,6 +107,9 @@ inline constexpr int kDeviceLoad = 1;
 inline constexpr int kDeviceActivate = 2;
 inline constexpr int kDeviceDeactivate = 3;
 inline constexpr int kDeviceUnload = 4;
+/// Load, then Activate, acknowledged once (an auto-activated actor's start and restart: one device round trip
+/// instead of two). Not a cuda::SlotCommand value: executors map it.
+inline constexpr int kDeviceLoadActive = 16;
 
 /// Lifecycle commands, applied by the owning worker at a message boundary.
 enum class Command : std::uint8_t { Start, Activate, Deactivate, Terminate, Kill, Restart, Fail };
@@ -140,6 +143,7 @@ struct ActorCell {
 
   std::mutex ctl_mu;
   std::deque<PendingCommand> commands;
+  bool device_active = false;  // loaded active on the device (kDeviceLoadActive); the Activate that follows has no device step
   std::optional<Command> applying;  // taken off `commands` by apply_commands and not yet applied (under ctl_mu)
   std::uint64_t applying_barrier = 0;  // its barrier: the device limit holds until it is applied (under ctl_mu)
   std::atomic<std::uint32_t> pending_commands{0};

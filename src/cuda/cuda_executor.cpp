@@ -469,9 +469,11 @@ public:
     if (dc == nullptr) return make_error(ErrorCode::Internal, "cell has no device slot", cell.name);
     if (stopping_.load()) return make_error(ErrorCode::ShuttingDown, "CUDA executor stopped", cell.name);
     Group& g = *dc->group;
-    if (command == kDeviceLoad) {
+    const bool load = command == kDeviceLoad || command == kDeviceLoadActive;
+    if (load) {
       if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
       std::uint32_t flags = dc->loaded ? 0u : std::uint32_t{cuda::kLoadInitK2k};
+      if (command == kDeviceLoadActive) flags |= cuda::kLoadActivate;
       if (g.in_place) {
         // A large state goes through the copy engine (tens of GB/s) rather than being read by one warp over
         // PCIe; the copy completes before the command is published.
@@ -488,8 +490,9 @@ public:
       detail::store_relaxed(&g.ctl[dc->slot].load_flags, flags);
       dc->failure_reported = false;
     }
-    auto st = send_slot_command(g, dc->slot, dc->cmd_seq, static_cast<SlotCommand>(command), cell.name);
-    if (st && command == kDeviceLoad) dc->loaded = true;
+    auto st = send_slot_command(g, dc->slot, dc->cmd_seq, load ? SlotCommand::Load : static_cast<SlotCommand>(command),
+                                cell.name);
+    if (st && load) dc->loaded = true;
     if (st && (command == kDeviceUnload || command == kDeviceDeactivate)) {
       // Replies the device published before acknowledging are delivered before the state change becomes
       // visible, so a host that sees Terminated/Deactivated also sees every reply sent before it.

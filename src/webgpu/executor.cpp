@@ -399,7 +399,7 @@ public:
     if (s == nullptr) return make_error(ErrorCode::Internal, "cell has no GPU slot", cell.name);
     std::lock_guard lk(batch_mu_);  // never in the middle of a batch
     complete_inflight();            // and what the actor sent before this step is delivered first
-    if (command == kDeviceLoad) {
+    if (command == kDeviceLoad || command == kDeviceLoadActive) {
       const auto* hs = static_cast<const HostState*>(host_state);
       if (hs == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
       if (dev_->lost.load()) return dev_->lost_error(cell.name);
@@ -425,6 +425,7 @@ public:
         std::memcpy(s->carry.data(), &h, sizeof h);
       }
       s->carry.insert(s->carry.end(), kept.begin(), kept.end());
+      if (command == kDeviceLoadActive) s->active = true;
     } else if (command == kDeviceActivate) {
       s->active = true;
     } else if (command == kDeviceDeactivate || command == kDeviceUnload) {

@@ -911,6 +911,45 @@ TEST_P(Cuda, ShutdownWithStragglersIsSafe) {
   ASSERT_TRUE(r.ok()) << r.error().describe();
 }
 
+// Launch and restart load an auto-activated actor straight to Active in one device command; without
+// auto_activate the block stays Launched and handles nothing until activate().
+TEST_P(Cuda, ActorLaunchedInactiveWaitsForActivate) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt();
+  LaunchOptions o;
+  o.auto_activate = false;
+  auto echo = rt.launch<Echo>("waiting", o);
+  ASSERT_TRUE(echo.ok()) << echo.error().describe();
+  EXPECT_EQ(echo->status()->state, ActorState::Launched);
+  for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(echo->send(Ping{i, i}).ok());
+  std::this_thread::sleep_for(patience(20ms));
+  EXPECT_FALSE(echo->try_receive().ok()) << "a Launched block handled a message";
+  EXPECT_EQ(echo->metrics()->processed, 0u);
+  ASSERT_TRUE(echo->activate().ok());
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto r = echo->receive(patience(2s));
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    Pong p{};
+    ASSERT_EQ(r->payload.size(), sizeof(p));
+    std::memcpy(&p, r->payload.data(), sizeof(p));
+    EXPECT_EQ(p.seq, i);
+  }
+  // A restart reloads it active (one acknowledged command): the next call is served without an activate().
+  ASSERT_TRUE(echo->restart().ok());
+  EXPECT_EQ(echo->status()->state, ActorState::Launched) << "restart keeps auto_activate = false";
+  ASSERT_TRUE(echo->activate().ok());
+  auto again = rt.launch<Echo>("active");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status()->state, ActorState::Active);
+  auto r = again->call<Pong>(Ping{7, 1}, patience(2s));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_TRUE(again->restart().ok());
+  EXPECT_EQ(again->status()->state, ActorState::Active);
+  r = again->call<Pong>(Ping{8, 1}, patience(2s));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->count, 1u) << "the restarted actor starts from a fresh state";
+}
+
 // An actor loaded but never activated keeps its state in shared memory too; a snapshot must see that state
 // (written back to device memory when Load is acknowledged), not whatever the slot's memory held before.
 TEST_P(Cuda, SnapshotOfALaunchedActorSeesItsLoadedState) {

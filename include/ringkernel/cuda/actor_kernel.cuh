@@ -726,6 +726,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       cmd = __shfl_sync(~0u, cmd, 0);
       bool init_k2k = false;
       bool fresh_actor = false;  // Load of an actor new to this slot (not a restart)
+      bool load_active = false;  // Load straight to Active (kLoadActivate)
+      std::uint32_t loaded_id = 0;  // the actor a Load brings in
       if (cmd == static_cast<std::uint32_t>(SlotCommand::Exit)) {
         if (lane == 0) {
           // The last counters (published lazily while running), released by the acknowledgement.
@@ -750,6 +752,11 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // The host rewrote the mapped descriptor and initial state before this command (lane 0's acquire
         // above, then the warp barrier, order these reads after those writes).
         __syncwarp();
+        // The load options and the actor id (control block words) are read alongside the descriptor: three
+        // PCIe reads in one round trip.
+        std::uint32_t ctl_word = 0;
+        if (lane == 0) ctl_word = rd::load_relaxed(&ctl->load_flags);
+        if (lane == 1) ctl_word = rd::load_relaxed(&ctl->actor_id);
         static_assert(sizeof(SlotDescriptor) % 16 == 0);
         detail::warp_copy_uncached(loaded, slots + slot_index, sizeof(SlotDescriptor), lane);
         __syncwarp();
@@ -759,9 +766,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // Small states live in shared memory while the actor runs: a handler's read-modify-write of its state
         // then costs shared-memory latency instead of an L2 round trip per access (global stores do not stay
         // in L1). Larger states stay in the slot's device memory.
-        std::uint32_t flags = 0;
-        if (lane == 0) flags = rd::load_relaxed(&ctl->load_flags);
-        flags = __shfl_sync(~0u, flags, 0);
+        const std::uint32_t flags = __shfl_sync(~0u, ctl_word, 0);
+        loaded_id = __shfl_sync(~0u, ctl_word, 1);
         if constexpr (detail::kStateInShared<A>) {
           actor = reinterpret_cast<A*>(state_smem);
         } else {
@@ -776,6 +782,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // A new actor's K2K inbox: the warp zeroes its control block and sequence words (lane 0 finishes the
         // ring in the switch below).
         fresh_actor = (flags & kLoadInitK2k) != 0;
+        load_active = (flags & kLoadActivate) != 0;
         init_k2k = fresh_actor && d.k2k.control != nullptr;
         if (init_k2k) {
           const std::uint64_t words =
@@ -836,7 +843,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
         switch (static_cast<SlotCommand>(cmd)) {
           case SlotCommand::Load: {
-            env.self = rd::load_relaxed(&ctl->actor_id);
+            env.self = loaded_id;
             // The counters are the actor's, kept across its restarts but not handed to the slot's next occupant.
             if (fresh_actor) processed = errors = unknown = dropped = k2k_refused = 0;
             if (init_k2k) {
@@ -876,7 +883,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
             }
             DeviceContext ctx(env, &none);
             detail::run_hook_on_device(*actor, ctx, true);
-            state = static_cast<std::uint32_t>(ActorState::Launched);
+            state = static_cast<std::uint32_t>(load_active ? ActorState::Active : ActorState::Launched);
             break;
           }
           case SlotCommand::Activate: state = static_cast<std::uint32_t>(ActorState::Active); break;
@@ -891,7 +898,6 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         }
         k2h.publish();
         flush_counters(globaltimer_ns());
-        rd::store_release(&ctl->k2h_counted, k2h.next_position());  // after the counters, for metrics()
         rd::store_relaxed(&ctl->state, state);
       }
       if constexpr (detail::kStateInShared<A>) {
@@ -905,11 +911,17 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           auto* dst = static_cast<uint4*>(d.state);
           const auto* src = reinterpret_cast<const uint4*>(actor);
           for (std::size_t i = lane; i < (sizeof(A) + 15) / 16; i += 32) dst[i] = src[i];
-          __threadfence_system();
         }
       }
       __syncwarp();
-      if (lane == 0) rd::store_release(&ctl->ack_seq, seq);
+      if (lane == 0) {
+        // One system fence, after the warp barrier, orders the counters, the state word and a written-back
+        // state before both acknowledgements (a release store each would be a PCIe-ordered fence each; a
+        // Load used to wait for three).
+        rd::fence_release(MemoryScope::System);
+        rd::store_relaxed(&ctl->k2h_counted, k2h.next_position());  // covers the counters, for metrics()
+        rd::store_relaxed(&ctl->ack_seq, seq);
+      }
       seen_cmd = seq;
       state = __shfl_sync(~0u, state, 0);
       ktail = __shfl_sync(~0u, ktail, 0);
