@@ -65,8 +65,9 @@ public:
     SlotControl* ctl_arg = ctl_;
     RingView* no_routes = nullptr;
     ClusterRoute* no_croutes = nullptr;
+    std::uint32_t* no_tenants = nullptr;
     std::uint32_t no_route_count = 0;
-    void* args[] = {&desc_, &ctl_arg, &no_routes, &no_croutes, &no_route_count, &shape};
+    void* args[] = {&desc_, &ctl_arg, &no_routes, &no_croutes, &no_tenants, &no_route_count, &shape};
     if (!ok(cudaLaunchKernel(kernel, dim3(1), dim3(32), args, shape.block_bytes(), stream_), "launch")) return false;
     running_ = true;
     k2h_ = SpscConsumer(out_);

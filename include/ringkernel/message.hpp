@@ -52,6 +52,9 @@ inline constexpr std::uint8_t kAfterCommand = 1u << 3;
 /// A GPU actor had no handler for this message (or its payload had the wrong size) and handed it back to the
 /// host runtime, which dead-letters it (set by the runtime, not by users).
 inline constexpr std::uint8_t kUnhandled = 1u << 4;
+/// A GPU actor's send to an actor of another tenant, refused on the device and handed back to the host
+/// runtime, which dead-letters it as TenantViolation (set by the runtime, not by users).
+inline constexpr std::uint8_t kTenantRefused = 1u << 5;
 } // namespace msg_flags
 
 /// Stable 32-bit type id from `len` bytes of a name (FNV-1a), folded out of the reserved range.

@@ -934,6 +934,17 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
                     std::to_string(h.type_id) + " with a " + std::to_string(h.payload_len) + "-byte payload");
     return {};
   }
+  if ((h.flags & msg_flags::kTenantRefused) != 0) {
+    // A GPU actor's send to another tenant, refused on the device: counted and dead-lettered as a host send is.
+    h.flags = static_cast<std::uint8_t>(h.flags & ~msg_flags::kTenantRefused);
+    ActorCell* dest = cell(h.destination);
+    tenant_violations.fetch_add(1, std::memory_order_relaxed);
+    if (dest != nullptr) dest->tenant_violations.fetch_add(1, std::memory_order_relaxed);
+    dead_letter(h, payload, DeadLetterReason::TenantViolation,
+                "cross-tenant send refused on the GPU: tenant " + std::to_string(from.opts.tenant) +
+                    " may not send to tenant " + (dest != nullptr ? std::to_string(dest->opts.tenant) : "?"));
+    return {};
+  }
   h.tenant = from.opts.tenant;
   // Receiving on the host is an HLC receive event: merge so later host stamps follow this message.
   (void)clock.update(h.hlc);
@@ -967,10 +978,11 @@ void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const*
   std::uint32_t i = 0;
   std::uint64_t newest = 0;
   std::uint64_t queued = 0;
-  // Replies to calls, handed-back messages and what does not fit the receive queue's slots go one by one.
+  // Replies to calls, messages handed back to be dead-lettered and what does not fit the receive queue's slots go
+  // one by one.
   const auto single = [&](const MessageHeader& h) {
-    return ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) || (h.flags & msg_flags::kUnhandled) != 0 ||
-           h.payload_len > out.max_payload();
+    return ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) ||
+           (h.flags & (msg_flags::kUnhandled | msg_flags::kTenantRefused)) != 0 || h.payload_len > out.max_payload();
   };
   while (i < n) {
     const auto& first = *reinterpret_cast<const MessageHeader*>(slots[i]);
@@ -1119,7 +1131,7 @@ ActorStatus RuntimeState::status_of(const ActorCell& c) const {
   m.received = c.received.load();
   m.processed = exec->device_processed(c).value_or(detail::load_relaxed(&c.cb.processed));
   m.sent = c.sent.load();
-  m.dropped = c.dropped.load() + c.device_dropped.load(std::memory_order_relaxed);
+  m.dropped = c.dropped.load();
   m.rejected = c.rejected.load();
   m.tenant_violations = c.tenant_violations.load();
   m.errors = detail::load_relaxed(&c.cb.errors);

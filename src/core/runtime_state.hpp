@@ -170,9 +170,6 @@ struct ActorCell {
 
   // Counters.
   std::atomic<std::uint64_t> received{0}, sent{0}, dropped{0}, rejected{0}, tenant_violations{0}, stalls{0};
-  // Messages a device executor's handlers could not hand to the host (K2H ring full past its wait), as last
-  // mirrored from the device; part of the metrics' `dropped`.
-  std::atomic<std::uint64_t> device_dropped{0};
   std::atomic<std::uint64_t> handler_started_ns{0};
   std::atomic<bool> stall_flagged{false};
   LatencyHistogram handler_latency;

@@ -290,6 +290,15 @@ public:
         e != cudaSuccess) {
       return cuda_error(e, "cluster routing table");
     }
+    // Per actor id, the tenant its route belongs to (kUnroutedTenant, all bytes 0xff, until one is published).
+    if (auto e = cudaMalloc(reinterpret_cast<void**>(&route_tenants_), sizeof(std::uint32_t) * route_count_);
+        e != cudaSuccess) {
+      return cuda_error(e, "route tenants");
+    }
+    if (auto e = cudaMemsetAsync(route_tenants_, 0xff, sizeof(std::uint32_t) * route_count_, copy_stream_);
+        e != cudaSuccess) {
+      return cuda_error(e, "route tenants");
+    }
     if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "routing tables");
     if (rt_.cfg.cuda_cluster_size > 1 && prop_.major < 9) {
       return make_error(ErrorCode::BackendUnavailable,
@@ -341,6 +350,7 @@ public:
       gy.free_device(dev_pool_->base);
       gy.free_device(routes_);
       gy.free_device(croutes_);
+      gy.free_device(route_tenants_);
       staging_->release_all();
     }
   }
@@ -436,6 +446,7 @@ public:
     d.inbox = *in_dev;
     d.outbox = *out_dev;
     d.k2k = *k2k;
+    d.tenant = cell.opts.tenant;
     d.state = group.state + slot * group.stride;
     d.init_state = group.in_place ? nullptr : group.init_dev + slot * group.stride;
     d.failed_msg = group.failed_dev + std::size_t{slot} * kMaxStagedSlot;
@@ -491,7 +502,7 @@ public:
       dc->failure_reported = false;
     }
     auto st = send_slot_command(g, dc->slot, dc->cmd_seq, load ? SlotCommand::Load : static_cast<SlotCommand>(command),
-                                cell.name);
+                                cell.name, &cell);
     if (st && load) dc->loaded = true;
     if (st && (command == kDeviceUnload || command == kDeviceDeactivate)) {
       // Replies the device published before acknowledging are delivered before the state change becomes
@@ -621,10 +632,13 @@ public:
     if (!stopping_.load()) {
       std::lock_guard clk(copy_mu_);
       static const cuda::ClusterRoute no_cluster{};
+      static const std::uint32_t no_tenant = cuda::kUnroutedTenant;
       if (cudaMemcpyAsync(routes_ + cell.id, &none, sizeof(RingView), cudaMemcpyHostToDevice, copy_stream_) ==
               cudaSuccess &&
           cudaMemcpyAsync(croutes_ + cell.id, &no_cluster, sizeof(no_cluster), cudaMemcpyHostToDevice, copy_stream_) ==
-              cudaSuccess) {
+              cudaSuccess &&
+          cudaMemcpyAsync(route_tenants_ + cell.id, &no_tenant, sizeof(no_tenant), cudaMemcpyHostToDevice,
+                          copy_stream_) == cudaSuccess) {
         (void)cudaStreamSynchronize(copy_stream_);
       }
     }
@@ -641,8 +655,6 @@ public:
       std::lock_guard clk(dc->consume_mu);
       dc->released = true;
       detail::store_relaxed(&cell.cb.processed, detail::load_acquire(&dc->group->ctl[dc->slot].processed));
-      cell.device_dropped.store(detail::load_relaxed(&dc->group->ctl[dc->slot].replies_dropped),
-                                std::memory_order_relaxed);
     }
     {
       std::lock_guard glk(groups_mu_);
@@ -845,8 +857,9 @@ private:
     RingView* routes = routes_;
     std::uint32_t route_count = route_count_;
     cuda::ClusterRoute* croutes = croutes_;
+    std::uint32_t* route_tenants = route_tenants_;
     cuda::KernelShape shape = g->shape;
-    void* args[] = {&desc, &controls, &routes, &croutes, &route_count, &shape};
+    void* args[] = {&desc, &controls, &routes, &croutes, &route_tenants, &route_count, &shape};
     lc.stream = g->stream;
     if (auto e = cudaLaunchKernelExC(&lc, entry.kernel, args); e != cudaSuccess) {
       return cuda_error(e, "launch persistent kernel");
@@ -873,7 +886,12 @@ private:
     return v;
   }
 
-  Status send_slot_command(Group& g, std::uint32_t slot, std::uint64_t& seq, SlotCommand cmd, const std::string& who) {
+  // `cell`: the actor in the slot, whose K2H ring this thread keeps draining while it waits. The block may be
+  // in the middle of a batch whose replies fill the ring, and the thread waiting may be the pump (which would
+  // otherwise drain it): without this the block would wait out kK2hWaitNs and drop replies before it gets to
+  // the command.
+  Status send_slot_command(Group& g, std::uint32_t slot, std::uint64_t& seq, SlotCommand cmd, const std::string& who,
+                           ActorCell* cell = nullptr) {
     SlotControl& ctl = g.ctl[slot];
     // cmd_seq is written only by the host; counting from it (not from ack_seq) keeps a command that timed out
     // from being reissued under the same number, which the device would ignore.
@@ -891,6 +909,11 @@ private:
                               (ke == cudaErrorNotReady ? std::string("running") : std::string(cudaGetErrorString(ke))) +
                               ")\n" + dump(),
                           who);
+      }
+      if (cell != nullptr && cell->device != nullptr) {
+        auto* dc = static_cast<DeviceCell*>(cell->device);
+        std::unique_lock lk(dc->consume_mu, std::try_to_lock);
+        if (lk.owns_lock() && drain_k2h(*cell, *dc) != 0) continue;
       }
       std::this_thread::yield();
     }
@@ -965,10 +988,7 @@ private:
             worked = drain_k2h(*c, *dc) != 0 || worked;
             // Not once the slot was released: its counters may already be the next actor's. (While the actor
             // lives, metrics read the device's count directly.)
-            if (!dc->released) {
-              detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
-              c->device_dropped.store(detail::load_relaxed(&ctl.replies_dropped), std::memory_order_relaxed);
-            }
+            if (!dc->released) detail::store_relaxed(&c->cb.processed, detail::load_relaxed(&ctl.processed));
           }
         }
         detail::store_relaxed(&c->cb.hlc, detail::load_relaxed(&ctl.hlc));
@@ -1051,6 +1071,7 @@ private:
   std::unique_ptr<MappedPool> dev_pool_ = std::make_unique<MappedPool>();
   RingView* routes_ = nullptr;
   cuda::ClusterRoute* croutes_ = nullptr;  // per actor id: its cluster inbox (kernels launched in clusters)
+  std::uint32_t* route_tenants_ = nullptr;  // per actor id: the tenant of its published route
   std::uint32_t route_count_ = 0;
   std::deque<ActorCell*> due_;
   std::vector<std::unique_ptr<DeviceCell>> retired_;

@@ -934,10 +934,14 @@ TEST_P(Cuda, ActorLaunchedInactiveWaitsForActivate) {
     std::memcpy(&p, r->payload.data(), sizeof(p));
     EXPECT_EQ(p.seq, i);
   }
-  // A restart reloads it active (one acknowledged command): the next call is served without an activate().
+  // A restart keeps auto_activate = false: Launched again, serving once activated.
   ASSERT_TRUE(echo->restart().ok());
-  EXPECT_EQ(echo->status()->state, ActorState::Launched) << "restart keeps auto_activate = false";
+  EXPECT_EQ(echo->status()->state, ActorState::Launched);
   ASSERT_TRUE(echo->activate().ok());
+  auto served = echo->call<Pong>(Ping{5, 1}, patience(2s));
+  ASSERT_TRUE(served.ok()) << served.error().describe();
+  EXPECT_EQ(served->count, 1u) << "the restarted actor starts from a fresh state";
+  // An auto-activated actor is loaded active, at launch and on restart: served without an activate().
   auto again = rt.launch<Echo>("active");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->status()->state, ActorState::Active);
@@ -948,6 +952,51 @@ TEST_P(Cuda, ActorLaunchedInactiveWaitsForActivate) {
   r = again->call<Pong>(Ping{8, 1}, patience(2s));
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->count, 1u) << "the restarted actor starts from a fresh state";
+}
+
+// Device K2K sends across tenants are refused on the GPU as host sends are: the sender gets TenantViolation,
+// the host dead-letters the message and counts the violation; sends within a tenant go through.
+TEST_P(Cuda, K2KAcrossTenantsIsRefusedAndDeadLettered) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt(8);
+  LaunchOptions one, two;
+  one.tenant = 1;
+  two.tenant = 2;
+  auto other = rt.launch<Hub>("sink-two", two);
+  auto mine = rt.launch<Hub>("sink-one", one);
+  auto p = rt.launch<Hub>("producer-one", one);
+  ASSERT_TRUE(other.ok() && mine.ok() && p.ok());
+  ASSERT_TRUE(p->send(Burst{3, other->id()}).ok());  // refused on the device, one by one
+  ASSERT_TRUE(p->send(Burst{2, mine->id()}).ok());
+  const auto deadline = std::chrono::steady_clock::now() + patience(10s);
+  const auto refused_ticks = [&] {
+    std::vector<std::uint32_t> seqs;
+    for (const DeadLetter& d : rt.dead_letters().snapshot()) {
+      if (d.envelope.header.type_id != Tick::type_id) continue;
+      EXPECT_EQ(d.reason, DeadLetterReason::TenantViolation) << d.detail;
+      EXPECT_EQ(d.envelope.header.destination, other->id());
+      EXPECT_EQ(d.envelope.header.flags & msg_flags::kTenantRefused, 0);
+      Tick t{};
+      EXPECT_EQ(d.envelope.payload.size(), sizeof(t));
+      std::memcpy(&t, d.envelope.payload.data(), std::min(sizeof(t), d.envelope.payload.size()));
+      seqs.push_back(t.seq);
+    }
+    return seqs;
+  };
+  while (refused_ticks().size() < 3 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(refused_ticks(), (std::vector<std::uint32_t>{0, 1, 2}));
+  Total t{};
+  do {
+    auto r = mine->call<Total>(Query{0}, patience(1s));
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    t = *r;
+  } while (t.count < 2 && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(t.count, 2u);
+  auto r = other->call<Total>(Query{0}, patience(1s));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->count, 0u) << "a tick crossed tenants";
+  EXPECT_EQ(other->metrics()->tenant_violations, 3u);
+  EXPECT_EQ(rt.metrics().tenant_violations, 3u);
 }
 
 // An actor loaded but never activated keeps its state in shared memory too; a snapshot must see that state

@@ -115,6 +115,8 @@ struct BlockEnv {
   std::uint64_t* k2k_refused = nullptr;      ///< K2K sends refused (full, unknown actor).
   const RingView* routes = nullptr;      ///< K2K routing table: actor id -> device inbox (control == nullptr: none).
   const ClusterRoute* croutes = nullptr; ///< Per actor id: its cluster inbox (kernels launched in clusters).
+  const std::uint32_t* route_tenants = nullptr;  ///< Per actor id: its tenant once routed, else kUnroutedTenant.
+  std::uint32_t tenant = 0;              ///< This actor's tenant (TenantId).
   std::uint32_t route_count = 0;         ///< Entries in `routes` and `croutes`.
   // Thread-block clusters: actors of the same kernel and cluster exchange K2K messages through each other's
   // shared memory (every block of a kernel has the same layout, so a slot's inbox is at the same offset).
@@ -178,9 +180,14 @@ public:
   /// Used by the kernel, not by handlers: returns the message being handled (`payload` follows its header) to
   /// the host marked msg_flags::kUnhandled, where it is dead-lettered (no handler for its type, or a payload of
   /// the wrong size) and the call that sent it fails at once, as on the other backends.
-  __device__ void hand_back_unhandled(const std::byte* payload) {
-    MessageHeader h = *current_;
-    h.flags = static_cast<std::uint8_t>(h.flags | msg_flags::kUnhandled);
+  __device__ void hand_back_unhandled(const std::byte* payload) { hand_back(*current_, payload, msg_flags::kUnhandled); }
+
+private:
+  // Writes a message (`payload`, 8-byte aligned, follows `header`) to the host marked with `mark` for the host
+  // runtime to dead-letter; counted as a dropped reply when the K2H ring stays full.
+  __device__ void hand_back(const MessageHeader& header, const std::byte* payload, std::uint8_t mark) {
+    MessageHeader h = header;
+    h.flags = static_cast<std::uint8_t>(h.flags | mark);
     const std::uint32_t bytes = static_cast<std::uint32_t>(sizeof(MessageHeader)) + h.payload_len;
     const std::uint32_t flag = ll_flag(env_.k2h->ring(), env_.k2h->next_position());
     std::byte* slot = bytes <= env_.k2h->slot_size() ? env_.k2h->try_claim() : nullptr;
@@ -236,11 +243,22 @@ private:
     RingView route;
     ClusterRoute cr{};
     detail::copy_uncached_view(&route, env_.routes + to);
+    std::uint32_t to_tenant = __ldcv(env_.route_tenants + to);
     if (env_.cluster_size > 1) detail::copy_uncached_n<sizeof(cr)>(&cr, env_.croutes + to);
     RK_CTX_STAMP(7);
     if (route.control == nullptr) {
       ++*env_.k2k_refused;
       return ErrorCode::ActorNotFound;
+    }
+    if (to_tenant == kUnroutedTenant) {  // read before its publication (the loads above are not ordered)
+      ringkernel::detail::fence_acquire(MemoryScope::Device);
+      to_tenant = __ldcv(env_.route_tenants + to);
+    }
+    if (env_.tenant != kSystemTenant && to_tenant != kSystemTenant && env_.tenant != to_tenant) {
+      // As on the host: refused, and dead-lettered there (the message goes back marked for it).
+      ++*env_.k2k_refused;
+      hand_back(h, image.b + sizeof(MessageHeader), msg_flags::kTenantRefused);
+      return ErrorCode::TenantViolation;
     }
     if (env_.cluster_size > 1) {
       // The receiving block writes its cluster route before its global route, with a fence in between. A
@@ -259,7 +277,10 @@ private:
             static_cast<void*>(local), cr.rank));
         RingView inbox = ring_layout(remote, RingKind::Mpsc, kClusterInboxSlots, env_.cinbox_slot_size);
         inbox.scope = MemoryScope::Cluster;
-        const ErrorCode rc = sizeof(MessageHeader) + sizeof(T) <= env_.cinbox_slot_size
+        // The receiver's own slots bound it too (the cluster inbox's may be larger): what it is sent fits its
+        // other queues, the one a message without a handler goes back through included.
+        const ErrorCode rc = sizeof(MessageHeader) + sizeof(T) <= env_.cinbox_slot_size &&
+                                     sizeof(MessageHeader) + sizeof(T) <= route.slot_size
                                  ? MpscProducer(inbox).try_push_image(image.v, kImageVecs)
                                  : ErrorCode::MessageTooLarge;
         RK_CTX_STAMP(9);
@@ -453,7 +474,7 @@ inline constexpr std::uint64_t kCounterIdleNs = 5'000;
 template <class A>
 __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     actor_kernel(const SlotDescriptor* slots, SlotControl* controls, RingView* routes, ClusterRoute* croutes,
-                 std::uint32_t route_count, KernelShape shape) {
+                 std::uint32_t* route_tenants, std::uint32_t route_count, KernelShape shape) {
   // Dynamic shared memory, per warp (KernelShape::slot_bytes): inbox staging, the batch's reply images, their
   // destinations and sizes, the descriptor read on Load, and a small state.
   extern __shared__ uint4 block_smem[];
@@ -511,6 +532,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
   env.k2k_refused = &k2k_refused;
   env.routes = routes;
   env.croutes = croutes;
+  env.route_tenants = route_tenants;
   env.route_count = route_count;
   env.cluster_size = shape.cluster_size;
   env.group_tag = shape.group_tag;
@@ -844,6 +866,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         switch (static_cast<SlotCommand>(cmd)) {
           case SlotCommand::Load: {
             env.self = loaded_id;
+            env.tenant = d.tenant;
+            env.k2h_stalled = false;  // a wait that timed out for the slot's earlier actor says nothing of this one
             // The counters are the actor's, kept across its restarts but not handed to the slot's next occupant.
             if (fresh_actor) processed = errors = unknown = dropped = k2k_refused = 0;
             if (init_k2k) {
@@ -872,12 +896,14 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
             // (Re)publish the route: the host clears it when the actor is released, not across restarts, so
             // messages other actors send during a restart wait in the inbox.
             if (d.k2k.control != nullptr && env.self < route_count) {
+              // The tenant and the cluster route first: a sender that sees the global route and not yet these
+              // (kUnroutedTenant, a zero tag) orders and reads them again.
+              route_tenants[env.self] = env.tenant;
               if (cview.control != nullptr) {
-                // The cluster route first: a sender reads it only after seeing the global route.
                 croutes[env.self] = ClusterRoute{shape.group_tag, env.cluster_id,
                                                  cooperative_groups::this_cluster().block_rank(), warp};
-                rd::fence_release(MemoryScope::Device);
               }
+              rd::fence_release(MemoryScope::Device);
               routes[env.self] = d.k2k;
               rd::fence_release(MemoryScope::Device);
             }

@@ -93,7 +93,8 @@ struct SlotDescriptor {
   /// Device memory (KernelShape::cluster_inbox_bytes) the block copies its shared-memory cluster inbox into on
   /// Close and Mirror, where the host's copy engine can read it; null without clusters.
   void* cluster_mirror;
-  std::uint64_t reserved;    ///< Keeps the size a multiple of 16 (the block copies it with 16-byte loads).
+  std::uint32_t tenant;      ///< The actor's tenant (TenantId): device sends to another tenant are refused.
+  std::uint32_t reserved;    ///< Keeps the size a multiple of 16 (the block copies it with 16-byte loads).
 };
 static_assert(sizeof(SlotDescriptor) % 16 == 0);
 
@@ -123,6 +124,9 @@ inline constexpr std::uint32_t kClusterInboxSlots = 16;
 
 /// Where an actor's cluster inbox is, published by its block on Load next to its global K2K route: a sender in
 /// the same kernel (`tag`) and cluster writes into that block's shared memory instead of global memory.
+/// A `route_tenants` entry of an actor id with no published route (0 = kSystemTenant is a tenant).
+inline constexpr std::uint32_t kUnroutedTenant = 0xFFFFFFFFu;
+
 struct ClusterRoute {
   std::uint32_t tag;      ///< Kernel (actor group) tag; 0 = no cluster inbox.
   std::uint32_t cluster;  ///< Cluster index within the grid.
