@@ -122,11 +122,11 @@ inline constexpr std::uint32_t kMaxClusterSize = 8;
 /// the same cluster, written through distributed shared memory).
 inline constexpr std::uint32_t kClusterInboxSlots = 16;
 
-/// Where an actor's cluster inbox is, published by its block on Load next to its global K2K route: a sender in
-/// the same kernel (`tag`) and cluster writes into that block's shared memory instead of global memory.
 /// A `route_tenants` entry of an actor id with no published route (0 = kSystemTenant is a tenant).
 inline constexpr std::uint32_t kUnroutedTenant = 0xFFFFFFFFu;
 
+/// Where an actor's cluster inbox is, published by its block on Load next to its global K2K route: a sender in
+/// the same kernel (`tag`) and cluster writes into that block's shared memory instead of global memory.
 struct ClusterRoute {
   std::uint32_t tag;      ///< Kernel (actor group) tag; 0 = no cluster inbox.
   std::uint32_t cluster;  ///< Cluster index within the grid.
