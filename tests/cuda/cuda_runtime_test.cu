@@ -254,8 +254,7 @@ TEST_P(Cuda, FullK2HRingHoldsTheActorInsteadOfDropping) {
     EXPECT_EQ(t.seq, i);
   }
   EXPECT_FALSE(p->try_receive().ok());
-  // The pump mirrors the device's counters; the host dead-lettered 36, the device dropped none.
-  std::this_thread::sleep_for(patience(20ms));
+  // Counted where they were dead-lettered: the host receive queue was full for the last 36.
   auto m = p->metrics();
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->dropped, kN - 64);
