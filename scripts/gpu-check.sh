@@ -4,7 +4,8 @@
 # RK_GTEST_SRC (default .device/googletest, a copy of Debian's /usr/src/googletest).
 #   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu] [probes]
 # Sanitizer steps: RK_SANITIZER_TIMEOUT (s), RK_SANITIZER_FILTER (gtest filter), RK_SANITIZER_TWO=0 skips the
-# separate two-runtime run (which hangs under compute-sanitizer).
+# separate two-runtime run (which hangs under compute-sanitizer). tests: RK_GPU_FILTER (gtest filter), RK_GPU_TIMEOUT (s);
+# a run still going after its limit gets its host stacks logged (gdb) and is killed.
 # codegen: the IR code generation's NVRTC test (every parity kernel's CUDA C++ compiled with NVRTC, run on the
 # GPU and compared with the interpreter), built directly with g++ since the GPU machines lack rapidcheck.
 set -uo pipefail
@@ -23,11 +24,31 @@ if [[ ! -f build/gpu/build.ninja ]]; then
 fi
 cmake --build build/gpu -j"$(nproc)" --target ringkernel_cuda_tests bench_gpu_bench >> "$out/build.log" 2>&1 \
   || { tail -40 "$out/build.log"; exit 1; }
+# Runs a command with its output line-buffered into LOG for at most SECONDS. A command still running then is
+# stuck: the host stacks of all its threads go to LOG (gdb, where the machine has it) before it is killed, so a
+# hang costs its time limit once and says where it was. Returns the command's status (124 when it was killed).
+run_bounded() {
+  local log=$1 limit=$2; shift 2
+  stdbuf -oL -eL "$@" > "$log" 2>&1 &
+  local pid=$! waited=0
+  while kill -0 "$pid" 2>/dev/null && (( waited < limit )); do sleep 1; waited=$((waited + 1)); done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "=== still running after ${limit} s: host stacks ===" >> "$log"
+    command -v gdb > /dev/null && timeout 30 gdb -p "$pid" -batch -ex "thread apply all bt 16" >> "$log" 2>&1
+    kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    return 124
+  fi
+  wait "$pid"
+}
 rc=0
 for s in $steps; do
   case "$s" in
-    tests) timeout 240 build/gpu/tests/ringkernel_cuda_tests --gtest_repeat="${RK_GPU_REPEAT:-1}" 2>&1 | tee "$out/tests.log" | grep -E "OK \]|FAILED|Failure|Which|error|\.cu:|PASSED" || true
-           grep -q "FAILED" "$out/tests.log" && rc=1 ;;
+    tests)
+      # RK_GPU_FILTER: a gtest filter (all tests by default); RK_GPU_TIMEOUT: seconds before a run counts as hung.
+      run_bounded "$out/tests.log" "${RK_GPU_TIMEOUT:-240}" build/gpu/tests/ringkernel_cuda_tests \
+        --gtest_repeat="${RK_GPU_REPEAT:-1}" --gtest_filter="${RK_GPU_FILTER:-*}" || rc=1
+      grep -E "OK \]|FAILED|Failure|Which|error|\.cu:|PASSED|still running" "$out/tests.log" || true
+      grep -q "FAILED" "$out/tests.log" && rc=1 ;;
     memcheck|racecheck)
       # The two-runtime test runs on its own under a short timeout, so that a hang there (the sanitizer
       # serialises some API calls against running kernels) cannot cost the log of everything else.
@@ -46,7 +67,9 @@ for s in $steps; do
         done
       fi
       wait $two; echo "two runtimes under $s: rc=$?"; grep -E "OK \]|FAILED|two runtimes:|#[0-9]+ " "$out/$s-two.log" | head -40 ;;
-    bench) timeout 200 build/gpu/benchmarks/bench_gpu_bench --iters 20000 --json "$out/gpu.json" --md "$out/gpu.md" 2>&1 | tail -16 ;;
+    bench) run_bounded "$out/bench.log" "${RK_BENCH_TIMEOUT:-200}" build/gpu/benchmarks/bench_gpu_bench --iters 20000 \
+             --json "$out/gpu.json" --md "$out/gpu.md" || rc=1
+           tail -16 "$out/bench.log" ;;
     demo)
       # The CLI with the demo's actors compiled for the GPU: `ringkernel demo` picks CUDA (backend auto).
       cmake -S . -B build/gpu-cli -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGKERNEL_CUDA=ON \

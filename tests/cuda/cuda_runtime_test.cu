@@ -948,9 +948,9 @@ TEST_P(Cuda, ActorLaunchedInactiveWaitsForActivate) {
   ASSERT_TRUE(r.ok()) << r.error().describe();
   ASSERT_TRUE(again->restart().ok());
   EXPECT_EQ(again->status()->state, ActorState::Active);
-  r = again->call<Pong>(Ping{8, 1}, patience(2s));
-  ASSERT_TRUE(r.ok()) << r.error().describe();
-  EXPECT_EQ(r->count, 1u) << "the restarted actor starts from a fresh state";
+  auto after = again->call<Pong>(Ping{8, 1}, patience(2s));
+  ASSERT_TRUE(after.ok()) << after.error().describe();
+  EXPECT_EQ(after->count, 1u) << "the restarted actor starts from a fresh state";
 }
 
 // Device K2K sends across tenants are refused on the GPU as host sends are: the sender gets TenantViolation,
