@@ -123,8 +123,8 @@ for s in $steps; do
       fi ;;
     probes)
       # Standalone probes (benchmarks/gpu/probes/): request/reply with self-validating (LL) slots against the
-      # flag + payload shape, where a round trip and a K2K hop through actor_kernel spend their time, and
-      # racecheck on a correct distributed-shared-memory hand-off.
+      # flag + payload shape, where a round trip and a K2K hop through actor_kernel spend their time, K2K slot
+      # protocols outside the kernel, and racecheck on a correct distributed-shared-memory hand-off.
       mkdir -p build/probes
       nvcc -O3 -std=c++20 -arch=sm_90 benchmarks/gpu/probes/ll_request_reply.cu -o build/probes/ll_rr \
         && timeout 120 build/probes/ll_rr 20000 | tee "$out/probes.log" || rc=1
@@ -133,6 +133,8 @@ for s in $steps; do
       nvcc -O3 -std=c++20 -arch=sm_90 --expt-relaxed-constexpr -DRINGKERNEL_HAS_CUDA=1 -Iinclude -Itests benchmarks/gpu/probes/k2k_stages.cu \
         build/gpu/src/cuda/libringkernel_cuda.a build/gpu/libringkernel_cpu.a build/gpu/libringkernel_core.a \
         -o build/probes/k2k_stages && for c in 1 2; do timeout 60 build/probes/k2k_stages $c; done | tee -a "$out/probes.log" || rc=1
+      nvcc -O3 -std=c++20 -arch=sm_90 benchmarks/gpu/probes/k2k_protocols.cu -o build/probes/k2k_protocols \
+        && timeout 60 build/probes/k2k_protocols | tee -a "$out/probes.log" || rc=1
       nvcc -O2 -std=c++20 -arch=sm_90 -lineinfo -Iinclude benchmarks/gpu/probes/dsmem_racecheck.cu -o build/probes/dsmem_rc \
         && for m in flag flag-fence barrier; do
              timeout 120 compute-sanitizer --tool racecheck build/probes/dsmem_rc "$m" 2>&1 | grep -E "wrong reads|RACECHECK SUMMARY"
