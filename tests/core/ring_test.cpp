@@ -8,6 +8,7 @@
 #include <new>
 #include <vector>
 
+#include "core/runtime_state.hpp"  // detail::peek_ring (snapshots of queued messages)
 #include "ringkernel/ring.hpp"
 
 namespace rk = ringkernel;
@@ -975,3 +976,50 @@ TEST(LlRingTest, AHeaderWithoutItsPayloadStillCompletesWithZeros) {
             }),
             1u);
 }
+
+namespace {
+
+// Snapshots read queued messages in place (detail::peek_ring): the CUDA backend's mapped inboxes are LL rings,
+// and a copy of a device inbox is parsed the same way. In order, across a lap, without consuming, and only up to
+// a position claimed but not yet (completely) written - what follows it is left for the next snapshot.
+TEST(LlRingTest, PeekReadsQueuedMessagesAcrossALapAndStopsAtAnIncompleteSlot) {
+  auto ring = rk::OwnedRing::create(RingKind::MpscLl, 8, 128).value();
+  const rk::RingView& v = ring.view();
+  rk::MpscProducer p(v);
+  rk::MpscConsumer c(v);
+  std::uint64_t next = 0, consumed = 0;
+  auto push = [&] {
+    const std::uint64_t value = next * 1000 + 7;
+    ASSERT_EQ(p.try_push(header_for(next, sizeof value), &value), ErrorCode::Ok);
+    ++next;
+  };
+  // Lap 0 filled and drained but for two, then the ring wraps: positions 6..12 are queued.
+  for (int i = 0; i < 8; ++i) push();
+  consumed += c.pop_batch(6, [](const rk::MessageHeader&, const std::byte*) {});
+  for (int i = 0; i < 5; ++i) push();
+  ASSERT_EQ(consumed, 6u);
+  auto check = [&](const std::vector<rk::Envelope>& got, std::uint64_t first, std::size_t count) {
+    ASSERT_EQ(got.size(), count);
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::uint64_t id = first + k;
+      EXPECT_EQ(got[k].header.message_id, id);
+      ASSERT_EQ(got[k].payload.size(), sizeof(std::uint64_t));
+      std::uint64_t value = 0;
+      std::memcpy(&value, got[k].payload.data(), sizeof value);
+      EXPECT_EQ(value, id * 1000 + 7);
+    }
+  };
+  check(rk::detail::peek_ring(v), 6, 7);
+  check(rk::detail::peek_ring(v), 6, 7);  // nothing was consumed
+  // A producer that has claimed position 13 but written only its header; position 14 is complete after it.
+  const std::uint64_t claimed = v.control->head;
+  v.control->head = claimed + 1;
+  const rk::MessageHeader partial = header_for(claimed, sizeof(std::uint64_t));
+  write_ll_words(v, claimed, partial, nullptr, 0, rk::ll_words(sizeof partial));
+  ASSERT_EQ(c.pop_batch(4, [](const rk::MessageHeader&, const std::byte*) {}), 4u);  // 6..9
+  next = claimed + 1;
+  push();
+  check(rk::detail::peek_ring(v), 10, 3);
+}
+
+} // namespace
