@@ -5,7 +5,7 @@
 #   bash scripts/gpu-check.sh OUTDIR [tests] [memcheck] [racecheck] [bench] [codegen] [demo] [checkpoint] [webgpu] [probes]
 # Sanitizer steps: RK_SANITIZER_TIMEOUT (s), RK_SANITIZER_FILTER (gtest filter), RK_SANITIZER_TWO=0 skips the
 # separate two-runtime run (which hangs under compute-sanitizer). tests: RK_GPU_FILTER (gtest filter), RK_GPU_TIMEOUT (s);
-# a run still going after its limit gets its host stacks logged (gdb) and is killed.
+# bench: RK_BENCH_TIMEOUT (s). A run still going after its limit gets its host stacks logged (gdb) and is killed.
 # codegen: the IR code generation's NVRTC test (every parity kernel's CUDA C++ compiled with NVRTC, run on the
 # GPU and compared with the interpreter), built directly with g++ since the GPU machines lack rapidcheck.
 set -uo pipefail
