@@ -55,6 +55,43 @@ Error cuda_error(cudaError_t e, const std::string& what) {
                     "cuda: " + what);
 }
 
+// The per-thread local memory (stack) the device reserves for kernels is one process-wide setting. A launch
+// that needs more makes the driver grow it, and growing it waits for every kernel already running: next to
+// persistent actor kernels that is forever (a hang in launch, not an error). So a runtime reserves enough for
+// every registered actor kernel before it launches any, and a launch that would still need more fails.
+struct StackReserve {
+  std::mutex mu;
+  std::uint32_t live_kernels = 0;  // persistent kernels of any runtime in this process that may still run
+};
+StackReserve& stack_reserve() {
+  static StackReserve r;
+  return r;
+}
+// Makes the device reserve at least `bytes` of local memory per thread for `who`, unless that would wait for
+// running persistent kernels.
+Status reserve_stack(std::size_t bytes, const std::string& who) {
+  StackReserve& r = stack_reserve();
+  std::lock_guard lk(r.mu);
+  std::size_t reserved = 0;
+  if (auto e = cudaDeviceGetLimit(&reserved, cudaLimitStackSize); e != cudaSuccess) {
+    return cuda_error(e, "stack size limit");
+  }
+  if (bytes <= reserved) return {};
+  if (r.live_kernels != 0) {
+    return make_error(ErrorCode::BackendUnavailable,
+                      who + " needs " + std::to_string(bytes) + " bytes of local memory per thread, more than the " +
+                          std::to_string(reserved) +
+                          " the device reserves, and growing that reservation would wait forever for the running "
+                          "persistent actor kernels (actor types registered before the runtime is built are "
+                          "reserved for up front)",
+                      "cuda launch");
+  }
+  if (auto e = cudaDeviceSetLimit(cudaLimitStackSize, bytes); e != cudaSuccess) {
+    return cuda_error(e, std::to_string(bytes) + " bytes of stack per thread for " + who);
+  }
+  return {};
+}
+
 // Pinned mapped memory for rings. One arena is allocated before any kernel starts and carved up first-fit:
 // cudaHostAlloc costs ~100 us (actor creation latency), and freeing pinned memory may synchronize with the
 // device, which never finishes while persistent kernels run. Overflow allocations come from cudaHostAlloc and
@@ -309,6 +346,7 @@ public:
     // Load every registered actor kernel now. With CUDA's lazy module loading, the first launch of a kernel
     // loads its module, which waits for the device to go idle - and a device running persistent actor
     // kernels never does, so a second actor type launched later would hang.
+    std::size_t most_local = 0;
     {
       std::lock_guard ek(cuda::entries_mu());
       for (const auto& [key, entry] : cuda::entries()) {
@@ -316,6 +354,7 @@ public:
         if (auto e = cudaFuncGetAttributes(&attr, entry.kernel); e != cudaSuccess) {
           return cuda_error(e, std::string("load actor kernel ") + key);
         }
+        most_local = std::max(most_local, attr.localSizeBytes);
         const auto shape = shape_of(entry);
         if (auto e = cudaFuncSetAttribute(entry.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(shape.block_bytes()));
@@ -325,6 +364,9 @@ public:
         }
       }
     }
+    // Best effort: when it cannot be reserved now (memory, or another runtime's kernels running), the launch
+    // of an actor type that needs it grows it then or says why it cannot.
+    if (!reserve_stack(most_local, "the registered actor kernels")) (void)cudaGetLastError();
     pump_ = std::thread([this] { pump(); });
     return {};
   }
@@ -422,7 +464,7 @@ public:
                         "the GPU); use Block, Reject or DropToDeadLetter",
                         "cuda");
     }
-    auto g = group_for(entry);
+    auto g = group_for(entry, cell.type.type_name);
     if (!g) return g.error();
     Group& group = **g;
     auto free_it = std::find(group.occupant.begin(), group.occupant.end(), nullptr);
@@ -690,6 +732,9 @@ public:
       std::lock_guard glk(pool_->mu);
       if (ok) {
         pool_->kernels_stopped = true;
+        std::lock_guard sk(stack_reserve().mu);
+        stack_reserve().live_kernels -= live_kernels_;
+        live_kernels_ = 0;
         for (void* p : pool_->parked) DeviceGraveyard::get().free_host(p);
       } else {
         pool_->kernels_stuck = true;
@@ -727,7 +772,7 @@ private:
     return {};
   }
 
-  Result<Group*> group_for(const cuda::DeviceActorEntry& entry) {
+  Result<Group*> group_for(const cuda::DeviceActorEntry& entry, const std::string& type_name) {
     for (auto& g : groups_) {
       if (g->entry.kernel == entry.kernel) return g.get();
     }
@@ -792,6 +837,12 @@ private:
                           "cuda launch");
       }
     }
+    // Its local memory, before anything is allocated for it (see reserve_stack).
+    {
+      cudaFuncAttributes attr{};
+      if (auto e = cudaFuncGetAttributes(&attr, entry.kernel); e != cudaSuccess) return cuda_error(e, "kernel attributes");
+      if (auto st = reserve_stack(attr.localSizeBytes, "the kernel of '" + type_name + "'"); !st) return st.error();
+    }
     const std::size_t ctl_bytes = sizeof(SlotControl) * g->slots;
     if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->ctl), ctl_bytes, cudaHostAllocMapped | cudaHostAllocPortable);
         e != cudaSuccess) {
@@ -852,6 +903,7 @@ private:
     }
     // Never cudaDeviceSynchronize here: other persistent kernels of this runtime are running and never finish.
     if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "setup");
+
     const SlotDescriptor* desc = g->desc_dev;
     SlotControl* controls = g->ctl_dev;
     RingView* routes = routes_;
@@ -861,8 +913,14 @@ private:
     cuda::KernelShape shape = g->shape;
     void* args[] = {&desc, &controls, &routes, &croutes, &route_tenants, &route_count, &shape};
     lc.stream = g->stream;
-    if (auto e = cudaLaunchKernelExC(&lc, entry.kernel, args); e != cudaSuccess) {
-      return cuda_error(e, "launch persistent kernel");
+    {
+      // Counted while launching, so that no other runtime grows the stack reservation in between.
+      std::lock_guard sk(stack_reserve().mu);
+      if (auto e = cudaLaunchKernelExC(&lc, entry.kernel, args); e != cudaSuccess) {
+        return cuda_error(e, "launch persistent kernel");
+      }
+      ++stack_reserve().live_kernels;
+      ++live_kernels_;
     }
     resident_blocks_ += blocks;
     if (cluster > 1) resident_clusters_ += blocks / cluster;
@@ -1035,6 +1093,7 @@ private:
   std::mutex groups_mu_;
   std::vector<std::unique_ptr<Group>> groups_;
   std::uint64_t resident_blocks_ = 0;
+  std::uint32_t live_kernels_ = 0;  // this executor's share of StackReserve::live_kernels
   std::uint64_t resident_clusters_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;

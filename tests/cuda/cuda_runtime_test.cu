@@ -19,6 +19,7 @@ RINGKERNEL_CUDA_ACTOR(gpu_test::Producer)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Sink)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Ledger)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Hub)
+RINGKERNEL_CUDA_ACTOR(gpu_test::BigCarrier)
 
 namespace {
 
@@ -446,6 +447,37 @@ TEST_P(Cuda, K2KChainAcrossBlocksKeepsOrder) {
   }
   EXPECT_EQ(a->metrics()->processed, kN);
   EXPECT_EQ(d->metrics()->processed, kN);
+}
+
+// The local memory (stack) a kernel may use is reserved for the whole device, and growing the reservation waits
+// for every running kernel. BigCarrier's kernel needs about 4 KiB per thread (a 708-byte payload copied a few
+// times; the default reservation is 1 KiB): launched while Echo's persistent kernel runs, it must neither hang
+// in the launch nor fail (the runtime reserves for every registered actor type before launching any).
+TEST_P(Cuda, LargeStackActorTypeLaunchesNextToARunningKernel) {
+  SKIP_WITHOUT_GPU();
+  if (GetParam().actors_per_block > 1) GTEST_SKIP() << "a BigCargo needs 1 KiB slots: block-sized actors only";
+  auto rt = make_rt();
+  auto echo = rt.launch<Echo>("echo");
+  ASSERT_TRUE(echo.ok()) << echo.error().describe();
+  ASSERT_TRUE(echo->call<Pong>(Ping{1, 1}, patience(2s)).ok());  // Echo's kernel is running
+  LaunchOptions o;
+  o.slot_size = 1024;
+  auto big = rt.launch<BigCarrier>("big", o, kHostActor);
+  ASSERT_TRUE(big.ok()) << big.error().describe();
+  BigCargo c{};
+  c.seq = 7;
+  for (std::size_t k = 0; k < sizeof(c.bytes); ++k) c.bytes[k] = static_cast<std::uint8_t>(c.seq * 7 + k);
+  ASSERT_TRUE(big->send(c).ok());
+  auto env = big->receive(patience(2s));
+  ASSERT_TRUE(env.ok()) << env.error().describe();
+  auto back = env->as<BigCargo>();
+  ASSERT_TRUE(back.ok()) << back.error().describe();
+  EXPECT_EQ(back->seq, 7u);
+  EXPECT_EQ(back->hops, 1u);
+  EXPECT_EQ(std::memcmp(back->bytes, c.bytes, sizeof(c.bytes)), 0) << "payload changed on the way";
+  auto r = echo->call<Pong>(Ping{2, 1}, patience(2s));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->count, 2u);
 }
 
 TEST_P(Cuda, K2KFanInWithBackPressureLosesNothing) {
