@@ -903,7 +903,6 @@ private:
     }
     // Never cudaDeviceSynchronize here: other persistent kernels of this runtime are running and never finish.
     if (auto e = cudaStreamSynchronize(copy_stream_); e != cudaSuccess) return cuda_error(e, "setup");
-
     const SlotDescriptor* desc = g->desc_dev;
     SlotControl* controls = g->ctl_dev;
     RingView* routes = routes_;
