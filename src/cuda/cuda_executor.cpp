@@ -61,23 +61,24 @@ Error cuda_error(cudaError_t e, const std::string& what) {
 // every registered actor kernel before it launches any, and a launch that would still need more fails.
 struct StackReserve {
   std::mutex mu;
-  std::uint32_t live_kernels = 0;  // persistent kernels of any runtime in this process that may still run
+  std::map<int, std::uint32_t> live_kernels;  // per device: persistent kernels of this process that may still run
 };
 StackReserve& stack_reserve() {
   static StackReserve r;
   return r;
 }
-// Makes the device reserve at least `bytes` of local memory per thread for `who`, unless that would wait for
-// running persistent kernels.
-Status reserve_stack(std::size_t bytes, const std::string& who) {
-  StackReserve& r = stack_reserve();
-  std::lock_guard lk(r.mu);
+// What a kernel of `local_bytes` local memory per thread gets reserved: with headroom, because the figure is
+// the kernel's own frame and a handler calling non-inlined device functions needs their frames too.
+std::size_t stack_with_headroom(std::size_t local_bytes) { return (local_bytes + 256 + 255) / 256 * 256; }
+// Checks, with StackReserve::mu held, that the current device reserves at least `bytes` of local memory per
+// thread, growing the reservation when no persistent kernel runs on it; an error names `who` otherwise.
+Status reserve_stack_locked(int device, std::size_t bytes, const std::string& who) {
   std::size_t reserved = 0;
   if (auto e = cudaDeviceGetLimit(&reserved, cudaLimitStackSize); e != cudaSuccess) {
     return cuda_error(e, "stack size limit");
   }
   if (bytes <= reserved) return {};
-  if (r.live_kernels != 0) {
+  if (stack_reserve().live_kernels[device] != 0) {
     return make_error(ErrorCode::BackendUnavailable,
                       who + " needs " + std::to_string(bytes) + " bytes of local memory per thread, more than the " +
                           std::to_string(reserved) +
@@ -90,6 +91,10 @@ Status reserve_stack(std::size_t bytes, const std::string& who) {
     return cuda_error(e, std::to_string(bytes) + " bytes of stack per thread for " + who);
   }
   return {};
+}
+Status reserve_stack(int device, std::size_t bytes, const std::string& who) {
+  std::lock_guard lk(stack_reserve().mu);
+  return reserve_stack_locked(device, bytes, who);
 }
 
 // Pinned mapped memory for rings. One arena is allocated before any kernel starts and carved up first-fit:
@@ -366,7 +371,9 @@ public:
     }
     // Best effort: when it cannot be reserved now (memory, or another runtime's kernels running), the launch
     // of an actor type that needs it grows it then or says why it cannot.
-    if (!reserve_stack(most_local, "the registered actor kernels")) (void)cudaGetLastError();
+    if (!reserve_stack(device_, stack_with_headroom(most_local), "the registered actor kernels")) {
+      (void)cudaGetLastError();
+    }
     pump_ = std::thread([this] { pump(); });
     return {};
   }
@@ -733,7 +740,7 @@ public:
       if (ok) {
         pool_->kernels_stopped = true;
         std::lock_guard sk(stack_reserve().mu);
-        stack_reserve().live_kernels -= live_kernels_;
+        stack_reserve().live_kernels[device_] -= live_kernels_;
         live_kernels_ = 0;
         for (void* p : pool_->parked) DeviceGraveyard::get().free_host(p);
       } else {
@@ -776,6 +783,10 @@ private:
     for (auto& g : groups_) {
       if (g->entry.kernel == entry.kernel) return g.get();
     }
+    // A kernel launched now would never be told to leave.
+    if (stopping_.load()) return make_error(ErrorCode::ShuttingDown, "CUDA executor stopped", "cuda launch");
+    // The caller's thread may have another device current.
+    if (auto e = cudaSetDevice(device_); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
     auto g = std::make_unique<Group>();
     g->entry = entry;
     g->shape = shape_of(entry);
@@ -837,12 +848,12 @@ private:
                           "cuda launch");
       }
     }
-    // Its local memory, before anything is allocated for it (see reserve_stack).
-    {
-      cudaFuncAttributes attr{};
-      if (auto e = cudaFuncGetAttributes(&attr, entry.kernel); e != cudaSuccess) return cuda_error(e, "kernel attributes");
-      if (auto st = reserve_stack(attr.localSizeBytes, "the kernel of '" + type_name + "'"); !st) return st.error();
-    }
+    // Its local memory, before anything is allocated for it (see reserve_stack_locked; checked again at launch).
+    cudaFuncAttributes attr{};
+    if (auto e = cudaFuncGetAttributes(&attr, entry.kernel); e != cudaSuccess) return cuda_error(e, "kernel attributes");
+    const std::size_t stack = stack_with_headroom(attr.localSizeBytes);
+    const std::string kernel_name = "the kernel of '" + type_name + "'";
+    if (auto st = reserve_stack(device_, stack, kernel_name); !st) return st.error();
     const std::size_t ctl_bytes = sizeof(SlotControl) * g->slots;
     if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->ctl), ctl_bytes, cudaHostAllocMapped | cudaHostAllocPortable);
         e != cudaSuccess) {
@@ -913,12 +924,14 @@ private:
     void* args[] = {&desc, &controls, &routes, &croutes, &route_tenants, &route_count, &shape};
     lc.stream = g->stream;
     {
-      // Counted while launching, so that no other runtime grows the stack reservation in between.
+      // Checked and counted with the launch under one lock: no other runtime changes the reservation between
+      // (if a launch blocked anyway, this lock would block other runtimes' launches and stops too).
       std::lock_guard sk(stack_reserve().mu);
+      if (auto st = reserve_stack_locked(device_, stack, kernel_name); !st) return st.error();
       if (auto e = cudaLaunchKernelExC(&lc, entry.kernel, args); e != cudaSuccess) {
         return cuda_error(e, "launch persistent kernel");
       }
-      ++stack_reserve().live_kernels;
+      ++stack_reserve().live_kernels[device_];
       ++live_kernels_;
     }
     resident_blocks_ += blocks;
