@@ -55,6 +55,48 @@ Error cuda_error(cudaError_t e, const std::string& what) {
                     "cuda: " + what);
 }
 
+// The per-thread local memory (stack) the device reserves for kernels is one process-wide setting. A launch
+// that needs more makes the driver grow it, and growing it waits for every kernel already running: next to
+// persistent actor kernels that is forever (a hang in launch, not an error). So a runtime reserves enough for
+// every registered actor kernel before it launches any, and a launch that would still need more fails.
+struct StackReserve {
+  std::mutex mu;
+  std::map<int, std::uint32_t> live_kernels;  // per device: persistent kernels of this process that may still run
+};
+StackReserve& stack_reserve() {
+  static StackReserve r;
+  return r;
+}
+// What a kernel of `local_bytes` local memory per thread gets reserved: with headroom, because the figure is
+// the kernel's own frame and a handler calling non-inlined device functions needs their frames too.
+std::size_t stack_with_headroom(std::size_t local_bytes) { return (local_bytes + 256 + 255) / 256 * 256; }
+// Checks, with StackReserve::mu held, that the current device reserves at least `bytes` of local memory per
+// thread, growing the reservation when no persistent kernel runs on it; an error names `who` otherwise.
+Status reserve_stack_locked(int device, std::size_t bytes, const std::string& who) {
+  std::size_t reserved = 0;
+  if (auto e = cudaDeviceGetLimit(&reserved, cudaLimitStackSize); e != cudaSuccess) {
+    return cuda_error(e, "stack size limit");
+  }
+  if (bytes <= reserved) return {};
+  if (stack_reserve().live_kernels[device] != 0) {
+    return make_error(ErrorCode::BackendUnavailable,
+                      who + " needs " + std::to_string(bytes) + " bytes of local memory per thread, more than the " +
+                          std::to_string(reserved) +
+                          " the device reserves, and growing that reservation would wait forever for the running "
+                          "persistent actor kernels (actor types registered before the runtime is built are "
+                          "reserved for up front)",
+                      "cuda launch");
+  }
+  if (auto e = cudaDeviceSetLimit(cudaLimitStackSize, bytes); e != cudaSuccess) {
+    return cuda_error(e, std::to_string(bytes) + " bytes of stack per thread for " + who);
+  }
+  return {};
+}
+Status reserve_stack(int device, std::size_t bytes, const std::string& who) {
+  std::lock_guard lk(stack_reserve().mu);
+  return reserve_stack_locked(device, bytes, who);
+}
+
 // Pinned mapped memory for rings. One arena is allocated before any kernel starts and carved up first-fit:
 // cudaHostAlloc costs ~100 us (actor creation latency), and freeing pinned memory may synchronize with the
 // device, which never finishes while persistent kernels run. Overflow allocations come from cudaHostAlloc and
@@ -309,6 +351,7 @@ public:
     // Load every registered actor kernel now. With CUDA's lazy module loading, the first launch of a kernel
     // loads its module, which waits for the device to go idle - and a device running persistent actor
     // kernels never does, so a second actor type launched later would hang.
+    std::size_t most_local = 0;
     {
       std::lock_guard ek(cuda::entries_mu());
       for (const auto& [key, entry] : cuda::entries()) {
@@ -316,6 +359,7 @@ public:
         if (auto e = cudaFuncGetAttributes(&attr, entry.kernel); e != cudaSuccess) {
           return cuda_error(e, std::string("load actor kernel ") + key);
         }
+        most_local = std::max(most_local, attr.localSizeBytes);
         const auto shape = shape_of(entry);
         if (auto e = cudaFuncSetAttribute(entry.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(shape.block_bytes()));
@@ -324,6 +368,11 @@ public:
                                    std::to_string(shape.block_bytes()) + " bytes per block)");
         }
       }
+    }
+    // Best effort: when it cannot be reserved now (memory, or another runtime's kernels running), the launch
+    // of an actor type that needs it grows it then or says why it cannot.
+    if (!reserve_stack(device_, stack_with_headroom(most_local), "the registered actor kernels")) {
+      (void)cudaGetLastError();
     }
     pump_ = std::thread([this] { pump(); });
     return {};
@@ -422,7 +471,7 @@ public:
                         "the GPU); use Block, Reject or DropToDeadLetter",
                         "cuda");
     }
-    auto g = group_for(entry);
+    auto g = group_for(entry, cell.type.type_name);
     if (!g) return g.error();
     Group& group = **g;
     auto free_it = std::find(group.occupant.begin(), group.occupant.end(), nullptr);
@@ -690,6 +739,9 @@ public:
       std::lock_guard glk(pool_->mu);
       if (ok) {
         pool_->kernels_stopped = true;
+        std::lock_guard sk(stack_reserve().mu);
+        stack_reserve().live_kernels[device_] -= live_kernels_;
+        live_kernels_ = 0;
         for (void* p : pool_->parked) DeviceGraveyard::get().free_host(p);
       } else {
         pool_->kernels_stuck = true;
@@ -727,10 +779,14 @@ private:
     return {};
   }
 
-  Result<Group*> group_for(const cuda::DeviceActorEntry& entry) {
+  Result<Group*> group_for(const cuda::DeviceActorEntry& entry, const std::string& type_name) {
     for (auto& g : groups_) {
       if (g->entry.kernel == entry.kernel) return g.get();
     }
+    // A kernel launched now would never be told to leave.
+    if (stopping_.load()) return make_error(ErrorCode::ShuttingDown, "CUDA executor stopped", "cuda launch");
+    // The caller's thread may have another device current.
+    if (auto e = cudaSetDevice(device_); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
     auto g = std::make_unique<Group>();
     g->entry = entry;
     g->shape = shape_of(entry);
@@ -792,6 +848,12 @@ private:
                           "cuda launch");
       }
     }
+    // Its local memory, before anything is allocated for it (see reserve_stack_locked; checked again at launch).
+    cudaFuncAttributes attr{};
+    if (auto e = cudaFuncGetAttributes(&attr, entry.kernel); e != cudaSuccess) return cuda_error(e, "kernel attributes");
+    const std::size_t stack = stack_with_headroom(attr.localSizeBytes);
+    const std::string kernel_name = "the kernel of '" + type_name + "'";
+    if (auto st = reserve_stack(device_, stack, kernel_name); !st) return st.error();
     const std::size_t ctl_bytes = sizeof(SlotControl) * g->slots;
     if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->ctl), ctl_bytes, cudaHostAllocMapped | cudaHostAllocPortable);
         e != cudaSuccess) {
@@ -861,8 +923,16 @@ private:
     cuda::KernelShape shape = g->shape;
     void* args[] = {&desc, &controls, &routes, &croutes, &route_tenants, &route_count, &shape};
     lc.stream = g->stream;
-    if (auto e = cudaLaunchKernelExC(&lc, entry.kernel, args); e != cudaSuccess) {
-      return cuda_error(e, "launch persistent kernel");
+    {
+      // Checked and counted with the launch under one lock: no other runtime changes the reservation between
+      // (if a launch blocked anyway, this lock would block other runtimes' launches and stops too).
+      std::lock_guard sk(stack_reserve().mu);
+      if (auto st = reserve_stack_locked(device_, stack, kernel_name); !st) return st.error();
+      if (auto e = cudaLaunchKernelExC(&lc, entry.kernel, args); e != cudaSuccess) {
+        return cuda_error(e, "launch persistent kernel");
+      }
+      ++stack_reserve().live_kernels[device_];
+      ++live_kernels_;
     }
     resident_blocks_ += blocks;
     if (cluster > 1) resident_clusters_ += blocks / cluster;
@@ -1035,6 +1105,7 @@ private:
   std::mutex groups_mu_;
   std::vector<std::unique_ptr<Group>> groups_;
   std::uint64_t resident_blocks_ = 0;
+  std::uint32_t live_kernels_ = 0;  // this executor's share of StackReserve::live_kernels
   std::uint64_t resident_clusters_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -19,6 +19,7 @@ RINGKERNEL_CUDA_ACTOR(gpu_test::Producer)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Sink)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Ledger)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Hub)
+RINGKERNEL_CUDA_ACTOR(gpu_test::BigCarrier)
 
 namespace {
 
@@ -446,6 +447,67 @@ TEST_P(Cuda, K2KChainAcrossBlocksKeepsOrder) {
   }
   EXPECT_EQ(a->metrics()->processed, kN);
   EXPECT_EQ(d->metrics()->processed, kN);
+}
+
+// The local memory (stack) a kernel may use is reserved for the whole device, and growing the reservation waits
+// for every running kernel. BigCarrier's kernel needs about 4 KiB per thread (a 708-byte payload copied a few
+// times; the default reservation is 1 KiB): launched while Echo's persistent kernel runs, it must neither hang
+// in the launch nor fail (the runtime reserves for every registered actor type before launching any).
+TEST_P(Cuda, LargeStackActorTypeLaunchesNextToARunningKernel) {
+  SKIP_WITHOUT_GPU();
+  if (GetParam().actors_per_block > 1) GTEST_SKIP() << "a BigCargo needs 1 KiB slots: block-sized actors only";
+  cudaFuncAttributes attr{};
+  ASSERT_EQ(cudaFuncGetAttributes(&attr, ringkernel::cuda::actor_kernel<BigCarrier>), cudaSuccess);
+  std::size_t reserved = 0;
+  ASSERT_EQ(cudaDeviceGetLimit(&reserved, cudaLimitStackSize), cudaSuccess);
+  ASSERT_GT(attr.localSizeBytes, std::size_t{1024}) << "BigCarrier fits the default stack: this tests nothing";
+  auto rt = make_rt();
+  std::size_t now_reserved = 0;
+  ASSERT_EQ(cudaDeviceGetLimit(&now_reserved, cudaLimitStackSize), cudaSuccess);
+  EXPECT_GE(now_reserved, attr.localSizeBytes) << "the runtime did not reserve for BigCarrier (had " << reserved << ")";
+  auto echo = rt.launch<Echo>("echo");
+  ASSERT_TRUE(echo.ok()) << echo.error().describe();
+  ASSERT_TRUE(echo->call<Pong>(Ping{1, 1}, patience(2s)).ok());  // Echo's kernel is running
+  LaunchOptions o;
+  o.slot_size = 1024;
+  auto big = rt.launch<BigCarrier>("big", o, kHostActor);
+  ASSERT_TRUE(big.ok()) << big.error().describe();
+  BigCargo c{};
+  c.seq = 7;
+  for (std::size_t k = 0; k < sizeof(c.bytes); ++k) c.bytes[k] = static_cast<std::uint8_t>(c.seq * 7 + k);
+  ASSERT_TRUE(big->send(c).ok());
+  auto env = big->receive(patience(2s));
+  ASSERT_TRUE(env.ok()) << env.error().describe();
+  auto back = env->as<BigCargo>();
+  ASSERT_TRUE(back.ok()) << back.error().describe();
+  EXPECT_EQ(back->seq, 7u);
+  EXPECT_EQ(back->hops, 1u);
+  EXPECT_EQ(std::memcmp(back->bytes, c.bytes, sizeof(c.bytes)), 0) << "payload changed on the way";
+  auto r = echo->call<Pong>(Ping{2, 1}, patience(2s));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->count, 2u);
+}
+
+// An actor kernel needing more stack than the device reserves (say, its type was registered after the runtime
+// started) cannot be launched while other actor kernels run: the launch is refused with a reason, not hung.
+TEST_P(Cuda, LaunchNeedingMoreStackThanReservedIsRefusedNotHung) {
+  SKIP_WITHOUT_GPU();
+  if (GetParam().actors_per_block > 1) GTEST_SKIP() << "a BigCargo needs 1 KiB slots: block-sized actors only";
+  auto rt = make_rt();
+  // Undo the runtime's reservation while no kernel runs, as if BigCarrier had not been registered then.
+  ASSERT_EQ(cudaDeviceSetLimit(cudaLimitStackSize, 1024), cudaSuccess);
+  auto echo = rt.launch<Echo>("echo");
+  ASSERT_TRUE(echo.ok()) << echo.error().describe();
+  ASSERT_TRUE(echo->call<Pong>(Ping{1, 1}, patience(2s)).ok());
+  LaunchOptions o;
+  o.slot_size = 1024;
+  auto big = rt.launch<BigCarrier>("big", o, kHostActor);
+  ASSERT_FALSE(big.ok()) << "launched although the stack reservation had to grow next to a running kernel";
+  EXPECT_EQ(big.error().code(), ErrorCode::BackendUnavailable);
+  EXPECT_NE(big.error().message().find("bytes of local memory per thread"), std::string::npos) << big.error().describe();
+  auto r = echo->call<Pong>(Ping{2, 1}, patience(2s));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->count, 2u);
 }
 
 TEST_P(Cuda, K2KFanInWithBackPressureLosesNothing) {

@@ -66,6 +66,46 @@ struct Relay {
   }
 };
 
+/// K2K cargo of two sizes (a 128-byte slot holds a Cargo; a BigCargo spans more LL vectors than one warp reads
+/// at once); bytes[i] = seq * 7 + i.
+struct Cargo {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Cargo");
+  std::uint32_t seq;
+  std::uint32_t hops;
+  std::uint8_t bytes[40];
+};
+struct BigCargo {
+  static constexpr auto type_id = ringkernel::message_type("gpu.BigCargo");
+  std::uint32_t seq;
+  std::uint32_t hops;
+  std::uint8_t bytes[700];
+};
+/// Passes cargo to `next` unchanged but for one more hop.
+template <class C>
+RK_HOST_DEVICE void carry(auto& ctx, ringkernel::ActorId next, const C& c) {
+  C out = c;
+  ++out.hops;
+  while (refused(ctx.send(next, out))) {
+  }
+}
+/// Carries Cargo (fits 128-byte slots).
+struct Carrier {
+  using messages = ringkernel::message_list<Cargo>;
+  ringkernel::ActorId next = ringkernel::kHostActor;
+  Carrier() = default;
+  explicit Carrier(ringkernel::ActorId n) : next(n) {}
+  RK_HOST_DEVICE void handle(auto& ctx, const Cargo& c) { carry(ctx, next, c); }
+};
+/// Carries both sizes (needs slots of 1 KiB).
+struct BigCarrier {
+  using messages = ringkernel::message_list<Cargo, BigCargo>;
+  ringkernel::ActorId next = ringkernel::kHostActor;
+  BigCarrier() = default;
+  explicit BigCarrier(ringkernel::ActorId n) : next(n) {}
+  RK_HOST_DEVICE void handle(auto& ctx, const Cargo& c) { carry(ctx, next, c); }
+  RK_HOST_DEVICE void handle(auto& ctx, const BigCargo& c) { carry(ctx, next, c); }
+};
+
 struct Burst {
   static constexpr auto type_id = ringkernel::message_type("gpu.Burst");
   std::uint32_t count;
