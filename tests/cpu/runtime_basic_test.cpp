@@ -133,6 +133,24 @@ TEST(Launch, MaxActorsIsEnforced) {
   EXPECT_EQ(three.error().code(), ErrorCode::InvalidArgument);
 }
 
+// Ids are not reused yet (docs/ARCHITECTURE.md, "Terminated actors are kept"): max_actors bounds the launches of
+// a runtime's life, and the refusal says so instead of failing somewhere else.
+TEST(Launch, TerminatedActorsStillCountTowardMaxActors) {
+  RuntimeConfig cfg;
+  cfg.max_actors = 2;
+  auto rt = make_runtime(1, cfg);
+  for (const char* name : {"one", "two"}) {
+    auto h = rt.launch<Counter>(name);
+    ASSERT_TRUE(h.ok()) << h.error().describe();
+    ASSERT_TRUE(h->terminate().ok());
+    ASSERT_TRUE(h->wait_for(ActorState::Terminated, kLong).ok());
+  }
+  auto three = rt.launch<Counter>("three");
+  ASSERT_FALSE(three.ok());
+  EXPECT_EQ(three.error().code(), ErrorCode::InvalidArgument);
+  EXPECT_NE(three.error().describe().find("max_actors = 2"), std::string::npos) << three.error().describe();
+}
+
 TEST(Messaging, SendAndReceiveFromTheActor) {
   auto rt = make_runtime();
   auto h = rt.launch<Echo>("echo");
