@@ -137,6 +137,8 @@ for s in $steps; do
         && timeout 60 build/probes/k2k_protocols | tee -a "$out/probes.log" || rc=1
       nvcc -O3 -std=c++20 -arch=sm_90 benchmarks/gpu/probes/load_order.cu -o build/probes/load_order \
         && timeout 60 build/probes/load_order | tee -a "$out/probes.log" || rc=1
+      # The timed loads must stay in program order (host load first): the SASS shows what ptxas issued.
+      cuobjdump -sass build/probes/load_order | grep -E "LDG|LDS|ATOMG|GLOBALTIMER" >> "$out/probes.log" || true
       nvcc -O2 -std=c++20 -arch=sm_90 -lineinfo -Iinclude benchmarks/gpu/probes/dsmem_racecheck.cu -o build/probes/dsmem_rc \
         && for m in flag flag-fence barrier; do
              timeout 120 compute-sanitizer --tool racecheck build/probes/dsmem_rc "$m" 2>&1 | grep -E "wrong reads|RACECHECK SUMMARY"

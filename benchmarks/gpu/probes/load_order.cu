@@ -11,8 +11,8 @@
 //   host>device a host load issued, then a device load; time until the device load's value is used
 //   host>shared a host load issued, then a shared-memory load; time until that value is used
 //   host>atom   a host load issued, then a device atomicAdd with a result; time until the result is used
-// H200 (2026-11-28): 128 / 1216-1248 / 128 / 32 / 1216-1248 ns - device and shared loads do not wait for the
-// host read, an atomic with a result does.
+// H200 (2026-11-28): 128 / 1216-1248 / (not valid: that build issued the device load first) / 32 / 1216-1248 ns -
+// a shared load does not wait for the host read, an atomic with a result does. gpu-check prints the SASS order.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +25,10 @@ using u64 = unsigned long long;
 __device__ __forceinline__ u64 now() { u64 t; asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); return t; }
 __device__ __forceinline__ u64 ld_sys(const u64* p) { u64 v; asm volatile("ld.volatile.global.u64 %0, [%1];" : "=l"(v) : "l"(p)); return v; }
 __device__ __forceinline__ u64 ld_gpu(const u64* p) { u64 v; asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p)); return v; }
+// Volatile like the host load: ptxas keeps volatile loads in program order, but issued a relaxed device load
+// ahead of the host load (seen in the SASS), which timed the wrong thing.
+__device__ __forceinline__ u64 ld_dev_volatile(const u64* p) { u64 v; asm volatile("ld.volatile.global.u64 %0, [%1];" : "=l"(v) : "l"(p)); return v; }
+__device__ __forceinline__ u64 atom_add(u64* p) { u64 v; asm volatile("atom.global.add.u64 %0, [%1], 1;" : "=l"(v) : "l"(p) : "memory"); return v; }
 __device__ __forceinline__ u64 use(u64 v) { u64 r; asm volatile("add.u64 %0, %1, 1;" : "=l"(r) : "l"(v)); return r; }
 
 constexpr int kModes = 5;
@@ -41,14 +45,14 @@ __global__ void probe(const u64* host, u64* dev, u64* out, int rounds) {
       switch (m) {
         case 0: v = use(ld_gpu(dev + 8 * r % 4096)); break;
         case 1: v = use(ld_sys(host + 8 * r % 4096)); break;
-        case 2: h = ld_sys(host + 8 * r % 4096); v = use(ld_gpu(dev + 8 * r % 4096)); break;
+        case 2: h = ld_sys(host + 8 * r % 4096); v = use(ld_dev_volatile(dev + 8 * r % 4096)); break;
         case 3: {
           h = ld_sys(host + 8 * r % 4096);
           u64 s; asm volatile("ld.volatile.shared.u64 %0, [%1];" : "=l"(s) : "r"(static_cast<unsigned>(__cvta_generic_to_shared(&sh[r & 31]))));
           v = use(s);
           break;
         }
-        case 4: h = ld_sys(host + 8 * r % 4096); v = use(atomicAdd(dev + 4096 + (r & 7), 1ull)); break;
+        case 4: h = ld_sys(host + 8 * r % 4096); v = use(atom_add(dev + 4096 + (r & 7))); break;
       }
       const u64 t1 = now();
       sink += use(h) + v;  // waits for the host load outside the timed span

@@ -450,6 +450,10 @@ inline constexpr unsigned kHostPollEvery = 64;
 /// Polls a block stays in device-fast mode after a K2K batch (tens of microseconds): in a conversation
 /// between device actors the next message is a hop away, and a PCIe poll in between would delay it.
 inline constexpr unsigned kK2kFastPolls = 64;
+/// An idle warp keeps two reads of its next host slot in flight, this far apart (about half a PCIe read round
+/// trip on an H100): a message that lands is seen within about half a round trip instead of up to a whole one.
+/// More than two made it slower (probe ll_request_reply: x2 2.06-2.25 us, x1 2.38-2.72, x3 3.05-3.25, x4 4.1+).
+inline constexpr std::uint64_t kIdleReadGapNs = 900;
 /// A busy block publishes its counters to the host at most this often (they are posted PCIe writes).
 inline constexpr std::uint64_t kCounterFlushNs = 100'000;
 /// An idle block publishes its counters once this long has passed since its last batch: not right after a
@@ -599,12 +603,12 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     reset_cluster_inbox();
     cooperative_groups::this_cluster().sync();
   }
-  // The idle warp's read of the next host slot (idle_reads below): the LL vector, the command word / ordering
-  // limit (lanes 0 and 1) and the K2K flag. One read in flight, not two staggered ones: ptxas gives every load
-  // of this loop the same dependency barrier (SASS of actor_kernel<Echo> on sm_90), so checking the older read
-  // waited for the newer one too, and the reads went out in pairs - a second read added a wait, not a look.
-  uint4 ra = make_uint4(0, 0, 0, 0);
-  std::uint64_t wa = 0, ka = 0;
+  // The idle warp's two staggered reads of the next host slot (idle_reads below): the LL vector, the command
+  // word / ordering limit (lanes 0 and 1) and the K2K flag. They live across the whole loop: a read left in
+  // flight when the other one found a message must not have its registers reused before it lands (the
+  // reuse would wait for it), so each set is only overwritten by its own next read.
+  uint4 ra = make_uint4(0, 0, 0, 0), rb = make_uint4(0, 0, 0, 0);
+  std::uint64_t wa = 0, wb = 0, ka = 0, kb = 0;
   // A read of idle_reads that found something: the next poll uses it instead of reading again.
   bool have_read = false;
   uint4 read_v = make_uint4(0, 0, 0, 0);
@@ -631,11 +635,26 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
                     rd::load_relaxed(&cview.seq[(ctail + lane) & cview.mask], MemoryScope::Cluster) == ctail + lane + 1;
     return cmd != seen_cmd || __all_sync(~0u, header) || __any_sync(~0u, kr || cr);
   };
+  auto spin_until = [](std::uint64_t t) {
+    while (globaltimer_ns() < t) {
+    }
+  };
   // Idle, spinning (not backing off), host inbox slots of at most 256 bytes (one 16-byte LL vector per lane):
-  // the next slot is read, checked when the read lands and read again; returns with have_read set.
-  auto idle_reads = [&]() {
+  // two reads in flight, each checked when it lands and issued again; returns with have_read set. `b_issued`:
+  // the poll that just found nothing issued rb half a round trip after its own read (see the loop), so the
+  // stagger already runs.
+  auto idle_reads = [&](bool b_issued) {
+    if (!b_issued) {
+      idle_read(rb, wb, kb);
+      spin_until(globaltimer_ns() + detail::kIdleReadGapNs);
+    }
     idle_read(ra, wa, ka);
     for (;;) {
+      if (idle_read_found(rb, wb, kb)) {
+        read_v = rb, read_word = wb, read_kflag = kb;
+        break;
+      }
+      idle_read(rb, wb, kb);
       if (idle_read_found(ra, wa, ka)) {
         read_v = ra, read_word = wa, read_kflag = ka;
         break;
@@ -684,8 +703,10 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     // Lane l's k-th load is LL vector k * 32 + l of the run of slots (8 message bytes each).
     const unsigned lvps = in_slot_size / 8u;  // LL vectors per slot
     const unsigned ltotal = poll_host && active ? hwant * lvps : 0u;
-    // A one-slot poll of a spinning, otherwise idle warp: if it finds nothing, idle_reads takes over.
+    // A one-slot poll of a spinning, otherwise idle warp: half a round trip after its read, a second read (rb)
+    // goes out, so a message landing just after the first read passed is not left for the next poll.
     const bool light = !backoff && active && poll_host && k2k_recent == 0 && hwant == 1u && lvps <= 32u;
+    const std::uint64_t poll_start = light && !use_read ? globaltimer_ns() : 0;
     uint4 lv[detail::kLlLoads];
     std::uint64_t limit = UINT64_MAX;
     if (use_read) {
@@ -706,6 +727,11 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           ++i;
         }
       }
+    }
+    const bool b_issued = poll_start != 0;
+    if (b_issued) {
+      spin_until(poll_start + detail::kIdleReadGapNs);
+      idle_read(rb, wb, kb);
     }
     RK_PROFILE_STAMP(1);
     std::uint64_t seq = poll_host ? __shfl_sync(~0u, word, 0) : seen_cmd;
@@ -977,7 +1003,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       hwant = 1;                 // an idle poll reads one slot
       if (lane == 0) idle_chores();
       dirty = __shfl_sync(~0u, dirty, 0);
-      if (light) idle_reads();
+      if (light) idle_reads(b_issued);
       else detail::idle_wait(backoff, max_sleep, sleep_ns);
       continue;
     }
