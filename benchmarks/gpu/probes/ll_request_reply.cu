@@ -14,6 +14,10 @@
 //   ll-both       the reply is LL words too: no fence, the host checks each word's flag
 //   cv xN         ll-both with weak uncached reads, N of them kept in flight, staggered (argument 2: the gap
 //                 in ns for N = 4; scaled for 2 and 3), so a request that lands waits for the next of N reads
+//   hand-off Pw   P poller warps read the request (one read each in flight, started half a round trip apart
+//                 when P = 2) and hand a complete one to a third warp through shared memory, which replies: the
+//                 actor kernel's loads all share one dependency barrier per warp, so a warp's reads cannot be
+//                 staggered on their own; in separate warps they can (added 2026-11-28, not run yet)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -144,6 +148,56 @@ __global__ void server_pipelined(u64* mem, u64 rounds, u32 gap_ns, u32* bad) {
   }
 }
 
+// Hand-off: warps 0..P-1 poll the LL request (one read each in flight), warp P replies. A poller that sees a
+// complete request of round f >= the one it expects stores its words in shared memory and publishes f; both
+// pollers may publish the same round (same data). The host sends round f + 1 only after reply f, so the words
+// are not overwritten before the replying warp has read them.
+template <int P>
+__global__ void server_handoff(u64* mem, u64 rounds, u32 gap_ns, u32* bad) {
+  __shared__ uint2 words[kWords / 2];
+  __shared__ u64 published;
+  const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x / 32u;
+  const bool mine = lane < kWords / 2;
+  if (threadIdx.x == 0) published = 0;
+  __syncthreads();
+  if (warp < P) {
+    const u64 until = gtimer() + warp * gap_ns;
+    while (gtimer() < until) {
+    }
+    const u64* src = mem + kLlReq + 2 * lane;
+    u64 expect = 1;
+    while (expect <= rounds) {
+      const uint4 q = mine ? ld_cv_v4(src) : make_uint4(0, 0, 0, 0);
+      const u32 f = __shfl_sync(~0u, q.y, 0);
+      if (f >= expect && __all_sync(~0u, !mine || (q.y == f && q.w == f))) {
+        if (mine) words[lane] = make_uint2(q.x, q.z);
+        __syncwarp();
+        if (lane == 0) {
+          __threadfence_block();
+          atomicMax(&published, u64{f});
+        }
+        expect = u64{f} + 1;
+      }
+    }
+  } else if (warp == P) {
+    for (u64 i = 1; i <= rounds; ++i) {
+      if (lane == 0) {
+        while (*static_cast<volatile u64*>(&published) < i) {
+        }
+        __threadfence_block();
+      }
+      __syncwarp();
+      const u32 flag = static_cast<u32>(i);
+      if (mine) {
+        const volatile u32* w = reinterpret_cast<volatile u32*>(words) + 2 * lane;
+        const u32 d0 = w[0], d1 = w[1];
+        if (d0 != flag * 4u + 2u * lane || d1 != flag * 4u + 2u * lane + 1u) atomicAdd(bad, 1u);
+        st_volatile_v4(mem + kLlRep + 2 * lane, make_uint4(d0 + 1u, flag, d1 + 1u, flag));
+      }
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   const u64 rounds = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 20000;
   const u64 warm = rounds / 10;
@@ -154,10 +208,10 @@ int main(int argc, char** argv) {
   u32* bad = nullptr;
   CK(cudaMallocManaged(&bad, sizeof(u32)));
   const char* names[] = {"flag-only", "flag+payload", "ll-request", "ll-both", "ll-both cv x1", "ll-both cv x2",
-                         "ll-both cv x3", "ll-both cv x4"};
+                         "ll-both cv x3", "ll-both cv x4", "hand-off 1w", "hand-off 2w"};
   const u32 gap_ns = argc > 2 ? static_cast<u32>(std::atoi(argv[2])) : 450;
   std::printf("%s\n", "shape          p50 (us)  p99 (us)  (80-byte request and reply, one warp, host spins)");
-  for (int mode = 0; mode < 8; ++mode) {
+  for (int mode = 0; mode < 10; ++mode) {
     std::memset(mem, 0, 4096);
     *bad = 0;
     if (mode < 4) server<<<1, 32>>>(dmem, rounds + warm, mode, bad);
@@ -165,6 +219,8 @@ int main(int argc, char** argv) {
     if (mode == 5) server_pipelined<2><<<1, 32>>>(dmem, rounds + warm, gap_ns * 2, bad);
     if (mode == 6) server_pipelined<3><<<1, 32>>>(dmem, rounds + warm, gap_ns * 4 / 3, bad);
     if (mode == 7) server_pipelined<4><<<1, 32>>>(dmem, rounds + warm, gap_ns, bad);
+    if (mode == 8) server_handoff<1><<<1, 64>>>(dmem, rounds + warm, gap_ns * 2, bad);
+    if (mode == 9) server_handoff<2><<<1, 96>>>(dmem, rounds + warm, gap_ns * 2, bad);
     auto word = [&](int i) { return reinterpret_cast<std::atomic<u64>*>(mem + i); };
     std::vector<double> v;
     u64 wrong = 0;
