@@ -2,7 +2,8 @@
 # consumer project against that prefix only. Any failing step stops the test with the step's output.
 #
 # Inputs (-D): RK_BUILD_DIR, RK_CONSUMER_SOURCE_DIR, RK_WORK_DIR, RK_CONFIG, RK_CXX_COMPILER, RK_CXX_FLAGS,
-#              RK_REQUIRE_CPU.
+#              RK_REQUIRE_CPU, RK_CUDA_COMPILER (set when RingKernel was built with CUDA: the consumer then
+#              also builds and runs a program with device code).
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var RK_BUILD_DIR RK_CONSUMER_SOURCE_DIR RK_WORK_DIR)
@@ -49,7 +50,14 @@ endif()
 if(RK_CXX_FLAGS)
   list(APPEND configure_args "-DCMAKE_CXX_FLAGS=${RK_CXX_FLAGS}")
 endif()
+if(RK_CUDA_COMPILER)
+  list(APPEND configure_args -DRINGKERNEL_CONSUMER_CUDA=ON "-DCMAKE_CUDA_COMPILER=${RK_CUDA_COMPILER}")
+endif()
 run_step(configure "${CMAKE_COMMAND}" ${configure_args})
 run_step(build "${CMAKE_COMMAND}" --build "${consumer_build}")
 run_step(run "${consumer_build}/ringkernel_consumer")
 message("${step_output}")
+if(RK_CUDA_COMPILER)
+  run_step(run_cuda "${consumer_build}/ringkernel_cuda_consumer")
+  message("${step_output}")
+endif()
