@@ -45,18 +45,19 @@ public:
     ctl_ = static_cast<SlotControl*>(ctl_mem_);
     ctl_->limit = UINT64_MAX;
     ctl_->actor_id = 1;
+    ctl_->load_flags = ringkernel::cuda::kLoadInitK2k;  // a new actor: its rings start at position 0
     // Whole 16-byte vectors: the block copies states with 16-byte loads.
     const std::size_t bytes = (sizeof(A) + 15) / 16 * 16;
     if (!ok(cudaMalloc(&state_, bytes), "state") || !ok(cudaMalloc(&init_, bytes), "initial state") ||
         !ok(cudaMemcpy(init_, &proto, sizeof(A), cudaMemcpyHostToDevice), "initial state copy")) {
       return false;
     }
+    ctl_->init_state = init_;
     SlotDescriptor d{};
     d.control = ctl_;  // UVA: mapped host pointers are valid device pointers
     d.inbox = in_;
     d.outbox = out_;
     d.state = state_;
-    d.init_state = init_;
     if (!ok(cudaMalloc(reinterpret_cast<void**>(&desc_), sizeof(d)), "descriptor") ||
         !ok(cudaMemcpy(desc_, &d, sizeof(d), cudaMemcpyHostToDevice), "descriptor copy") ||
         !ok(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream")) {
@@ -91,6 +92,13 @@ public:
     return fits;
   }
 
+  // Restarts the actor as the CUDA backend does (SlotCommand::Reload: on_stop, then the initial state loaded
+  // again and on_start), waiting for the acknowledgement; its rings keep their positions.
+  void reload() {
+    ringkernel::detail::store_relaxed(&ctl_->load_flags, std::uint32_t{0});  // not a new actor
+    command(ringkernel::cuda::SlotCommand::Reload);
+  }
+
   // Tells the kernel to leave, waits for it and frees everything; false on a CUDA error.
   bool stop() {
     bool good = true;
@@ -120,8 +128,7 @@ private:
   }
   // Publishes a slot command and waits for the block's acknowledgement.
   void command(ringkernel::cuda::SlotCommand c) {
-    const std::uint64_t next = ctl_->cmd_seq + 1;
-    ringkernel::detail::store_relaxed(&ctl_->cmd, static_cast<std::uint32_t>(c));
+    const std::uint64_t next = ringkernel::cuda::next_command_word(ctl_->cmd_seq, c);
     ringkernel::detail::store_release(&ctl_->cmd_seq, next);
     while (ringkernel::detail::load_acquire(&ctl_->ack_seq) < next) {
     }

@@ -239,6 +239,7 @@ int main(int argc, char** argv) {
     add_row({"3. raw mapped-memory ping-pong (spinning kernel)", summarize(v), "us", "floor"});
   }
 
+  Stats reload_s;
   // 3b. The actor kernel itself, driven without the host runtime: the same actor_kernel<Echo>, inbox and K2H
   // rings, one slot loaded and activated by hand, the host pushing requests and polling replies directly.
   // The gap between 3b and 4 is host-runtime overhead; between 3 and 3b, the kernel's own path.
@@ -256,6 +257,20 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    // The restart command alone (row 7b): the same slot reloaded, timed from the command's store to its
+    // acknowledgement; the host runtime's part of a restart is the gap to row 7.
+    std::vector<double> rl;
+    for (int i = 0; i < 200 + 20; ++i) {
+      auto t0 = clk::now();
+      slot.reload();
+      if (i >= 20) rl.push_back(us_since(t0));
+    }
+    gpu_test::Pong fresh{};
+    if (!slot.request(gpu_test::Ping{1, 1}, fresh) || fresh.count != 1) {
+      std::fprintf(stderr, "direct kernel: a reloaded actor did not start from its initial state\n");
+      return 1;
+    }
+    reload_s = summarize(rl);
     if (!slot.stop()) return 1;
     add_row({"3b. actor_kernel<Echo> driven directly (no host runtime)", summarize(v), "us",
                     "same kernel and rings as (4)"});
@@ -428,6 +443,8 @@ int main(int argc, char** argv) {
     restart_s = summarize(rv);
     add_row({"7. actor create (launch -> Active acknowledged by the GPU)", create_s, "us", ""});
     add_row({"7. actor restart (restart() -> reloaded and active on the GPU)", restart_s, "us", ""});
+    add_row({"7b. restart command alone (Reload store -> acknowledgement, kernel as 3b)", reload_s, "us",
+             "the device's part of row 7"});
     (void)rt->shutdown(std::chrono::milliseconds(2000));
 
     // 8. Warp-sized actors: eight actor slots per block (cuda_actors_per_block = 8), for systems of many

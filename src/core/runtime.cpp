@@ -673,9 +673,11 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
   for (ActorId k : kids) {
     if (ActorCell* kc = cell(k)) (void)command(*kc, Command::Kill, true, "parent '" + c.name + "' restarting");
   }
-  if (s != ActorState::Failed) {
+  // A healthy instance stops first. On a device that is part of the reload below (its on_stop runs there,
+  // then the new instance loads: one acknowledged device command).
+  const bool healthy = s != ActorState::Failed;
+  if (healthy) {
     run_hook(c, c.type.on_stop);
-    (void)exec->device_command(c, kDeviceUnload, nullptr);  // device actors run on_stop on the device
     set_state(c, ActorState::Failed);
   }
   if (c.state != nullptr) c.type.destroy(c.state);
@@ -687,7 +689,8 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
     return;
   }
   // Loaded active in one device round trip when the actor activates itself.
-  if (auto st = exec->device_command(c, c.opts.auto_activate ? kDeviceLoadActive : kDeviceLoad, c.state); !st) {
+  const int load = (c.opts.auto_activate ? kDeviceLoadActive : kDeviceLoad) | (healthy ? kDeviceReload : 0);
+  if (auto st = exec->device_command(c, load, c.state); !st) {
     emit(RuntimeEvent::Kind::Failed, c, "device reload failed: " + st.error().describe());
     return;
   }
@@ -1386,11 +1389,18 @@ Status ActorHandle::wait_for(ActorState state, std::chrono::milliseconds timeout
   auto c = live_cell(rt_, id_);
   if (!c) return c.error();
   detail::ActorCell& cell = **c;
-  std::unique_lock lk(cell.state_mu);
-  const bool ok = cell.state_cv.wait_for(lk, timeout, [&] {
+  auto reached = [&] {
     const ActorState s = control_state(cell.cb);
     return s == state || s == ActorState::Terminated;
-  });
+  };
+  // Polled first for up to idle_spin, as receive() does: a state the worker sets within microseconds (a device
+  // actor's start or restart) is seen then, rather than after a wake-up through the condition variable.
+  const auto spin_until =
+      std::chrono::steady_clock::now() + std::min<std::chrono::microseconds>(timeout, rt_->cfg.idle_spin);
+  bool ok = reached();
+  while (!ok && std::chrono::steady_clock::now() < spin_until) ok = reached();
+  std::unique_lock lk(cell.state_mu);
+  if (!ok) ok = cell.state_cv.wait_for(lk, timeout, reached);
   if (!ok || control_state(cell.cb) != state) {
     return make_error(ErrorCode::Timeout,
                       "actor is " + std::string(to_string(control_state(cell.cb))) + ", not " +

@@ -110,6 +110,9 @@ inline constexpr int kDeviceUnload = 4;
 /// Load, then Activate, acknowledged once (an auto-activated actor's start and restart: one device round trip
 /// instead of two). Not a cuda::SlotCommand value: executors map it.
 inline constexpr int kDeviceLoadActive = 16;
+/// Or'ed into kDeviceLoad / kDeviceLoadActive for a restart: the device runs the running instance's on_stop and
+/// then loads the new one, acknowledged once (instead of kDeviceUnload, then a load).
+inline constexpr int kDeviceReload = 32;
 
 /// Lifecycle commands, applied by the owning worker at a message boundary.
 enum class Command : std::uint8_t { Start, Activate, Deactivate, Terminate, Kill, Restart, Fail };

@@ -108,6 +108,7 @@ struct MappedPool {
   std::map<std::size_t, std::size_t> free_blocks;  // offset -> length
   std::map<std::size_t, std::size_t> used_blocks;  // offset -> length
   std::vector<void*> parked;
+  std::ptrdiff_t device_delta = 0;  // device pointer - host pointer of the arena (mapped memory)
   std::size_t used_bytes() {
     std::lock_guard lk(mu);
     std::size_t n = 0;
@@ -221,11 +222,18 @@ void mapped_free(void* p, void* ctx) {
   // kernels_stuck: a kernel never left; freeing could hang, so the memory is deliberately leaked.
 }
 
-// A view with device pointers for mapped memory (identical to host pointers under UVA, asked anyway).
-Result<RingView> device_view(const RingView& host) {
-  void* dev = nullptr;
-  if (auto e = cudaHostGetDevicePointer(&dev, host.control, 0); e != cudaSuccess) return cuda_error(e, "map ring");
-  const auto delta = reinterpret_cast<std::byte*>(dev) - reinterpret_cast<std::byte*>(host.control);
+// A view with device pointers for mapped memory (identical to host pointers under UVA, asked anyway): rings in
+// the mapped arena are offset as the arena is (asked once; the driver call costs microseconds per create).
+Result<RingView> device_view(const RingView& host, const MappedPool& arena) {
+  std::ptrdiff_t delta = 0;
+  const auto* p = reinterpret_cast<const std::byte*>(host.control);
+  if (arena.base != nullptr && p >= arena.base && p < arena.base + arena.size) {
+    delta = arena.device_delta;
+  } else {
+    void* dev = nullptr;
+    if (auto e = cudaHostGetDevicePointer(&dev, host.control, 0); e != cudaSuccess) return cuda_error(e, "map ring");
+    delta = reinterpret_cast<std::byte*>(dev) - reinterpret_cast<std::byte*>(host.control);
+  }
   RingView d = host;
   d.control = reinterpret_cast<RingControl*>(reinterpret_cast<std::byte*>(host.control) + delta);
   d.seq = host.seq != nullptr ? reinterpret_cast<std::uint64_t*>(reinterpret_cast<std::byte*>(host.seq) + delta) : nullptr;
@@ -307,6 +315,9 @@ public:
       pool_->base = static_cast<std::byte*>(p);
       pool_->size = arena;
       pool_->free_blocks.emplace(0, arena);
+      void* mapped = nullptr;
+      if (auto e = cudaHostGetDevicePointer(&mapped, p, 0); e != cudaSuccess) return cuda_error(e, "map ring arena");
+      pool_->device_delta = static_cast<std::byte*>(mapped) - static_cast<std::byte*>(p);
       // Device-memory arena for K2K inboxes; allocated before any persistent kernel runs (cudaMalloc and
       // cudaFree may wait for the device, which never goes idle while actors run).
       void* dp = nullptr;
@@ -484,9 +495,9 @@ public:
     const auto slot = static_cast<std::uint32_t>(free_it - group.occupant.begin());
     auto k2h = OwnedRing::create(RingKind::SpscLl, cell.opts.outbox_capacity, cell.opts.slot_size, mapped_allocator());
     if (!k2h) return k2h.error().with_context("cuda K2H ring");
-    auto in_dev = device_view(cell.inbox.view());
+    auto in_dev = device_view(cell.inbox.view(), *pool_);
     if (!in_dev) return in_dev.error();
-    auto out_dev = device_view(k2h->view());
+    auto out_dev = device_view(k2h->view(), *pool_);
     if (!out_dev) return out_dev.error();
     auto k2k = take_device_ring(cell.opts.mailbox_capacity, cell.opts.slot_size);
     if (!k2k) return k2k.error();
@@ -497,7 +508,6 @@ public:
     d.k2k = *k2k;
     d.tenant = cell.opts.tenant;
     d.state = group.state + slot * group.stride;
-    d.init_state = group.in_place ? nullptr : group.init_dev + slot * group.stride;
     d.failed_msg = group.failed_dev + std::size_t{slot} * kMaxStagedSlot;
     d.failed_capacity = kMaxStagedSlot;
     d.cluster_mirror = group.cmirror != nullptr
@@ -529,7 +539,12 @@ public:
     if (dc == nullptr) return make_error(ErrorCode::Internal, "cell has no device slot", cell.name);
     if (stopping_.load()) return make_error(ErrorCode::ShuttingDown, "CUDA executor stopped", cell.name);
     Group& g = *dc->group;
+    // kDeviceReload: on_stop of the running instance, then the Load below, as one device command.
+    // A slot that never loaded has no instance to stop: a plain load.
+    const bool reload = (command & kDeviceReload) != 0 && dc->loaded;
+    command &= ~kDeviceReload;
     const bool load = command == kDeviceLoad || command == kDeviceLoadActive;
+    if (reload && !load) return make_error(ErrorCode::Internal, "reload without a state to load", cell.name);
     if (load) {
       if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
       std::uint32_t flags = dc->loaded ? 0u : std::uint32_t{cuda::kLoadInitK2k};
@@ -550,10 +565,10 @@ public:
       detail::store_relaxed(&g.ctl[dc->slot].load_flags, flags);
       dc->failure_reported = false;
     }
-    auto st = send_slot_command(g, dc->slot, dc->cmd_seq, load ? SlotCommand::Load : static_cast<SlotCommand>(command),
-                                cell.name, &cell);
+    const SlotCommand cmd = reload ? SlotCommand::Reload : load ? SlotCommand::Load : static_cast<SlotCommand>(command);
+    auto st = send_slot_command(g, dc->slot, dc->cmd_seq, cmd, cell.name, &cell);
     if (st && load) dc->loaded = true;
-    if (st && (command == kDeviceUnload || command == kDeviceDeactivate)) {
+    if (st && (reload || command == kDeviceUnload || command == kDeviceDeactivate)) {
       // Replies the device published before acknowledging are delivered before the state change becomes
       // visible, so a host that sees Terminated/Deactivated also sees every reply sent before it.
       std::lock_guard lk(dc->consume_mu);
@@ -721,9 +736,8 @@ public:
     std::lock_guard lk(groups_mu_);
     for (auto& g : groups_) {
       for (std::uint32_t s = 0; s < g->slots; ++s) {
-        const std::uint64_t seq = detail::load_relaxed(&g->ctl[s].cmd_seq);
-        detail::store_relaxed(&g->ctl[s].cmd, static_cast<std::uint32_t>(SlotCommand::Exit));
-        detail::store_release(&g->ctl[s].cmd_seq, seq + 1);
+        const std::uint64_t word = detail::load_relaxed(&g->ctl[s].cmd_seq);
+        detail::store_release(&g->ctl[s].cmd_seq, cuda::next_command_word(word, SlotCommand::Exit));
       }
     }
     for (auto& g : groups_) {
@@ -889,6 +903,7 @@ private:
       if (auto e = cudaHostGetDevicePointer(reinterpret_cast<void**>(&g->init_dev), g->init, 0); e != cudaSuccess) {
         return cuda_error(e, "map actor initial states");
       }
+      for (std::uint32_t s = 0; s < g->slots; ++s) g->ctl[s].init_state = g->init_dev + s * g->stride;
     }
     if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->failed), std::size_t{kMaxStagedSlot} * g->slots,
                                cudaHostAllocMapped | cudaHostAllocPortable);
@@ -965,11 +980,14 @@ private:
     SlotControl& ctl = g.ctl[slot];
     // cmd_seq is written only by the host; counting from it (not from ack_seq) keeps a command that timed out
     // from being reissued under the same number, which the device would ignore.
-    const std::uint64_t next = detail::load_relaxed(&ctl.cmd_seq) + 1;
-    detail::store_relaxed(&ctl.cmd, static_cast<std::uint32_t>(cmd));
+    const std::uint64_t next = cuda::next_command_word(detail::load_relaxed(&ctl.cmd_seq), cmd);
     detail::store_release(&ctl.cmd_seq, next);
     seq = next;
-    const auto deadline = std::chrono::steady_clock::now() + rt_.cfg.cuda_command_timeout;
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + rt_.cfg.cuda_command_timeout;
+    // Busy-polled for the first microseconds, the usual time a block takes (a yield is a system call of about a
+    // microsecond, and the acknowledgement would wait for it); yielding after that.
+    const auto spin_until = start + std::chrono::microseconds(50);
     while (detail::load_acquire(&ctl.ack_seq) < next) {
       if (std::chrono::steady_clock::now() >= deadline) {
         const cudaError_t ke = cudaStreamQuery(g.stream);
@@ -985,7 +1003,7 @@ private:
         std::unique_lock lk(dc->consume_mu, std::try_to_lock);
         if (lk.owns_lock() && drain_k2h(*cell, *dc) != 0) continue;
       }
-      std::this_thread::yield();
+      if (std::chrono::steady_clock::now() >= spin_until) std::this_thread::yield();
     }
     return {};
   }
@@ -1001,8 +1019,17 @@ private:
     return n;
   }
 
+  // A cmd_seq/ack_seq word for people: its counter and the command it carries.
+  static std::string command_text(std::uint64_t word) {
+    static constexpr const char* kNames[] = {"none", "load", "activate", "deactivate", "unload",
+                                             "exit", "close", "mirror", "reload"};
+    const auto c = static_cast<std::uint32_t>(cuda::command_of(word));
+    return std::to_string(word >> 8) + ":" + (c < std::size(kNames) ? kNames[c] : std::to_string(c).c_str());
+  }
+
   std::string dump() {
-    std::string out = "slot dump (block: actor state cmd_seq/ack_seq inbox head/tail k2h head/tail heartbeat_ms_ago):\n";
+    std::string out =
+        "slot dump (block: actor state cmd command:sent/acknowledged inbox head/tail k2h head/tail heartbeat_ms_ago):\n";
     std::uint64_t newest = 0;
     for (auto& g : groups_) {
       for (std::uint32_t s = 0; s < g->slots; ++s) newest = std::max(newest, detail::load_relaxed(&g->ctl[s].heartbeat));
@@ -1013,7 +1040,7 @@ private:
         ActorCell* cell = g->occupant[s];
         out += "  " + std::string(g->entry.type_key) + "[" + std::to_string(s) + "]: actor " + std::to_string(c.actor_id) +
                " state " + std::string(to_string(static_cast<ActorState>(detail::load_relaxed(&c.state)))) + " cmd " +
-               std::to_string(detail::load_relaxed(&c.cmd_seq)) + "/" + std::to_string(detail::load_relaxed(&c.ack_seq));
+               command_text(detail::load_relaxed(&c.cmd_seq)) + "/" + command_text(detail::load_relaxed(&c.ack_seq));
         if (cell != nullptr) {
           auto* dc = static_cast<DeviceCell*>(cell->device);
           out += " inbox " + std::to_string(detail::load_relaxed(&cell->inbox.view().control->head)) + "/" +

@@ -395,6 +395,10 @@ public:
   }
 
   Status device_command(ActorCell& cell, int command, const void* host_state) override {
+    if ((command & kDeviceReload) != 0) {  // a restart: the running instance stops, then the load below
+      if (auto st = device_command(cell, kDeviceUnload, nullptr); !st) return st;
+      command &= ~kDeviceReload;
+    }
     auto* s = static_cast<Slot*>(cell.device);
     if (s == nullptr) return make_error(ErrorCode::Internal, "cell has no GPU slot", cell.name);
     std::lock_guard lk(batch_mu_);  // never in the middle of a batch

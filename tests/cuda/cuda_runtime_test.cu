@@ -20,6 +20,7 @@ RINGKERNEL_CUDA_ACTOR(gpu_test::Sink)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Ledger)
 RINGKERNEL_CUDA_ACTOR(gpu_test::Hub)
 RINGKERNEL_CUDA_ACTOR(gpu_test::BigCarrier)
+RINGKERNEL_CUDA_ACTOR(gpu_test::Hooked)
 
 namespace {
 
@@ -1013,6 +1014,44 @@ TEST_P(Cuda, ActorLaunchedInactiveWaitsForActivate) {
   auto after = again->call<Pong>(Ping{8, 1}, patience(2s));
   ASSERT_TRUE(after.ok()) << after.error().describe();
   EXPECT_EQ(after->count, 1u) << "the restarted actor starts from a fresh state";
+}
+
+// Lifecycle hooks run on the device: on_start when an actor is loaded; on a restart on_stop on the stopped
+// instance's state, then on_start on the fresh one (one device command); on_stop again when it terminates.
+TEST_P(Cuda, LifecycleHooksRunOnTheDeviceAcrossRestartAndTerminate) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt();
+  auto h = rt.launch<Hooked>("hooked", LaunchOptions{}, std::uint64_t{42});
+  ASSERT_TRUE(h.ok()) << h.error().describe();
+  auto note = [&](std::uint32_t kind, std::uint64_t count, const char* what) {
+    auto r = h->receive(patience(2s));
+    ASSERT_TRUE(r.ok()) << what << ": " << r.error().describe();
+    ASSERT_EQ(r->header.type_id, Note::type_id) << what;
+    Note n{};
+    ASSERT_EQ(r->payload.size(), sizeof(n)) << what;
+    std::memcpy(&n, r->payload.data(), sizeof(n));
+    EXPECT_EQ(n.kind, kind) << what;
+    EXPECT_EQ(n.count, count) << what;
+    EXPECT_EQ(n.tag, 42u) << what << ": the state was not loaded from the launch arguments";
+  };
+  note(1, 0, "on_start at launch");
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto p = h->call<Pong>(Ping{i, i}, patience(2s));
+    ASSERT_TRUE(p.ok()) << p.error().describe();
+    EXPECT_EQ(p->count, i + 1);
+  }
+  ASSERT_TRUE(h->restart().ok());
+  EXPECT_EQ(h->status()->state, ActorState::Active);
+  note(2, 3, "on_stop of the restarted instance");
+  note(1, 0, "on_start of the fresh instance");
+  auto p = h->call<Pong>(Ping{9, 9}, patience(2s));
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  EXPECT_EQ(p->count, 1u) << "the restarted actor starts from a fresh state";
+  EXPECT_EQ(h->metrics()->restarts, 1u);
+  ASSERT_TRUE(h->terminate().ok());
+  ASSERT_TRUE(h->wait_for(ActorState::Terminated, patience(2s)).ok());
+  note(2, 1, "on_stop at termination");
+  EXPECT_FALSE(h->try_receive().ok()) << "a hook ran more often than once per transition";
 }
 
 // Device K2K sends across tenants are refused on the GPU as host sends are: the sender gets TenantViolation,

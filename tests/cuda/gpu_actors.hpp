@@ -219,4 +219,27 @@ struct Ledger {
   RK_HOST_DEVICE void handle(auto& ctx, const Get& g) { (void)ctx.reply(Cell{cells[g.index % kCells], writes}); }
 };
 
+/// What Hooked's lifecycle hooks tell the host: kind 1 from on_start, 2 from on_stop, with the state they saw.
+struct Note {
+  static constexpr auto type_id = ringkernel::message_type("gpu.Note");
+  std::uint32_t kind;
+  std::uint32_t reserved;
+  std::uint64_t count;
+  std::uint64_t tag;
+};
+/// Counts Pings like Echo (Pong{seq, value, count}) and reports its on_start and on_stop to the host.
+struct Hooked {
+  using messages = ringkernel::message_list<Ping>;
+  std::uint64_t count = 0;
+  std::uint64_t tag = 0;  // from the launch arguments
+  Hooked() = default;
+  explicit Hooked(std::uint64_t t) : tag(t) {}
+  RK_HOST_DEVICE void on_start(auto& ctx) { (void)ctx.send(ringkernel::kHostActor, Note{1, 0, count, tag}); }
+  RK_HOST_DEVICE void on_stop(auto& ctx) { (void)ctx.send(ringkernel::kHostActor, Note{2, 0, count, tag}); }
+  RK_HOST_DEVICE void handle(auto& ctx, const Ping& m) {
+    ++count;
+    (void)ctx.reply(Pong{m.seq, m.value, count});
+  }
+};
+
 } // namespace gpu_test

@@ -437,6 +437,29 @@ __device__ __forceinline__ void warp_copy_uncached(void* dst, const void* src, s
   for (std::size_t i = lane; i < (bytes + 15) / 16; i += 32) d[i] = __ldcv(s + i);
 }
 
+/// Copies two regions (`n0` and `n1` bytes, multiples of 16 or the tail of a 16-byte vector) from mapped memory
+/// with every lane's loads issued before its stores: a Load's descriptor and state arrive in one PCIe round
+/// trip (copying them one after the other, or with a store after each load, costs one per region and per 512
+/// bytes). Weak uncached loads, like ll_load: volatile ones would wait for each other.
+__device__ __forceinline__ void warp_gather_uncached(void* dst0, const void* src0, unsigned n0, void* dst1,
+                                                     const void* src1, unsigned n1, unsigned lane) {
+  constexpr unsigned kInFlight = 8;
+  const unsigned v0 = (n0 + 15u) / 16u, total = v0 + (n1 + 15u) / 16u;
+  for (unsigned first = 0; first < total; first += 32u * kInFlight) {
+    uint4 r[kInFlight];
+#pragma unroll
+    for (unsigned k = 0; k < kInFlight; ++k) {
+      const unsigned i = first + k * 32u + lane;
+      if (i < total) r[k] = ll_load(i < v0 ? static_cast<const uint4*>(src0) + i : static_cast<const uint4*>(src1) + (i - v0));
+    }
+#pragma unroll
+    for (unsigned k = 0; k < kInFlight; ++k) {
+      const unsigned i = first + k * 32u + lane;
+      if (i < total) (i < v0 ? static_cast<uint4*>(dst0)[i] : static_cast<uint4*>(dst1)[i - v0]) = r[k];
+    }
+  }
+}
+
 /// Whether `A`'s state is kept in shared memory while the actor runs (the host sizes shared memory by the same
 /// rule: cuda::state_in_shared).
 template <class A>
@@ -501,6 +524,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
   const std::uint64_t wall0 = ctl->wall_ms_at_launch;
   const bool backoff = ctl->idle_policy == static_cast<std::uint32_t>(IdlePolicy::Backoff);
   const std::uint32_t max_sleep = ctl->max_sleep_ns;
+  const void* const init_src = ctl->init_state;  // fixed per slot: a Load reads the state with its descriptor
   std::uint64_t seen_cmd = 0;
   std::uint64_t tail = 0;   // host inbox consumer position
   std::uint64_t ktail = 0;  // K2K inbox consumer position
@@ -739,13 +763,12 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     // msg_flags::kAfterCommand and makes the batch re-read it below.
     if (ltotal != 0) limit = __shfl_sync(~0u, word, 1);
     if (seq != seen_cmd) {
-      std::uint32_t cmd = 0;
-      if (lane == 0) {
-        seq = rd::load_acquire(&ctl->cmd_seq);
-        cmd = rd::load_relaxed(&ctl->cmd);
-      }
-      seq = __shfl_sync(~0u, seq, 0);
-      cmd = __shfl_sync(~0u, cmd, 0);
+      // The word carries the command (next_command_word). The fence makes the relaxed read that saw it an
+      // acquire: what the host wrote before it (descriptor, state, flags) is read after it, by every lane once
+      // the warp barrier follows.
+      const auto cmd = static_cast<std::uint32_t>(command_of(seq));
+      if (lane == 0) rd::fence_acquire(MemoryScope::System);
+      __syncwarp();
       bool init_k2k = false;
       bool fresh_actor = false;  // Load of an actor new to this slot (not a restart)
       bool load_active = false;  // Load straight to Active (kLoadActivate)
@@ -770,36 +793,47 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         }
         return;
       }
-      if (cmd == static_cast<std::uint32_t>(SlotCommand::Load)) {
-        // The host rewrote the mapped descriptor and initial state before this command (lane 0's acquire
-        // above, then the warp barrier, order these reads after those writes).
-        __syncwarp();
-        // The load options and the actor id (control block words) are read alongside the descriptor: three
-        // PCIe reads in one round trip.
+      const bool reload = cmd == static_cast<std::uint32_t>(SlotCommand::Reload);
+      if (reload && lane == 0 && actor != nullptr) {
+        // A restart: the running instance's on_stop first (what it sends goes out with this command's
+        // acknowledgement), then the Load below replaces it.
+        env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
+        MessageHeader none{};
+        DeviceContext ctx(env, &none);
+        detail::run_hook_on_device(*actor, ctx, false);
+      }
+      if (cmd == static_cast<std::uint32_t>(SlotCommand::Load) || reload) {
+        const bool first_load = actor == nullptr;  // the slot's first Load since the kernel started
+        __syncwarp();  // on_stop is done with the state the copy below replaces
+        // One PCIe round trip reads all a Load needs: the load options and the actor id (control block words),
+        // the descriptor, and a small state (its source is fixed per slot, known before the descriptor).
         std::uint32_t ctl_word = 0;
         if (lane == 0) ctl_word = rd::load_relaxed(&ctl->load_flags);
         if (lane == 1) ctl_word = rd::load_relaxed(&ctl->actor_id);
         static_assert(sizeof(SlotDescriptor) % 16 == 0);
-        detail::warp_copy_uncached(loaded, slots + slot_index, sizeof(SlotDescriptor), lane);
+        // Small states live in shared memory while the actor runs: a handler's read-modify-write of its state
+        // then costs shared-memory latency instead of an L2 round trip per access (global stores do not stay
+        // in L1). Larger states stay in the slot's device memory (copied there after the descriptor, or by the
+        // host's copy engine when large: then the slot's init_state is null).
+        if constexpr (detail::kStateInShared<A>) {
+          actor = reinterpret_cast<A*>(state_smem);
+          detail::warp_gather_uncached(loaded, slots + slot_index, sizeof(SlotDescriptor), state_smem,
+                                       init_src, init_src != nullptr ? sizeof(A) : 0u, lane);
+        } else {
+          detail::warp_gather_uncached(loaded, slots + slot_index, sizeof(SlotDescriptor), nullptr, nullptr, 0u,
+                                       lane);
+        }
         __syncwarp();
         // Word copies (without the alignments the compiler copied it byte by byte: 176 loads and stores).
         std::memcpy(__builtin_assume_aligned(static_cast<void*>(&d), alignof(SlotDescriptor)),
                     __builtin_assume_aligned(static_cast<const void*>(loaded), 16), sizeof(SlotDescriptor));
-        // Small states live in shared memory while the actor runs: a handler's read-modify-write of its state
-        // then costs shared-memory latency instead of an L2 round trip per access (global stores do not stay
-        // in L1). Larger states stay in the slot's device memory.
         const std::uint32_t flags = __shfl_sync(~0u, ctl_word, 0);
         loaded_id = __shfl_sync(~0u, ctl_word, 1);
-        if constexpr (detail::kStateInShared<A>) {
-          actor = reinterpret_cast<A*>(state_smem);
-        } else {
+        if constexpr (!detail::kStateInShared<A>) {
           actor = static_cast<A*>(d.state);
-        }
-        // Large states were copied into device memory by the host's copy engine before the command.
-        if ((flags & kLoadStateInPlace) == 0) {
-          detail::warp_copy_uncached(actor, d.init_state, sizeof(A), lane);
-        } else if (static_cast<void*>(actor) != d.state) {
-          detail::warp_copy_uncached(actor, d.state, sizeof(A), lane);
+          if ((flags & kLoadStateInPlace) == 0) detail::warp_copy_uncached(actor, init_src, sizeof(A), lane);
+        } else if (init_src == nullptr) {
+          detail::warp_copy_uncached(actor, d.state, sizeof(A), lane);  // the host copied it into the slot
         }
         // A new actor's K2K inbox: the warp zeroes its control block and sequence words (lane 0 finishes the
         // ring in the switch below).
@@ -813,19 +847,13 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           for (std::uint64_t i = lane; i < words; i += 32) z[i] = make_uint4(0, 0, 0, 0);
           __syncwarp();
         }
-        // The consumer/producer positions to resume from, one lane each so the reads overlap.
-        std::uint64_t pos = 0;
-        if (lane == 0) pos = rd::load_relaxed(&d.inbox.control->tail);
-        if (lane == 1) pos = rd::load_relaxed(&d.outbox.control->head);
-        if (lane == 2) pos = rd::load_relaxed(&d.outbox.control->tail);
-        if (lane == 3 && d.k2k.control != nullptr && !init_k2k) {
-          pos = rd::load_relaxed(&d.k2k.control->tail, MemoryScope::Device);
+        // The positions to resume from: a new actor's rings are new (all at 0); a restarted one keeps the slot
+        // and its rings, whose positions this block alone has moved since its first Load (kept in registers).
+        if (fresh_actor || first_load) {
+          tail = 0;
+          ktail = 0;
+          k2h = SpscProducer(d.outbox, 0, 0);
         }
-        tail = __shfl_sync(~0u, pos, 0);
-        const std::uint64_t out_head = __shfl_sync(~0u, pos, 1);
-        const std::uint64_t out_tail = __shfl_sync(~0u, pos, 2);
-        ktail = __shfl_sync(~0u, pos, 3);
-        k2h = SpscProducer(d.outbox, out_head, out_tail);
         in_slots = d.inbox.slots;
         in_mask = d.inbox.mask;
         in_slot_size = d.inbox.slot_size;
@@ -864,7 +892,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         MessageHeader none{};
         env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
         switch (static_cast<SlotCommand>(cmd)) {
-          case SlotCommand::Load: {
+          case SlotCommand::Load:
+          case SlotCommand::Reload: {
             env.self = loaded_id;
             env.tenant = d.tenant;
             env.k2h_stalled = false;  // a wait that timed out for the slot's earlier actor says nothing of this one
@@ -893,9 +922,9 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
                 }
               }
             }
-            // (Re)publish the route: the host clears it when the actor is released, not across restarts, so
-            // messages other actors send during a restart wait in the inbox.
-            if (d.k2k.control != nullptr && env.self < route_count) {
+            // Publish a new actor's route. A restarted one's stays: the host clears it when the actor is released,
+            // not across restarts, so messages other actors send during a restart wait in the inbox.
+            if (fresh_actor && d.k2k.control != nullptr && env.self < route_count) {
               // The tenant and the cluster route first: a sender that sees the global route and not yet these
               // (kUnroutedTenant, a zero tag) orders and reads them again.
               route_tenants[env.self] = env.tenant;
@@ -931,7 +960,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // device memory), so a state kept in shared memory is written back - after on_start for Load - before
         // the command is acknowledged.
         if ((cmd == static_cast<std::uint32_t>(SlotCommand::Deactivate) ||
-             cmd == static_cast<std::uint32_t>(SlotCommand::Load)) &&
+             cmd == static_cast<std::uint32_t>(SlotCommand::Load) || reload) &&
             actor != nullptr) {
           __syncwarp();
           auto* dst = static_cast<uint4*>(d.state);

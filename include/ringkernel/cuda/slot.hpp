@@ -27,7 +27,16 @@ enum class SlotCommand : std::uint32_t {
   Close = 6,       ///< After Unload: close the K2K inboxes (senders find them full) and mirror the cluster inbox,
                    ///< so the host can dead-letter what is still queued.
   Mirror = 7,      ///< Copy the cluster inbox to `cluster_mirror` (a checkpoint reads it there).
+  Reload = 8,      ///< Run on_stop, then Load (a restart): one acknowledged command instead of Unload + Load.
 };
+
+/// `SlotControl::cmd_seq` carries the command in its low byte and a counter above it, so the read that tells
+/// a block a command is pending also tells it which one (a second PCIe round trip otherwise).
+constexpr std::uint64_t next_command_word(std::uint64_t previous, SlotCommand c) {
+  return (((previous >> 8) + 1) << 8) | static_cast<std::uint64_t>(c);
+}
+/// The command a `cmd_seq` word carries.
+constexpr SlotCommand command_of(std::uint64_t word) { return static_cast<SlotCommand>(word & 0xFFu); }
 
 /// How an idle block waits for work.
 enum class IdlePolicy : std::uint32_t {
@@ -45,14 +54,19 @@ enum LoadFlags : std::uint32_t {
 /// Per-slot control block in pinned mapped host memory. Host writes the first line, the device the second.
 struct SlotControl {
   // --- written by the host ---
-  alignas(kCacheLine) std::uint64_t cmd_seq;  ///< Bumped (release) after `cmd` is written.
-  std::uint32_t cmd;                          ///< SlotCommand.
+  alignas(kCacheLine) std::uint64_t cmd_seq;  ///< next_command_word(): stored (release) after what the command reads.
+  std::uint32_t reserved0;                    ///< Unused (keeps the offsets below).
   std::uint32_t idle_policy;                  ///< IdlePolicy.
   std::uint64_t limit;                        ///< Consume inbox positions below this only (ordering barrier).
   std::uint32_t max_sleep_ns;                 ///< Back-off ceiling.
   std::uint32_t actor_id;                     ///< Actor in this slot.
   std::uint64_t wall_ms_at_launch;            ///< Host wall clock (ms) when the kernel was launched.
   std::uint32_t load_flags;                   ///< LoadFlags for the next Load command.
+  std::uint32_t reserved1;                    ///< Unused.
+  /// Where a Load copies a small state from (device pointer into mapped memory; null for states the host copies
+  /// into the slot itself). Fixed per slot and written before the kernel starts, so the block knows it before
+  /// a Load and reads the state in the same round trip as the descriptor.
+  const void* init_state;
   // --- written by the device ---
   alignas(kCacheLine) std::uint64_t ack_seq;  ///< Last cmd_seq applied.
   std::uint32_t state;                        ///< ActorState mirror.
@@ -72,6 +86,7 @@ static_assert(offsetof(SlotControl, cmd_seq) == 0);
 static_assert(offsetof(SlotControl, limit) == 16);
 static_assert(offsetof(SlotControl, wall_ms_at_launch) == 32);
 static_assert(offsetof(SlotControl, load_flags) == 40);
+static_assert(offsetof(SlotControl, init_state) == 48);
 static_assert(offsetof(SlotControl, ack_seq) == 128);
 static_assert(offsetof(SlotControl, processed) == 144);
 static_assert(offsetof(SlotControl, hlc) == 168);
@@ -85,16 +100,15 @@ struct SlotDescriptor {
   RingView inbox;            ///< H2K: MPSC LL ring in mapped memory (host producers, this block consumes).
   RingView outbox;           ///< K2H: SPSC LL ring in mapped memory (this block produces, host consumes).
   RingView k2k;              ///< K2K: MPSC ring in device memory (other device actors produce, this block consumes).
-  void* state;               ///< Device memory holding the actor's state.
-  const void* init_state;    ///< Mapped memory holding the state to (re)load on Load (copied to `state`);
-                             ///< null for large states, which the host copies into `state` directly.
+  void* state;               ///< Device memory holding the actor's state (a Load copies it from
+                             ///< SlotControl::init_state, or the host writes it for large states).
   void* failed_msg;          ///< Mapped memory (failed_capacity bytes): the message a failing handler was given.
   std::uint64_t failed_capacity;  ///< Bytes at failed_msg (at least one slot).
   /// Device memory (KernelShape::cluster_inbox_bytes) the block copies its shared-memory cluster inbox into on
   /// Close and Mirror, where the host's copy engine can read it; null without clusters.
   void* cluster_mirror;
   std::uint32_t tenant;      ///< The actor's tenant (TenantId): device sends to another tenant are refused.
-  std::uint32_t reserved;    ///< Keeps the size a multiple of 16 (the block copies it with 16-byte loads).
+  std::uint32_t reserved[3]; ///< Keeps the size a multiple of 16 (the block copies it with 16-byte loads).
 };
 static_assert(sizeof(SlotDescriptor) % 16 == 0);
 
