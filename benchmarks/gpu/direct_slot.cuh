@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -84,10 +85,13 @@ public:
     using namespace ringkernel;
     if (MpscProducer(in_).try_push(make_header<Req>(kHostActor, 1), &req) != ErrorCode::Ok) return false;
     bool fits = false;
+    // Bounded: a slot that stopped serving makes the benchmark fail, not hang.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (k2h_.pop_batch(1, [&](const MessageHeader& h, const std::byte* payload) {
              fits = h.payload_len == sizeof(Rep);
              if (fits) std::memcpy(&reply, payload, sizeof(Rep));
            }) == 0) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
     }
     return fits;
   }
@@ -95,7 +99,8 @@ public:
   // Restarts the actor as the CUDA backend does (SlotCommand::Reload: on_stop, then the initial state loaded
   // again and on_start), waiting for the acknowledgement; its rings keep their positions.
   void reload() {
-    ringkernel::detail::store_relaxed(&ctl_->load_flags, std::uint32_t{0});  // not a new actor
+    // Not a new actor (its rings keep their positions); active again once loaded, as the runtime's restart.
+    ringkernel::detail::store_relaxed(&ctl_->load_flags, std::uint32_t{ringkernel::cuda::kLoadActivate});
     command(ringkernel::cuda::SlotCommand::Reload);
   }
 
