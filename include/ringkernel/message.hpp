@@ -55,6 +55,10 @@ inline constexpr std::uint8_t kUnhandled = 1u << 4;
 /// A GPU actor's send to an actor of another tenant, refused on the device and handed back to the host
 /// runtime, which dead-letters it as TenantViolation (set by the runtime, not by users).
 inline constexpr std::uint8_t kTenantRefused = 1u << 5;
+/// A GPU actor's K2K message that reached a recycled inbox after the actor it was addressed to had terminated
+/// (the sender read the route just before): handed back by the inbox's next owner and dead-lettered as
+/// ActorTerminated (set by the runtime, not by users).
+inline constexpr std::uint8_t kStaleRoute = 1u << 6;
 } // namespace msg_flags
 
 /// Stable 32-bit type id from `len` bytes of a name (FNV-1a), folded out of the reserved range.

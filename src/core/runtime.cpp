@@ -937,6 +937,16 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
                     std::to_string(h.type_id) + " with a " + std::to_string(h.payload_len) + "-byte payload");
     return {};
   }
+  if ((h.flags & msg_flags::kStaleRoute) != 0) {
+    // A K2K message for an actor that terminated while its sender held the route, found in the recycled inbox by
+    // its next owner (`from`): as a send to a terminated actor, dead-lettered and counted there.
+    h.flags = static_cast<std::uint8_t>(h.flags & ~msg_flags::kStaleRoute);
+    if (ActorCell* dest = cell(h.destination)) dest->dropped.fetch_add(1, std::memory_order_relaxed);
+    dead_letter(h, payload, DeadLetterReason::ActorTerminated,
+                "K2K message for actor " + std::to_string(h.destination) + " arrived after it terminated (its inbox " +
+                    "now serves '" + from.name + "')");
+    return {};
+  }
   if ((h.flags & msg_flags::kTenantRefused) != 0) {
     // A GPU actor's send to another tenant, refused on the device: counted and dead-lettered as a host send is.
     h.flags = static_cast<std::uint8_t>(h.flags & ~msg_flags::kTenantRefused);
@@ -985,7 +995,8 @@ void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const*
   // one by one.
   const auto single = [&](const MessageHeader& h) {
     return ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) ||
-           (h.flags & (msg_flags::kUnhandled | msg_flags::kTenantRefused)) != 0 || h.payload_len > out.max_payload();
+           (h.flags & (msg_flags::kUnhandled | msg_flags::kTenantRefused | msg_flags::kStaleRoute)) != 0 ||
+           h.payload_len > out.max_payload();
   };
   while (i < n) {
     const auto& first = *reinterpret_cast<const MessageHeader*>(slots[i]);

@@ -256,6 +256,8 @@ struct DeviceCell {
   std::uint64_t cmd_seq = 0;
   bool failure_reported = false;
   bool loaded = false;  // its K2K inbox exists (built by the block on the first Load)
+  bool k2k_reused = false;  // the K2K inbox was a terminated actor's: the first Load reopens it
+  bool k2k_closed = false;  // Close acknowledged: the inbox is read out and refuses senders (recyclable)
   bool released = false;  // the slot was given back (under consume_mu): its control block is another actor's
   // LL replies decoded for delivery (under consume_mu): up to 256 per batch, at most 64 KiB; not cleared (it is
   // allocated while an actor is created, and every byte read was decoded first).
@@ -499,7 +501,8 @@ public:
     if (!in_dev) return in_dev.error();
     auto out_dev = device_view(k2h->view(), *pool_);
     if (!out_dev) return out_dev.error();
-    auto k2k = take_device_ring(cell.opts.mailbox_capacity, cell.opts.slot_size);
+    bool k2k_reused = false;
+    auto k2k = take_device_ring(cell.opts.mailbox_capacity, cell.opts.slot_size, &k2k_reused);
     if (!k2k) return k2k.error();
     SlotDescriptor d{};
     d.control = group.ctl_dev + slot;
@@ -523,6 +526,7 @@ public:
     dc->group = &group;
     dc->slot = slot;
     dc->k2k = *k2k;
+    dc->k2k_reused = k2k_reused;
     dc->cmd_seq = detail::load_acquire(&ctl.ack_seq);
     cell.device = dc;
     *free_it = &cell;
@@ -548,6 +552,7 @@ public:
     if (load) {
       if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
       std::uint32_t flags = dc->loaded ? 0u : std::uint32_t{cuda::kLoadInitK2k};
+      if (!dc->loaded && dc->k2k_reused) flags |= cuda::kLoadReopenK2k;
       if (command == kDeviceLoadActive) flags |= cuda::kLoadActivate;
       if (g.in_place) {
         // A large state goes through the copy engine (tens of GB/s) rather than being read by one warp over
@@ -614,6 +619,7 @@ public:
     } else if (close || cluster) {
       const auto cmd = close ? SlotCommand::Close : SlotCommand::Mirror;
       if (auto st = send_slot_command(g, dc->slot, dc->cmd_seq, cmd, cell.name); !st) return st;
+      if (close) dc->k2k_closed = true;
     }
     auto parse = [&](const void* src, std::uint32_t capacity, std::uint32_t slot_size, bool filter) -> Status {
       // The control block first: an empty inbox (the usual case) costs one small copy, not the whole ring.
@@ -690,9 +696,12 @@ public:
   void release(ActorCell& cell) override {
     auto* dc = static_cast<DeviceCell*>(cell.device);
     if (dc == nullptr) return;
-    // Unroute first so device senders get ActorNotFound. The inbox memory itself is not reused before
-    // shutdown: a sender that read the route just before may still be writing into it.
+    // Unroute first so device senders get ActorNotFound. A closed K2K inbox is then kept for the next actor
+    // with the same geometry (reopened by its block): a sender that read the route just before finds it closed
+    // (full) or, once reopened, pushes a message the new owner hands back as stale. Other inboxes are not reused
+    // before shutdown (nothing marks what a sender may still write into them).
     const RingView none{};
+    bool unrouted = false;
     if (!stopping_.load()) {
       std::lock_guard clk(copy_mu_);
       static const cuda::ClusterRoute no_cluster{};
@@ -703,8 +712,12 @@ public:
               cudaSuccess &&
           cudaMemcpyAsync(route_tenants_ + cell.id, &no_tenant, sizeof(no_tenant), cudaMemcpyHostToDevice,
                           copy_stream_) == cudaSuccess) {
-        (void)cudaStreamSynchronize(copy_stream_);
+        unrouted = cudaStreamSynchronize(copy_stream_) == cudaSuccess;
       }
+    }
+    if (unrouted && dc->k2k_closed && dc->k2k.control != nullptr) {
+      std::lock_guard rlk(recycle_mu_);
+      recycled_k2k_[{static_cast<std::uint32_t>(dc->k2k.mask + 1), dc->k2k.slot_size}].push_back(dc->k2k);
     }
     {
       std::lock_guard lk(mu_);
@@ -955,8 +968,20 @@ private:
     return groups_.back().get();
   }
 
-  // Device memory for an MPSC K2K inbox; the block initialises it on the actor's first Load.
-  Result<RingView> take_device_ring(std::uint32_t capacity, std::uint32_t slot_size) {
+  // Device memory for an MPSC K2K inbox: a terminated actor's of the same geometry (`*reused`: the block
+  // reopens it), else new from the arena (the block initialises it on the actor's first Load).
+  Result<RingView> take_device_ring(std::uint32_t capacity, std::uint32_t slot_size, bool* reused) {
+    *reused = false;
+    {
+      std::lock_guard rlk(recycle_mu_);
+      auto it = recycled_k2k_.find({capacity, slot_size});
+      if (it != recycled_k2k_.end() && !it->second.empty()) {
+        const RingView v = it->second.back();
+        it->second.pop_back();
+        *reused = true;
+        return v;
+      }
+    }
     const std::uint64_t bytes = ring_storage_bytes(RingKind::Mpsc, capacity, slot_size);
     if (bytes == 0) return make_error(ErrorCode::InvalidArgument, "bad K2K ring geometry", "cuda");
     auto* dev = static_cast<std::byte*>(dev_pool_->take(bytes));
@@ -1167,6 +1192,9 @@ private:
   };
   std::shared_ptr<StagingPool> staging_ = std::make_shared<StagingPool>();
   std::unique_ptr<MappedPool> dev_pool_ = std::make_unique<MappedPool>();
+  // Closed K2K inboxes of terminated actors by (capacity, slot size), for the next actor of that geometry.
+  std::mutex recycle_mu_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<RingView>> recycled_k2k_;
   RingView* routes_ = nullptr;
   cuda::ClusterRoute* croutes_ = nullptr;  // per actor id: its cluster inbox (kernels launched in clusters)
   std::uint32_t* route_tenants_ = nullptr;  // per actor id: the tenant of its published route

@@ -1016,6 +1016,45 @@ TEST_P(Cuda, ActorLaunchedInactiveWaitsForActivate) {
   EXPECT_EQ(after->count, 1u) << "the restarted actor starts from a fresh state";
 }
 
+// A terminated actor's K2K inbox goes to the next actor of the same geometry (reopened on the device): in a
+// device ring arena with room for about fifteen inboxes, 40 pairs of relays are created, chained over K2K,
+// used and terminated in turn - without reuse the arena would refuse inboxes after seven pairs. Every message
+// arrives through the reopened inboxes, and the arena does not grow after the first pair.
+TEST_P(Cuda, K2KInboxesOfTerminatedActorsAreReused) {
+  SKIP_WITHOUT_GPU();
+  RuntimeConfig cfg;
+  cfg.backend = Backend::Cuda;
+  cfg.cuda_slots_per_type = 4;
+  cfg.cuda_actors_per_block = g_layout.actors_per_block;
+  cfg.cuda_cluster_size = g_layout.cluster_size;
+  cfg.cuda_mapped_arena_mb = 4;
+  auto rt = Runtime::builder().config(cfg).build();
+  ASSERT_TRUE(rt.ok()) << rt.error().describe();
+  std::uint64_t arena_after_first = 0;
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    auto last = rt->launch<Relay>("last" + std::to_string(i), LaunchOptions{}, kHostActor, std::uint64_t{1000});
+    ASSERT_TRUE(last.ok()) << "pair " << i << ": " << last.error().describe();
+    auto first = rt->launch<Relay>("first" + std::to_string(i), LaunchOptions{}, last->id(), std::uint64_t{1});
+    ASSERT_TRUE(first.ok()) << "pair " << i << ": " << first.error().describe();
+    for (std::uint64_t k = 0; k < 3; ++k) ASSERT_TRUE(first->send(Forward{i * 10 + k, 0}).ok());
+    for (std::uint64_t k = 0; k < 3; ++k) {
+      auto env = last->receive(patience(2s));
+      ASSERT_TRUE(env.ok()) << "pair " << i << ", message " << k << ": " << env.error().describe();
+      auto f = env->as<Forward>();
+      ASSERT_TRUE(f.ok());
+      EXPECT_EQ(f->value, i * 10 + k + 1001) << "pair " << i << ": lost, duplicated or reordered";
+      EXPECT_EQ(f->hops, 2u);
+    }
+    ASSERT_TRUE(first->terminate().ok());
+    ASSERT_TRUE(last->terminate().ok());
+    ASSERT_TRUE(first->wait_for(ActorState::Terminated, patience(2s)).ok());
+    ASSERT_TRUE(last->wait_for(ActorState::Terminated, patience(2s)).ok());
+    if (i == 0) arena_after_first = rt->metrics().device_ring_bytes;
+  }
+  EXPECT_EQ(rt->metrics().device_ring_bytes, arena_after_first) << "terminated actors' inboxes were not reused";
+  EXPECT_EQ(rt->dead_letters().snapshot().size(), 0u);
+}
+
 // Lifecycle hooks run on the device: on_start when an actor is loaded; on a restart on_stop on the stopped
 // instance's state, then on_start on the fresh one (one device command); on_stop again when it terminates.
 TEST_P(Cuda, LifecycleHooksRunOnTheDeviceAcrossRestartAndTerminate) {

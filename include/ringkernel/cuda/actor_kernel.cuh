@@ -181,6 +181,8 @@ public:
   /// the host marked msg_flags::kUnhandled, where it is dead-lettered (no handler for its type, or a payload of
   /// the wrong size) and the call that sent it fails at once, as on the other backends.
   __device__ void hand_back_unhandled(const std::byte* payload) { hand_back(*current_, payload, msg_flags::kUnhandled); }
+  /// Used by the kernel: returns a K2K message addressed to the inbox's earlier actor (msg_flags::kStaleRoute).
+  __device__ void hand_back_stale(const std::byte* payload) { hand_back(*current_, payload, msg_flags::kStaleRoute); }
 
 private:
   // Writes a message (`payload`, 8-byte aligned, follows `header`) to the host marked with `mark` for the host
@@ -405,6 +407,22 @@ __device__ inline void close_inbox(const RingView& r, std::uint64_t tail, std::u
     while (rd::load_acquire(&r.seq[p & r.mask], r.scope) != p + 1 && globaltimer_ns() < give_up) {
     }
   }
+}
+
+/// Opens an MPSC inbox that close_inbox closed for an earlier consumer (lane 0): consumption resumes at the
+/// closed head (what was queued was read out by the host meanwhile), then producers may claim again. Returns the
+/// consumer position; `tail` when the inbox was not closed.
+__device__ inline std::uint64_t reopen_inbox(const RingView& r, std::uint64_t tail = 0) {
+  namespace rd = ringkernel::detail;
+  std::uint64_t h = rd::load_relaxed(&r.control->head, r.scope);
+  if ((h & kRingClosed) == 0) return tail;
+  tail = h & ~kRingClosed;
+  rd::store_relaxed(&r.control->tail, tail, r.scope);
+  rd::store_relaxed(&r.control->tail_seen, tail, r.scope);
+  rd::fence_release(r.scope);  // producers that see the inbox open see its new consumer position
+  while ((h & kRingClosed) != 0 && !rd::compare_exchange_weak_relaxed(&r.control->head, h, h & ~kRingClosed, r.scope)) {
+  }
+  return tail;
 }
 
 /// Leading ready slots in a warp ballot of publish flags (lane i = position base + i).
@@ -839,7 +857,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // ring in the switch below).
         fresh_actor = (flags & kLoadInitK2k) != 0;
         load_active = (flags & kLoadActivate) != 0;
-        init_k2k = fresh_actor && d.k2k.control != nullptr;
+        // A recycled inbox (kLoadReopenK2k) is reopened below instead: stale senders may still push into it.
+        init_k2k = fresh_actor && d.k2k.control != nullptr && (flags & kLoadReopenK2k) == 0;
         if (init_k2k) {
           const std::uint64_t words =
               static_cast<std::uint64_t>(d.k2k.slots - reinterpret_cast<std::byte*>(d.k2k.control)) / 16;
@@ -907,21 +926,14 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
               (void)ring_init(d.k2k.control, ring_storage_bytes(RingKind::Mpsc, capacity, d.k2k.slot_size),
                               RingKind::Mpsc, capacity, d.k2k.slot_size, &fresh, /*zeroed=*/true);
               ktail = 0;
-              // The slot's cluster inbox was closed when its previous actor terminated: what was queued there
-              // was dead-lettered by the host, so consumption resumes past it; then the inbox opens again.
-              if (cview.control != nullptr) {
-                std::uint64_t h = rd::load_relaxed(&cview.control->head, MemoryScope::Cluster);
-                if ((h & kRingClosed) != 0) {
-                  ctail = h & ~kRingClosed;
-                  rd::store_relaxed(&cview.control->tail, ctail, MemoryScope::Cluster);
-                  rd::fence_release(MemoryScope::Cluster);
-                }
-                while ((h & kRingClosed) != 0 && !rd::compare_exchange_weak_relaxed(&cview.control->head, h,
-                                                                                     h & ~kRingClosed,
-                                                                                     MemoryScope::Cluster)) {
-                }
-              }
+            } else if (fresh_actor && d.k2k.control != nullptr) {
+              // A new actor given a terminated one's inbox (closed then; the host dead-lettered its contents):
+              // consumption resumes past them and the inbox opens again. A sender still holding the old route
+              // may push into it; such messages carry the old destination and are handed back (below).
+              ktail = detail::reopen_inbox(d.k2k);
             }
+            // Likewise the slot's cluster inbox, closed when its previous actor terminated.
+            if (fresh_actor && cview.control != nullptr) ctail = detail::reopen_inbox(cview, ctail);
             // Publish a new actor's route. A restarted one's stays: the host clears it when the actor is released,
             // not across restarts, so messages other actors send during a restart wait in the inbox.
             if (fresh_actor && d.k2k.control != nullptr && env.self < route_count) {
@@ -1106,7 +1118,12 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // into vector loads (unknown alignment made them byte loads: dozens of dependent shared loads).
         const auto* slot = static_cast<const std::byte*>(__builtin_assume_aligned(staging + done * vecs_per_slot, 16));
         const auto& h = *reinterpret_cast<const MessageHeader*>(slot);
-        if (sp == Source::Cluster && h.destination != env.self) continue;  // sent to the slot's previous actor
+        if (sp != Source::Host && h.destination != env.self) {
+          // Sent through a route read before the inbox's previous actor terminated: back to the host, which
+          // dead-letters it (the sender's push had succeeded).
+          DeviceContext(env, &h).hand_back_stale(slot + sizeof(MessageHeader));
+          continue;
+        }
         hlc = hlc_next_update(hlc, h.hlc, env.now_ms);
         RK_PROFILE_STAMP(11);
         DeviceContext ctx(env, &h);

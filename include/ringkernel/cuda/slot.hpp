@@ -49,6 +49,7 @@ enum LoadFlags : std::uint32_t {
   kLoadInitK2k = 1,      ///< First load of this actor: initialise its K2K inbox and publish its route.
   kLoadStateInPlace = 2, ///< The host copied the state into `state` itself (large states): skip `init_state`.
   kLoadActivate = 4,     ///< Active right after on_start (Launched otherwise), acknowledged once.
+  kLoadReopenK2k = 8,    ///< With kLoadInitK2k: the K2K inbox is a terminated actor's (closed): reopen it, not build it.
 };
 
 /// Per-slot control block in pinned mapped host memory. Host writes the first line, the device the second.
