@@ -1016,10 +1016,12 @@ TEST_P(Cuda, ActorLaunchedInactiveWaitsForActivate) {
   EXPECT_EQ(after->count, 1u) << "the restarted actor starts from a fresh state";
 }
 
-// A terminated actor's K2K inbox goes to the next actor of the same geometry (reopened on the device): in a
-// device ring arena with room for about fifteen inboxes, 40 pairs of relays are created, chained over K2K,
-// used and terminated in turn - without reuse the arena would refuse inboxes after seven pairs. Every message
-// arrives through the reopened inboxes, and the arena does not grow after the first pair.
+// A terminated actor's K2K inbox goes to the next actor of the same geometry (reopened on the device): 40
+// pairs of relays are created, chained over K2K, used and terminated in turn. Every message arrives through the
+// reopened inboxes, and the device ring arena does not grow after the first pair (without reuse it grows by two
+// inboxes per pair until it refuses them). Small rings keep every host ring in the mapped arena: with default
+// sizes and a small arena, host rings come from cudaHostAlloc while kernels run, and compute-sanitizer's memcheck
+// reported the kernel's reads of those as out of bounds (the same run passes without the sanitizer).
 TEST_P(Cuda, K2KInboxesOfTerminatedActorsAreReused) {
   SKIP_WITHOUT_GPU();
   RuntimeConfig cfg;
@@ -1027,14 +1029,17 @@ TEST_P(Cuda, K2KInboxesOfTerminatedActorsAreReused) {
   cfg.cuda_slots_per_type = 4;
   cfg.cuda_actors_per_block = g_layout.actors_per_block;
   cfg.cuda_cluster_size = g_layout.cluster_size;
-  cfg.cuda_mapped_arena_mb = 4;
+  cfg.cuda_mapped_arena_mb = 16;
   auto rt = Runtime::builder().config(cfg).build();
   ASSERT_TRUE(rt.ok()) << rt.error().describe();
+  LaunchOptions o;
+  o.mailbox_capacity = 64;
+  o.outbox_capacity = 64;
   std::uint64_t arena_after_first = 0;
   for (std::uint64_t i = 0; i < 40; ++i) {
-    auto last = rt->launch<Relay>("last" + std::to_string(i), LaunchOptions{}, kHostActor, std::uint64_t{1000});
+    auto last = rt->launch<Relay>("last" + std::to_string(i), o, kHostActor, std::uint64_t{1000});
     ASSERT_TRUE(last.ok()) << "pair " << i << ": " << last.error().describe();
-    auto first = rt->launch<Relay>("first" + std::to_string(i), LaunchOptions{}, last->id(), std::uint64_t{1});
+    auto first = rt->launch<Relay>("first" + std::to_string(i), o, last->id(), std::uint64_t{1});
     ASSERT_TRUE(first.ok()) << "pair " << i << ": " << first.error().describe();
     for (std::uint64_t k = 0; k < 3; ++k) ASSERT_TRUE(first->send(Forward{i * 10 + k, 0}).ok());
     for (std::uint64_t k = 0; k < 3; ++k) {
