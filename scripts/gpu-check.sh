@@ -67,8 +67,14 @@ for s in $steps; do
         done
       fi
       wait $two; echo "two runtimes under $s: rc=$?"; grep -E "OK \]|FAILED|two runtimes:|#[0-9]+ " "$out/$s-two.log" | head -40 ;;
-    bench) run_bounded "$out/bench.log" "${RK_BENCH_TIMEOUT:-200}" build/gpu/benchmarks/bench_gpu_bench --iters 20000 \
-             --json "$out/gpu.json" --md "$out/gpu.md" || rc=1
+    bench) # Labelled with the source's commit (-dirty: uncommitted changes) and the driver release.
+           # RK_COMMIT overrides (a copy of the tree without its .git).
+           commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+           [[ "$commit" != unknown ]] && ! git diff --quiet HEAD -- 2>/dev/null && commit="$commit-dirty"
+           commit=${RK_COMMIT:-$commit}
+           release=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
+           run_bounded "$out/bench.log" "${RK_BENCH_TIMEOUT:-200}" build/gpu/benchmarks/bench_gpu_bench --iters 20000 \
+             --json "$out/gpu.json" --md "$out/gpu.md" --commit "$commit" --driver-release "${release:-unknown}" || rc=1
            tail -16 "$out/bench.log" ;;
     demo)
       # The CLI with the demo's actors compiled for the GPU: `ringkernel demo` picks CUDA (backend auto).

@@ -8,7 +8,9 @@
 //   5. sustained request->reply throughput through real handlers from one host thread (send_many/receive_many)
 //   7. actor create (launch -> Active acknowledged) and restart (restart() -> running again) latency
 //
-// Usage: bench_gpu_bench [--json FILE] [--md FILE] [--iters N]
+// Usage: bench_gpu_bench [--json FILE] [--md FILE] [--iters N] [--commit ID] [--driver-release VERSION]
+// (--commit and --driver-release label the results: the source's git commit, the driver's release as
+// nvidia-smi prints it; scripts/gpu-check.sh passes both.)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -150,15 +152,18 @@ std::optional<Stats> measure_volley(ringkernel::Runtime& rt, const std::string& 
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string json_path, md_path;
+  std::string json_path, md_path, commit = "unknown", driver_release = "unknown";
   int iters = 20000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--md" && i + 1 < argc) md_path = argv[++i];
     else if (a == "--iters" && i + 1 < argc) iters = std::max(100, std::atoi(argv[++i]));
+    else if (a == "--commit" && i + 1 < argc) commit = argv[++i];
+    else if (a == "--driver-release" && i + 1 < argc) driver_release = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--md FILE] [--iters N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--md FILE] [--iters N] [--commit ID] [--driver-release VERSION]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -538,6 +543,7 @@ int main(int argc, char** argv) {
     std::ofstream f(json_path);
     f << "{\n  \"device\": \"" << prop.name << "\",\n  \"compute_capability\": \"" << prop.major << "." << prop.minor
       << "\",\n  \"sms\": " << prop.multiProcessorCount << ",\n  \"driver_version\": " << driver
+      << ",\n  \"driver_release\": \"" << driver_release << "\",\n  \"commit\": \"" << commit << "\""
       << ",\n  \"runtime_version\": " << runtime << ",\n  \"sm_clock_khz\": " << clock_khz
       << ",\n  \"mem_clock_khz\": " << mem_clock_khz << ",\n  \"date\": \"" << date << "\",\n  \"iterations\": " << iters
       << ",\n  \"results\": [\n";
@@ -559,8 +565,8 @@ int main(int argc, char** argv) {
       f << "| " << r.name << " | " << b << " | " << (r.s.n > 1 ? c : "") << " | " << r.unit << " | " << r.note << " |\n";
     }
     f << "\nDevice: " << prop.name << " (cc " << prop.major << "." << prop.minor << ", " << prop.multiProcessorCount
-      << " SMs), driver " << driver << ", CUDA runtime " << runtime << ", SM clock " << clock_khz / 1000
-      << " MHz, " << date << ".\n";
+      << " SMs), driver " << driver_release << " (CUDA " << driver << "), CUDA runtime " << runtime << ", SM clock "
+      << clock_khz / 1000 << " MHz, " << date << ", commit " << commit << ".\n";
   }
   return 0;
 }
