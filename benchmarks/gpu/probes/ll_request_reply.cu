@@ -17,7 +17,7 @@
 //   hand-off Pw   P poller warps read the request (one read each in flight, started half a round trip apart
 //                 when P = 2) and hand a complete one to a third warp through shared memory, which replies: the
 //                 actor kernel's loads all share one dependency barrier per warp, so a warp's reads cannot be
-//                 staggered on their own; in separate warps they can (added 2026-11-28, not run yet)
+//                 staggered on their own; in separate warps they can (results: docs/benchmarks/probes-h100.md)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
