@@ -673,25 +673,30 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
   for (ActorId k : kids) {
     if (ActorCell* kc = cell(k)) (void)command(*kc, Command::Kill, true, "parent '" + c.name + "' restarting");
   }
-  // A healthy instance stops first. On a device that is part of the reload below (its on_stop runs there,
-  // then the new instance loads: one acknowledged device command).
+  // A healthy instance stops first: its on_stop here for host executors; on a device it is part of the reload
+  // below (on_stop there, then the new instance loads: one acknowledged device command). Failed is published
+  // once the old instance no longer runs anywhere.
   const bool healthy = s != ActorState::Failed;
-  if (healthy) {
-    run_hook(c, c.type.on_stop);
-    set_state(c, ActorState::Failed);
-  }
-  if (c.state != nullptr) c.type.destroy(c.state);
-  c.state = nullptr;
+  if (healthy) run_hook(c, c.type.on_stop);
+  void* fresh = nullptr;
   try {
-    c.state = c.type.create();
+    fresh = c.type.create();
   } catch (...) {
+    if (healthy) (void)exec->device_command(c, kDeviceUnload, nullptr);  // stopped, as a restart would have
+    if (c.state != nullptr) c.type.destroy(c.state);
+    c.state = nullptr;
+    set_state(c, ActorState::Failed);
     emit(RuntimeEvent::Kind::Failed, c, "constructor threw during restart; actor left failed");
     return;
   }
   // Loaded active in one device round trip when the actor activates itself.
   const int load = (c.opts.auto_activate ? kDeviceLoadActive : kDeviceLoad) | (healthy ? kDeviceReload : 0);
-  if (auto st = exec->device_command(c, load, c.state); !st) {
-    emit(RuntimeEvent::Kind::Failed, c, "device reload failed: " + st.error().describe());
+  const Status loaded = exec->device_command(c, load, fresh);
+  if (c.state != nullptr) c.type.destroy(c.state);
+  c.state = fresh;
+  set_state(c, ActorState::Failed);
+  if (!loaded) {
+    emit(RuntimeEvent::Kind::Failed, c, "device reload failed: " + loaded.error().describe());
     return;
   }
   c.device_active = false;
@@ -1406,12 +1411,12 @@ Status ActorHandle::wait_for(ActorState state, std::chrono::milliseconds timeout
   };
   // Polled first for up to idle_spin, as receive() does: a state the worker sets within microseconds (a device
   // actor's start or restart) is seen then, rather than after a wake-up through the condition variable.
-  const auto spin_until =
-      std::chrono::steady_clock::now() + std::min<std::chrono::microseconds>(timeout, rt_->cfg.idle_spin);
+  const auto start = std::chrono::steady_clock::now();
+  const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt_->cfg.idle_spin);
   bool ok = reached();
   while (!ok && std::chrono::steady_clock::now() < spin_until) ok = reached();
   std::unique_lock lk(cell.state_mu);
-  if (!ok) ok = cell.state_cv.wait_for(lk, timeout, reached);
+  if (!ok) ok = cell.state_cv.wait_until(lk, start + timeout, reached);
   if (!ok || control_state(cell.cb) != state) {
     return make_error(ErrorCode::Timeout,
                       "actor is " + std::string(to_string(control_state(cell.cb))) + ", not " +

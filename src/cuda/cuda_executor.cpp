@@ -132,7 +132,8 @@ struct MappedPool {
     }
     return nullptr;
   }
-  bool give_back(void* p) {
+  // `clear`: zero the block for its next user (host memory only; a block that was never written needs none).
+  bool give_back(void* p, bool clear = true) {
     auto* b = static_cast<std::byte*>(p);
     std::size_t off = 0, len = 0;
     {
@@ -147,7 +148,7 @@ struct MappedPool {
     // Cleared here, off the path of creating an actor (a ring's LL slots must not hold an earlier ring's flags),
     // and outside the lock, so that a concurrent take() does not wait for it. Meanwhile the block is neither
     // used nor free.
-    std::memset(b, 0, len);
+    if (clear) std::memset(b, 0, len);
     std::lock_guard lk(mu);
     auto [it, inserted] = free_blocks.emplace(off, len);
     auto next = std::next(it);
@@ -258,6 +259,7 @@ struct DeviceCell {
   bool loaded = false;  // its K2K inbox exists (built by the block on the first Load)
   bool k2k_reused = false;  // the K2K inbox was a terminated actor's: the first Load reopens it
   bool k2k_closed = false;  // Close acknowledged: the inbox is read out and refuses senders (recyclable)
+  std::uint64_t load_word = 0;  // command word of the last Load sent (0: none yet, the block never touched the slot)
   bool released = false;  // the slot was given back (under consume_mu): its control block is another actor's
   // LL replies decoded for delivery (under consume_mu): up to 256 per batch, at most 64 KiB; not cleared (it is
   // allocated while an actor is created, and every byte read was decoded first).
@@ -545,10 +547,20 @@ public:
     Group& g = *dc->group;
     // kDeviceReload: on_stop of the running instance, then the Load below, as one device command.
     // A slot that never loaded has no instance to stop: a plain load.
-    const bool reload = (command & kDeviceReload) != 0 && dc->loaded;
+    const SlotControl& ctl = g.ctl[dc->slot];
+    // A Load that timed out may have been applied after all: then the slot holds this actor (its inbox built,
+    // its positions moved), and a later Load must resume it rather than start it afresh.
+    if (!dc->loaded && dc->load_word != 0 && detail::load_acquire(&ctl.ack_seq) >= dc->load_word) dc->loaded = true;
+    bool reload = (command & kDeviceReload) != 0 && dc->loaded;
     command &= ~kDeviceReload;
     const bool load = command == kDeviceLoad || command == kDeviceLoadActive;
     if (reload && !load) return make_error(ErrorCode::Internal, "reload without a state to load", cell.name);
+    if (reload && g.in_place) {
+      // A large state is written into the slot's memory by the host, and the running instance works on that
+      // memory: it stops first (Unload), then the new state is copied and loaded.
+      if (auto st = send_slot_command(g, dc->slot, dc->cmd_seq, SlotCommand::Unload, cell.name, &cell); !st) return st;
+      reload = false;
+    }
     if (load) {
       if (host_state == nullptr) return make_error(ErrorCode::Internal, "no state to load", cell.name);
       std::uint32_t flags = dc->loaded ? 0u : std::uint32_t{cuda::kLoadInitK2k};
@@ -572,10 +584,11 @@ public:
     }
     const SlotCommand cmd = reload ? SlotCommand::Reload : load ? SlotCommand::Load : static_cast<SlotCommand>(command);
     auto st = send_slot_command(g, dc->slot, dc->cmd_seq, cmd, cell.name, &cell);
+    if (load) dc->load_word = dc->cmd_seq;  // acknowledged or not (see above)
     if (st && load) dc->loaded = true;
-    if (st && (reload || command == kDeviceUnload || command == kDeviceDeactivate)) {
-      // Replies the device published before acknowledging are delivered before the state change becomes
-      // visible, so a host that sees Terminated/Deactivated also sees every reply sent before it.
+    if (st && (load || command == kDeviceUnload || command == kDeviceDeactivate)) {
+      // Messages the device published before acknowledging (replies, what on_start or on_stop sent) are
+      // delivered before the state change becomes visible, so a host that sees the new state also sees them.
       std::lock_guard lk(dc->consume_mu);
       while (drain_k2h(cell, *dc) != 0) {
       }
@@ -621,7 +634,7 @@ public:
       if (auto st = send_slot_command(g, dc->slot, dc->cmd_seq, cmd, cell.name); !st) return st;
       if (close) dc->k2k_closed = true;
     }
-    auto parse = [&](const void* src, std::uint32_t capacity, std::uint32_t slot_size, bool filter) -> Status {
+    auto parse = [&](const void* src, std::uint32_t capacity, std::uint32_t slot_size) -> Status {
       // The control block first: an empty inbox (the usual case) costs one small copy, not the whole ring.
       RingControl ctl{};
       if (auto st = copy_state(cell, &ctl, src, sizeof ctl, cudaMemcpyDeviceToHost); !st) return st;
@@ -630,18 +643,27 @@ public:
       auto buf = host_staging(bytes);
       if (auto st = copy_state(cell, buf.get(), src, bytes, cudaMemcpyDeviceToHost); !st) return st;
       for (Envelope& e : detail::peek_ring(ring_layout(buf.get(), RingKind::Mpsc, capacity, slot_size))) {
-        // A cluster inbox outlives its actors: skip what was sent to an earlier occupant of the slot.
-        if (!filter || e.header.destination == cell.id) out.push_back(std::move(e));
+        if (e.header.destination == cell.id) {
+          out.push_back(std::move(e));
+        } else if (close) {
+          // Inboxes outlive their actors (a cluster inbox its slot's, a K2K inbox is reused): a message for an
+          // earlier owner, pushed through a route read before it terminated, is its dead letter. A snapshot
+          // leaves it; the owner hands it back when it comes to it.
+          if (ActorCell* dest = rt_.cell(e.header.destination)) dest->dropped.fetch_add(1, std::memory_order_relaxed);
+          rt_.dead_letter(e.header, e.payload.data(), DeadLetterReason::ActorTerminated,
+                          "K2K message for actor " + std::to_string(e.header.destination) +
+                              " arrived after it terminated (found in the inbox of '" + cell.name + "')");
+        }
       }
       return {};
     };
     // Global first: a sender reaches an actor through one of the two only, and the kernel drains global first.
-    if (auto st = parse(dc->k2k.control, static_cast<std::uint32_t>(dc->k2k.mask + 1), dc->k2k.slot_size, false); !st) {
+    if (auto st = parse(dc->k2k.control, static_cast<std::uint32_t>(dc->k2k.mask + 1), dc->k2k.slot_size); !st) {
       return st;
     }
     if (!cluster) return {};
     return parse(g.cmirror + std::size_t{dc->slot} * g.shape.cluster_inbox_bytes, cuda::kClusterInboxSlots,
-                 g.shape.max_slot_size(), true);
+                 g.shape.max_slot_size());
   }
 
   // Page-locked, so the copy engine reads and writes it directly (no internal bounce buffer). Buffers are
@@ -715,9 +737,16 @@ public:
         unrouted = cudaStreamSynchronize(copy_stream_) == cudaSuccess;
       }
     }
-    if (unrouted && dc->k2k_closed && dc->k2k.control != nullptr) {
-      std::lock_guard rlk(recycle_mu_);
-      recycled_k2k_[{static_cast<std::uint32_t>(dc->k2k.mask + 1), dc->k2k.slot_size}].push_back(dc->k2k);
+    if (unrouted && dc->k2k.control != nullptr) {
+      if (dc->k2k_closed || (dc->k2k_reused && dc->load_word == 0)) {
+        // Closed (by this actor's Close, or still from its previous owner when no Load was ever sent).
+        std::lock_guard rlk(recycle_mu_);
+        recycled_k2k_[{static_cast<std::uint32_t>(dc->k2k.mask + 1), dc->k2k.slot_size}].push_back(dc->k2k);
+      } else if (dc->load_word == 0) {
+        // Never sent a Load (a launch that failed after prepare): the device never saw this memory.
+        (void)dev_pool_->give_back(dc->k2k.control, /*clear=*/false);
+      }
+      // Otherwise (loaded, not closed: a Load timed out, or terminated without Close) it stays allocated.
     }
     {
       std::lock_guard lk(mu_);
