@@ -545,12 +545,12 @@ public:
     if (dc == nullptr) return make_error(ErrorCode::Internal, "cell has no device slot", cell.name);
     if (stopping_.load()) return make_error(ErrorCode::ShuttingDown, "CUDA executor stopped", cell.name);
     Group& g = *dc->group;
-    // kDeviceReload: on_stop of the running instance, then the Load below, as one device command.
-    // A slot that never loaded has no instance to stop: a plain load.
     const SlotControl& ctl = g.ctl[dc->slot];
     // A Load that timed out may have been applied after all: then the slot holds this actor (its inbox built,
     // its positions moved), and a later Load must resume it rather than start it afresh.
     if (!dc->loaded && dc->load_word != 0 && detail::load_acquire(&ctl.ack_seq) >= dc->load_word) dc->loaded = true;
+    // kDeviceReload: on_stop of the running instance, then the Load below, as one device command. A slot that
+    // never loaded has no instance to stop: a plain load.
     bool reload = (command & kDeviceReload) != 0 && dc->loaded;
     command &= ~kDeviceReload;
     const bool load = command == kDeviceLoad || command == kDeviceLoadActive;
