@@ -812,7 +812,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         return;
       }
       const bool reload = cmd == static_cast<std::uint32_t>(SlotCommand::Reload);
-      if (reload && lane == 0 && actor != nullptr) {
+      // Not for an instance that failed on the device since the host decided (on_stop runs for healthy ones).
+      if (reload && lane == 0 && actor != nullptr && state != static_cast<std::uint32_t>(ActorState::Failed)) {
         // A restart: the running instance's on_stop first (what it sends goes out with this command's
         // acknowledgement), then the Load below replaces it.
         env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
@@ -1101,6 +1102,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     __syncwarp();
 
     unsigned done = 0;
+    unsigned handed_back = 0;  // messages of the batch for an earlier owner of the inbox: not this actor's work
     bool failed = false;
     if (lane == 0 && n != 0) {
       env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
@@ -1122,6 +1124,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           // Sent through a route read before the inbox's previous actor terminated: back to the host, which
           // dead-letters it (the sender's push had succeeded).
           DeviceContext(env, &h).hand_back_stale(slot + sizeof(MessageHeader));
+          ++handed_back;
           continue;
         }
         hlc = hlc_next_update(hlc, h.hlc, env.now_ms);
@@ -1137,7 +1140,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       }
       env.reply_buf = nullptr;
       RK_PROFILE_STAMP(3);
-      processed += done;
+      processed += done - handed_back;
       dirty = true;
     }
     // Publishing the batch. Replies are LL vectors: the host reads each as soon as it lands, so they need no
