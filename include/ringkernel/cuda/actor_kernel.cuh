@@ -411,12 +411,13 @@ __device__ inline void close_inbox(const RingView& r, std::uint64_t tail, std::u
 
 /// Opens an MPSC inbox that close_inbox closed for an earlier consumer (lane 0): consumption resumes at the
 /// closed head (what was queued was read out by the host meanwhile), then producers may claim again. Returns the
-/// consumer position; `tail` when the inbox was not closed.
-__device__ inline std::uint64_t reopen_inbox(const RingView& r, std::uint64_t tail = 0) {
+/// consumer position: the stored one when the inbox was not closed (already reopened by a Load that timed out
+/// on the host but was applied).
+__device__ inline std::uint64_t reopen_inbox(const RingView& r) {
   namespace rd = ringkernel::detail;
   std::uint64_t h = rd::load_relaxed(&r.control->head, r.scope);
-  if ((h & kRingClosed) == 0) return tail;
-  tail = h & ~kRingClosed;
+  if ((h & kRingClosed) == 0) return rd::load_relaxed(&r.control->tail, r.scope);
+  const std::uint64_t tail = h & ~kRingClosed;
   rd::store_relaxed(&r.control->tail, tail, r.scope);
   rd::store_relaxed(&r.control->tail_seen, tail, r.scope);
   rd::fence_release(r.scope);  // producers that see the inbox open see its new consumer position
@@ -812,7 +813,8 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         return;
       }
       const bool reload = cmd == static_cast<std::uint32_t>(SlotCommand::Reload);
-      if (reload && lane == 0 && actor != nullptr) {
+      // Not for an instance that failed on the device since the host decided (on_stop runs for healthy ones).
+      if (reload && lane == 0 && actor != nullptr && state != static_cast<std::uint32_t>(ActorState::Failed)) {
         // A restart: the running instance's on_stop first (what it sends goes out with this command's
         // acknowledgement), then the Load below replaces it.
         env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
@@ -933,7 +935,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
               ktail = detail::reopen_inbox(d.k2k);
             }
             // Likewise the slot's cluster inbox, closed when its previous actor terminated.
-            if (fresh_actor && cview.control != nullptr) ctail = detail::reopen_inbox(cview, ctail);
+            if (fresh_actor && cview.control != nullptr) ctail = detail::reopen_inbox(cview);
             // Publish a new actor's route. A restarted one's stays: the host clears it when the actor is released,
             // not across restarts, so messages other actors send during a restart wait in the inbox.
             if (fresh_actor && d.k2k.control != nullptr && env.self < route_count) {
@@ -1101,6 +1103,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     __syncwarp();
 
     unsigned done = 0;
+    unsigned handed_back = 0;  // messages of the batch for an earlier owner of the inbox: not this actor's work
     bool failed = false;
     if (lane == 0 && n != 0) {
       env.now_ms = wall0 + (globaltimer_ns() - timer0) / 1'000'000u;
@@ -1122,6 +1125,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           // Sent through a route read before the inbox's previous actor terminated: back to the host, which
           // dead-letters it (the sender's push had succeeded).
           DeviceContext(env, &h).hand_back_stale(slot + sizeof(MessageHeader));
+          ++handed_back;
           continue;
         }
         hlc = hlc_next_update(hlc, h.hlc, env.now_ms);
@@ -1137,7 +1141,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       }
       env.reply_buf = nullptr;
       RK_PROFILE_STAMP(3);
-      processed += done;
+      processed += done - handed_back;
       dirty = true;
     }
     // Publishing the batch. Replies are LL vectors: the host reads each as soon as it lands, so they need no
