@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -94,6 +95,53 @@ public:
       if (std::chrono::steady_clock::now() > give_up) return false;
     }
     return fits;
+  }
+
+  // Streams `total` requests through the slot, at most `window` unanswered at a time, as one host thread
+  // would: `make(i)` builds request i, `check(i, reply)` says whether reply i is right. Returns messages per
+  // second, or 0 (after saying why) on a wrong reply or when nothing moved for 2 s.
+  template <class Req, class Rep, class Make, class Check>
+  double stream(std::uint64_t total, std::uint32_t window, Make&& make, Check&& check) {
+    using namespace ringkernel;
+    MpscProducer producer(in_);
+    const MessageHeader header = make_header<Req>(kHostActor, 1);
+    std::uint64_t sent = 0, got = 0;
+    bool bad = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto last = t0;
+    while (got < total && !bad) {
+      if (sent < total && sent - got < window) {
+        const std::uint64_t room = std::min<std::uint64_t>(total - sent, window - (sent - got));
+        sent += producer.push_batch(static_cast<std::uint32_t>(std::min<std::uint64_t>(room, 256)),
+                                    [&](std::byte* slot, std::uint32_t i) {
+                                      const Req r = make(sent + i);
+                                      MessageHeader h = header;
+                                      ring_write_slot(slot, h, &r);
+                                    });
+      }
+      const std::uint32_t n = k2h_.pop_batch(4096, [&](const MessageHeader& h, const std::byte* payload) {
+        Rep rep{};
+        if (h.payload_len != sizeof(Rep)) {
+          bad = true;
+          return;
+        }
+        std::memcpy(&rep, payload, sizeof(Rep));
+        if (!check(got, rep)) bad = true;
+        ++got;
+      });
+      const auto now = std::chrono::steady_clock::now();
+      if (n != 0) last = now;
+      else if (now - last > std::chrono::seconds(2)) {
+        std::fprintf(stderr, "direct slot stream: stalled at %llu of %llu replies\n",
+                     static_cast<unsigned long long>(got), static_cast<unsigned long long>(total));
+        return 0;
+      }
+    }
+    if (bad) {
+      std::fprintf(stderr, "direct slot stream: wrong reply %llu\n", static_cast<unsigned long long>(got));
+      return 0;
+    }
+    return static_cast<double>(total) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
   // Restarts the actor as the CUDA backend does (SlotCommand::Reload: on_stop, then the initial state loaded

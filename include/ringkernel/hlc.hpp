@@ -78,6 +78,10 @@ public:
 
   /// Timestamp for a local event or a send; strictly greater than every earlier result of this clock.
   HlcTimestamp tick() noexcept;
+  /// Reserves `n` (at least 1) consecutive timestamps, each strictly greater than every earlier result, with
+  /// one clock read and one CAS; returns the first (the others are first + 1 ... first + n - 1). For a batch of
+  /// sends, which would otherwise read the wall clock once per message.
+  HlcTimestamp tick_many(std::uint32_t n) noexcept;
   /// Alias of tick(): reading the clock is an event.
   HlcTimestamp now() noexcept { return tick(); }
   /// Merges a received timestamp; fails with ClockDrift (clock unchanged) when it is too far ahead.

@@ -250,11 +250,21 @@ RK_HOST_DEVICE inline void ll_put(std::byte* slot, std::uint32_t first, std::uin
   auto* w = reinterpret_cast<std::uint64_t*>(slot) + first;
   const auto* s = static_cast<const std::byte*>(src);
   const std::uint32_t n = ll_words(bytes);
-  for (std::uint32_t i = 0; i < n; ++i) {
+  const std::uint64_t high = std::uint64_t{flag} << 32;
+  // Whole 4-byte words first (a fixed-size copy is one load; a variable-size one was a memcpy call per word),
+  // then the partial word and the zero padding of the last pair.
+  const std::uint32_t whole = s != nullptr ? bytes / 4u : 0u;
+  std::uint32_t i = 0;
+  for (; i < whole; ++i) {
+    std::uint32_t d;
+    std::memcpy(&d, s + std::size_t{i} * 4u, 4u);
+    store_release(w + i, std::uint64_t{d} | high, scope);
+  }
+  for (; i < n; ++i) {
     std::uint32_t d = 0;
     const std::uint32_t at = i * 4u;
-    if (s != nullptr && at < bytes) std::memcpy(&d, s + at, bytes - at < 4u ? bytes - at : 4u);
-    store_release(w + i, std::uint64_t{d} | std::uint64_t{flag} << 32, scope);
+    if (s != nullptr && at < bytes) std::memcpy(&d, s + at, bytes - at);
+    store_release(w + i, std::uint64_t{d} | high, scope);
   }
 }
 } // namespace detail
@@ -277,14 +287,19 @@ RK_HOST_DEVICE inline void ll_write_message(const RingView& r, std::uint64_t pos
 RK_HOST_DEVICE inline bool ll_read_message(const RingView& r, std::uint64_t position, std::byte* out) noexcept {
   const std::uint32_t flag = ll_flag(r, position);
   const auto* w = reinterpret_cast<const std::uint64_t*>(r.slot(position));
+  // Every word is copied and its flag compared without a branch per word (the mismatches are or'ed up and
+  // checked once): a branch and a variable-length loop per word made decoding cost more than the copy.
+  // Words come in pairs (ll_words), whose two 4-byte halves are stored as one 8-byte value.
   auto get = [&](std::uint32_t first, std::uint32_t words, std::byte* dst) {
-    for (std::uint32_t i = 0; i < words; ++i) {
-      const std::uint64_t v = detail::load_acquire(w + first + i, r.scope);
-      if (static_cast<std::uint32_t>(v >> 32) != flag) return false;
-      const auto d = static_cast<std::uint32_t>(v);
-      std::memcpy(dst + std::size_t{i} * 4u, &d, 4);
+    std::uint32_t wrong = 0;
+    for (std::uint32_t i = 0; i < words; i += 2) {
+      const std::uint64_t a = detail::load_acquire(w + first + i, r.scope);
+      const std::uint64_t b = detail::load_acquire(w + first + i + 1, r.scope);
+      wrong |= (static_cast<std::uint32_t>(a >> 32) ^ flag) | (static_cast<std::uint32_t>(b >> 32) ^ flag);
+      const std::uint64_t d = (a & 0xffffffffu) | (b << 32);
+      std::memcpy(dst + std::size_t{i} * 4u, &d, 8);
     }
-    return true;
+    return wrong == 0;
   };
   constexpr std::uint32_t kHeaderWords = ll_words(sizeof(MessageHeader));
   if (!get(0, kHeaderWords, out)) return false;

@@ -19,6 +19,16 @@ HlcTimestamp HlcClock::tick() noexcept {
   return HlcTimestamp{next, node_};
 }
 
+HlcTimestamp HlcClock::tick_many(std::uint32_t n) noexcept {
+  const std::uint64_t extra = n > 1 ? n - 1 : 0;
+  std::uint64_t current = detail::load_relaxed(&state_);
+  std::uint64_t first = 0;
+  do {
+    first = hlc_next_tick(current, physical_());
+  } while (!detail::compare_exchange_weak(&state_, current, first + extra));
+  return HlcTimestamp{first, node_};
+}
+
 Result<HlcTimestamp> HlcClock::update(std::uint64_t received_packed) noexcept {
   const std::uint64_t wall = physical_();
   // Compare the difference, not `wall + max_drift_ms_`, which wraps for a huge (unbounded) drift setting.

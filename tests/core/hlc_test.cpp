@@ -229,6 +229,26 @@ TEST(HlcClockTest, PeekDoesNotAdvance) {
   EXPECT_EQ(clock.tick().packed, t.packed + 1);
 }
 
+TEST(HlcClockTest, TickManyReservesConsecutiveTimestamps) {
+  set_fake(1, kEpoch2024Ms);
+  rk::HlcClock clock(3, rk::HlcClock::kDefaultMaxDriftMs, &fake_clock<1>);
+  const std::uint64_t before = clock.tick().packed;
+  const rk::HlcTimestamp first = clock.tick_many(100);
+  EXPECT_EQ(first.packed, before + 1);
+  EXPECT_EQ(first.node, 3);
+  // The clock stands at the last reserved value: the next tick follows the whole range.
+  EXPECT_EQ(clock.peek(), first.packed + 99);
+  EXPECT_EQ(clock.tick().packed, first.packed + 100);
+  // A wall clock that moved ahead starts the range at wall time, as tick() would.
+  set_fake(1, kEpoch2024Ms + 5);
+  EXPECT_EQ(clock.tick_many(10).packed, rk::hlc_pack(kEpoch2024Ms + 5, 0));
+  EXPECT_EQ(clock.peek(), rk::hlc_pack(kEpoch2024Ms + 5, 9));
+  // n = 0 reserves one, like tick().
+  const std::uint64_t one = clock.tick_many(0).packed;
+  EXPECT_EQ(one, rk::hlc_pack(kEpoch2024Ms + 5, 10));
+  EXPECT_EQ(clock.peek(), one);
+}
+
 TEST(HlcClockTest, FrozenPhysicalClockCarriesLogicalOverflow) {
   set_fake(0, kEpoch2024Ms);
   rk::HlcClock clock(2, rk::HlcClock::kDefaultMaxDriftMs, &fake_clock<0>);

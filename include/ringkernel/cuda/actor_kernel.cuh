@@ -91,9 +91,10 @@ inline constexpr std::uint64_t kK2hWaitNs = 5'000'000;
 /// Stage timestamps (globaltimer ns) of slot 0's batches, for the probes in benchmarks/gpu/probes/ only: poll
 /// issued, poll loads issued, batch validated, handlers done, replies ready to write, replies written, batch
 /// published; then, inside a handler's K2K send: route read, cluster route read, message pushed; then batch
-/// set up, first HLC merge done, a send entered, its header built. Host batches are recorded, or K2K ones
-/// with RK_PROFILE_K2K. Define RK_KERNEL_PROFILE to the number of rows before including this header.
-inline constexpr int kProfileStamps = 14;
+/// set up, first HLC merge done, a send entered, its header built; the last entry is the batch's message count,
+/// not a time. Host batches are recorded, or K2K ones with RK_PROFILE_K2K. Define RK_KERNEL_PROFILE to the
+/// number of rows before including this header.
+inline constexpr int kProfileStamps = 15;
 __device__ std::uint64_t rk_profile[RK_KERNEL_PROFILE][kProfileStamps];
 __device__ unsigned rk_profile_rows;
 #define RK_PROFILE_STAMP(i) (prof[i] = globaltimer_ns())
@@ -1212,6 +1213,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       }
 #ifdef RK_KERNEL_PROFILE
       RK_PROFILE_STAMP(6);
+      prof[14] = done;
 #ifdef RK_PROFILE_K2K
       const bool record = !from_host;
 #else
