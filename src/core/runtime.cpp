@@ -689,6 +689,11 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
     emit(RuntimeEvent::Kind::Failed, c, "constructor threw during restart; actor left failed");
     return;
   }
+  // Counted before the device loads the fresh instance: once loaded it answers queued messages at once, and a
+  // caller that sees such a reply must see the restart in the metrics too. A reload that fails still counts
+  // (the restart was made; the actor is then left failed).
+  detail::fetch_add_relaxed(&c.cb.restarts, std::uint32_t{1});
+  restarts.fetch_add(1, std::memory_order_relaxed);
   // Loaded active in one device round trip when the actor activates itself.
   const int load = (c.opts.auto_activate ? kDeviceLoadActive : kDeviceLoad) | (healthy ? kDeviceReload : 0);
   const Status loaded = exec->device_command(c, load, fresh);
@@ -700,8 +705,6 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
     return;
   }
   c.device_active = false;
-  detail::fetch_add_relaxed(&c.cb.restarts, std::uint32_t{1});
-  restarts.fetch_add(1, std::memory_order_relaxed);
   set_state(c, ActorState::Launched);
   run_hook(c, c.type.on_start);
   if (c.opts.auto_activate) set_state(c, ActorState::Active);

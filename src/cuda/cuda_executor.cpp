@@ -1128,6 +1128,7 @@ private:
         }
         if (!due_.empty()) due.swap(due_);
       }
+      const std::uint64_t pass_ns = steady_ns();  // one clock read per pass, not per actor
       for (ActorCell* c : cells) {
         auto* dc = static_cast<DeviceCell*>(c->device);
         if (dc == nullptr) continue;
@@ -1143,7 +1144,7 @@ private:
           }
         }
         detail::store_relaxed(&c->cb.hlc, detail::load_relaxed(&ctl.hlc));
-        detail::store_relaxed(&c->cb.heartbeat_ns, steady_ns());
+        detail::store_relaxed(&c->cb.heartbeat_ns, pass_ns);
         const auto dev_state = static_cast<ActorState>(detail::load_acquire(&ctl.state));
         if (dev_state == ActorState::Failed && !dc->failure_reported &&
             control_state(c->cb) == ActorState::Active) {
