@@ -145,6 +145,21 @@ for s in $steps; do
         && timeout 60 build/probes/load_order | tee -a "$out/probes.log" || rc=1
       # The timed loads must stay in program order (host load first): the SASS shows what ptxas issued.
       cuobjdump -sass build/probes/load_order | grep -E "LDG|LDS|ATOMG|GLOBALTIMER" >> "$out/probes.log" || true
+      # Sustained request -> reply: one slot's own ceiling (and, profiled, where a batch's time goes), and the
+      # runtime's host thread split between send_many and receive_each for 1 to 32 actors.
+      nvcc -O3 -std=c++20 -arch=sm_90 --expt-relaxed-constexpr -Iinclude benchmarks/gpu/probes/stream_stages.cu \
+        -o build/probes/stream_stages && timeout 60 build/probes/stream_stages 1000000 | tee -a "$out/probes.log" || rc=1
+      nvcc -O3 -std=c++20 -arch=sm_90 --expt-relaxed-constexpr -DSTREAM_PROFILE -Iinclude benchmarks/gpu/probes/stream_stages.cu \
+        -o build/probes/stream_stages_prof && timeout 60 build/probes/stream_stages_prof 1000000 | tee -a "$out/probes.log" || rc=1
+      nvcc -O3 -std=c++20 -arch=sm_90 --expt-relaxed-constexpr -DRINGKERNEL_HAS_CUDA=1 -Iinclude -Itests benchmarks/gpu/probes/stream_host.cu \
+        build/gpu/src/cuda/libringkernel_cuda.a build/gpu/libringkernel_cpu.a build/gpu/libringkernel_core.a \
+        -o build/probes/stream_host && timeout 120 build/probes/stream_host 2000000 | tee -a "$out/probes.log" || rc=1
+      # Whether memcheck accepts a kernel's reads of host memory allocated after its launch (the rings of actors
+      # created once the mapped arena is used up): a correct program, run with the buffer allocated before and after.
+      nvcc -O2 -std=c++20 -arch=sm_90 -lineinfo benchmarks/gpu/probes/late_host_alloc.cu -o build/probes/late_host_alloc \
+        && for m in early late; do
+             timeout 60 compute-sanitizer --tool memcheck build/probes/late_host_alloc "$m" 2>&1 | grep -E "late_host_alloc|ERROR SUMMARY"
+           done | tee -a "$out/probes.log"
       nvcc -O2 -std=c++20 -arch=sm_90 -lineinfo -Iinclude benchmarks/gpu/probes/dsmem_racecheck.cu -o build/probes/dsmem_rc \
         && for m in flag flag-fence barrier; do
              timeout 120 compute-sanitizer --tool racecheck build/probes/dsmem_rc "$m" 2>&1 | grep -E "wrong reads|RACECHECK SUMMARY"
