@@ -256,7 +256,7 @@ RK_HOST_DEVICE inline void ll_put(std::byte* slot, std::uint32_t first, std::uin
   const std::uint32_t whole = s != nullptr ? bytes / 4u : 0u;
   std::uint32_t i = 0;
   for (; i < whole; ++i) {
-    std::uint32_t d;
+    std::uint32_t d = 0;
     std::memcpy(&d, s + std::size_t{i} * 4u, 4u);
     store_release(w + i, std::uint64_t{d} | high, scope);
   }
