@@ -690,8 +690,9 @@ void RuntimeState::restart(ActorCell& c, std::string reason) {
     return;
   }
   // Counted before the device loads the fresh instance: once loaded it answers queued messages at once, and a
-  // caller that sees such a reply must see the restart in the metrics too. A reload that fails still counts
-  // (the restart was made; the actor is then left failed).
+  // caller that sees such a reply must see the restart in the metrics too. A reload the device refuses still
+  // counts (the restart was made; the actor is then left failed); a constructor that threw above did not get
+  // that far and does not.
   detail::fetch_add_relaxed(&c.cb.restarts, std::uint32_t{1});
   restarts.fetch_add(1, std::memory_order_relaxed);
   // Loaded active in one device round trip when the actor activates itself.

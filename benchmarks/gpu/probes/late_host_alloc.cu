@@ -5,8 +5,9 @@
 // that kernel was launched. The CUDA backend does this when its mapped ring arena is used up: rings of actors
 // created later come from cudaHostAlloc while the persistent kernels run. A kernel spins until the host hands
 // it a buffer through a mailbox, sums the buffer and reports the sum; `early` allocates the buffer before the
-// launch, `late` after it. The sum is checked, so a run that passes read the right memory; an error that
-// memcheck reports for `late` only is then about its view of allocations, not about the program.
+// launch, `late` after the kernel is seen running. The sum is checked (exit status 1 when wrong), so a run that
+// passes read the right memory; an error that memcheck reports for `late` only is then about its view of
+// allocations, not about the program.
 #include <cuda_runtime.h>
 
 #include <atomic>
@@ -20,9 +21,12 @@ struct Mailbox {
   const std::uint64_t* buffer;  // device pointer of the host buffer, 0 until handed over
   std::uint64_t sum;
   std::uint32_t done;
+  std::uint32_t started;        // set by the kernel: the host allocates a `late` buffer only after this
 };
 
 __global__ void sum_when_given(Mailbox* box, std::uint32_t words) {
+  *reinterpret_cast<volatile std::uint32_t*>(&box->started) = 1;
+  __threadfence_system();
   std::uint64_t addr = 0;
   while ((addr = *reinterpret_cast<volatile std::uint64_t*>(&box->buffer)) == 0) {
   }
@@ -64,7 +68,15 @@ int main(int argc, char** argv) {
   CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   sum_when_given<<<1, 1, 0, s>>>(box, kWords);
   CK(cudaGetLastError());
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the kernel is running (spinning) by now
+  // `late`: allocated once the kernel is seen running (a sanitizer may start it long after the launch call).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (*reinterpret_cast<volatile std::uint32_t*>(&box->started) == 0) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      std::printf("late_host_alloc: the kernel did not start\n");
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
   if (late) CK(make_buffer());
   void* dev = nullptr;
   CK(cudaHostGetDevicePointer(&dev, buf, 0));
@@ -72,9 +84,10 @@ int main(int argc, char** argv) {
   *reinterpret_cast<volatile std::uint64_t*>(&box->buffer) = reinterpret_cast<std::uint64_t>(dev);
   CK(cudaStreamSynchronize(s));
   const std::uint64_t want = std::uint64_t{kWords} * (kWords + 1) / 2;
+  const bool right = box->sum == want && box->done == 1;
   std::printf("late_host_alloc %s: sum %llu (%s)\n", late ? "late" : "early", static_cast<unsigned long long>(box->sum),
-              box->sum == want && box->done == 1 ? "right" : "WRONG");
+              right ? "right" : "WRONG");
   CK(cudaFreeHost(buf));
   CK(cudaFreeHost(box));
-  return 0;
+  return right ? 0 : 1;
 }
