@@ -554,15 +554,21 @@ public:
 
   /// Claims up to `n` consecutive positions with one CAS, fills them with `fill(std::byte* slot, uint32_t i)`
   /// and publishes each. `fill` must write every claimed slot (claims cannot be returned). Returns the count.
+  /// A `fill(slot, i, k)` is also told how many were claimed (k >= 1), e.g. to number the batch's messages
+  /// once, on its first call.
   template <class Fill>
   RK_HOST_DEVICE std::uint32_t push_batch(std::uint32_t n, Fill&& fill) noexcept {
     std::uint64_t pos = 0;
     const std::uint32_t k = claim(n, &pos);
+    const auto put = [&](std::byte* slot, std::uint32_t i) {
+      if constexpr (std::is_invocable_v<Fill&, std::byte*, std::uint32_t, std::uint32_t>) fill(slot, i, k);
+      else fill(slot, i);
+    };
     if (ring_.ll != 0) {
 #if !RK_DEVICE_COMPILE
       detail::LlBuffer buf(ring_.slot_size);
       for (std::uint32_t i = 0; i < k; ++i) {
-        fill(buf.data(), i);
+        put(buf.data(), i);
         ll_write_message(ring_, pos + i, *reinterpret_cast<const MessageHeader*>(buf.data()),
                          buf.data() + sizeof(MessageHeader));
       }
@@ -572,7 +578,7 @@ public:
       return k;
     }
     for (std::uint32_t i = 0; i < k; ++i) {
-      fill(ring_.slot(pos + i), i);
+      put(ring_.slot(pos + i), i);
       detail::store_release(&ring_.seq[(pos + i) & ring_.mask], pos + i + 1, ring_.scope);
     }
     return k;

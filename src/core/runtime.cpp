@@ -1077,11 +1077,15 @@ Result<std::size_t> RuntimeState::send_many(ActorId to, TypeId type, const void*
     while (accepted < count && room > 0) {
       const auto want = static_cast<std::uint32_t>(std::min<std::size_t>({count - accepted, room, 1024}));
       const std::uint8_t ordered = dest->device_limited.load(std::memory_order_acquire) ? msg_flags::kAfterCommand : 0;
-      // Ids and timestamps for the whole batch at once (an atomic add and a clock read per message were most of
-      // a message's cost); those of messages the ring had no room for are skipped, never reused.
-      const std::uint64_t first_id = next_message_id.fetch_add(want, std::memory_order_relaxed);
-      const std::uint64_t first_hlc = clock.tick_many(want).packed;
-      const std::uint32_t k = producer.push_batch(want, [&](std::byte* slot, std::uint32_t i) {
+      // Ids and timestamps for the claimed batch at once, on the first slot's fill (an atomic add and a clock
+      // read per message were most of a message's cost).
+      std::uint64_t first_id = 0;
+      std::uint64_t first_hlc = 0;
+      const std::uint32_t k = producer.push_batch(want, [&](std::byte* slot, std::uint32_t i, std::uint32_t claimed) {
+        if (i == 0) {
+          first_id = next_message_id.fetch_add(claimed, std::memory_order_relaxed);
+          first_hlc = clock.tick_many(claimed).packed;
+        }
         MessageHeader h{};
         h.magic = kMessageMagic;
         h.version = kMessageVersion;

@@ -685,6 +685,33 @@ TEST(MpscRingTest, StaleSequenceFromPreviousLapIsNotMistakenForPublished) {
   EXPECT_TRUE(c.ready());
 }
 
+TEST(MpscRingTest, PushBatchTellsAThreeArgumentFillHowManyWereClaimed) {
+  for (const RingKind kind : {RingKind::Mpsc, RingKind::MpscLl}) {
+    auto r = rk::OwnedRing::create(kind, 8, 64);
+    ASSERT_TRUE(r.ok());
+    rk::MpscProducer p(r->view());
+    ASSERT_EQ(p.try_push(header_for(0), nullptr), ErrorCode::Ok);
+    ASSERT_EQ(p.try_push(header_for(1), nullptr), ErrorCode::Ok);
+    // 10 wanted, 6 free: every call sees k = 6, and the fill numbers the messages from it.
+    std::vector<std::uint32_t> seen;
+    std::uint64_t base = 0;
+    const std::uint32_t n = p.push_batch(10, [&](std::byte* slot, std::uint32_t i, std::uint32_t k) {
+      seen.push_back(k);
+      if (i == 0) base = 100 + k;
+      rk::ring_write_slot(slot, header_for(base + i), nullptr);
+    });
+    EXPECT_EQ(n, 6u);
+    EXPECT_EQ(seen, std::vector<std::uint32_t>(6, 6u));
+    // Now full: no fill is called at all.
+    EXPECT_EQ(p.push_batch(2, [](std::byte*, std::uint32_t, std::uint32_t) { ADD_FAILURE() << "fill on a full ring"; }),
+              0u);
+    std::vector<std::uint64_t> got;
+    rk::MpscConsumer c(r->view());
+    c.pop_batch(8, [&](const rk::MessageHeader& h, const std::byte*) { got.push_back(h.message_id); });
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 106, 107, 108, 109, 110, 111}));
+  }
+}
+
 TEST(MpscRingTest, SeveralProducerObjectsShareOneRing) {
   auto r = rk::OwnedRing::create(RingKind::Mpsc, 8, 64);
   ASSERT_TRUE(r.ok());
