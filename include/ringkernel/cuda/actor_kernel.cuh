@@ -91,10 +91,11 @@ inline constexpr std::uint64_t kK2hWaitNs = 5'000'000;
 /// Stage timestamps (globaltimer ns) of slot 0's batches, for the probes in benchmarks/gpu/probes/ only: poll
 /// issued, poll loads issued, batch validated, handlers done, replies ready to write, replies written, batch
 /// published; then, inside a handler's K2K send: route read, cluster route read, message pushed; then batch
-/// set up, first HLC merge done, a send entered, its header built; the last entry is the batch's message count,
-/// not a time. Host batches are recorded, or K2K ones with RK_PROFILE_K2K. Define RK_KERNEL_PROFILE to the
-/// number of rows before including this header.
-inline constexpr int kProfileStamps = 15;
+/// set up, HLC merge done, a send entered, its header built, handler returned - these (7-9, 11-14) for the
+/// batch's first message only; the last entry is the batch's message count, not a time. Host batches are
+/// recorded, or K2K ones with RK_PROFILE_K2K. Define RK_KERNEL_PROFILE to the number of rows before including
+/// this header.
+inline constexpr int kProfileStamps = 16;
 __device__ std::uint64_t rk_profile[RK_KERNEL_PROFILE][kProfileStamps];
 __device__ unsigned rk_profile_rows;
 #define RK_PROFILE_STAMP(i) (prof[i] = globaltimer_ns())
@@ -1130,7 +1131,9 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           continue;
         }
         hlc = hlc_next_update(hlc, h.hlc, env.now_ms);
-        RK_PROFILE_STAMP(11);
+#ifdef RK_KERNEL_PROFILE
+        if (done == 0) RK_PROFILE_STAMP(11);
+#endif
         DeviceContext ctx(env, &h);
         const ErrorCode rc =
             dispatch_message<16>(*actor, ctx, h, slot + sizeof(MessageHeader), typename A::messages{});
@@ -1139,7 +1142,16 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
           ctx.hand_back_unhandled(slot + sizeof(MessageHeader));
         }
         if (ctx.failed()) failed = true;
+#ifdef RK_KERNEL_PROFILE
+        if (done == 0) {
+          RK_PROFILE_STAMP(14);
+          env.prof = nullptr;  // the sends of later messages are not stamped: the first message's stay
+        }
+#endif
       }
+#ifdef RK_KERNEL_PROFILE
+      env.prof = prof;
+#endif
       env.reply_buf = nullptr;
       RK_PROFILE_STAMP(3);
       processed += done - handed_back;
@@ -1213,7 +1225,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       }
 #ifdef RK_KERNEL_PROFILE
       RK_PROFILE_STAMP(6);
-      prof[14] = done;
+      prof[15] = done;
 #ifdef RK_PROFILE_K2K
       const bool record = !from_host;
 #else
