@@ -10,14 +10,7 @@ std::uint64_t system_physical_ms() noexcept {
          kHlcMaxPhysical;
 }
 
-HlcTimestamp HlcClock::tick() noexcept {
-  std::uint64_t current = detail::load_relaxed(&state_);
-  std::uint64_t next = 0;
-  do {
-    next = hlc_next_tick(current, physical_());
-  } while (!detail::compare_exchange_weak(&state_, current, next));
-  return HlcTimestamp{next, node_};
-}
+HlcTimestamp HlcClock::tick() noexcept { return tick_many(1); }
 
 HlcTimestamp HlcClock::tick_many(std::uint32_t n) noexcept {
   const std::uint64_t extra = n > 1 ? n - 1 : 0;
