@@ -64,19 +64,21 @@ int main(int argc, char** argv) {
   // per poll, fewer with larger batches), then the measured run's. The first quarter of the rows is skipped,
   // which covers the warm-up while batches hold at least 10 messages (the probe prints the sizes it saw).
   // Stages as actor_kernel.cuh stamps them.
-  double msgs = 0, poll = 0, take = 0, setup = 0, handlers = 0, stores = 0, publish = 0, gap = 0;
+  double msgs = 0, poll = 0, landed = 0, take = 0, setup = 0, handlers = 0, stores = 0, publish = 0, gap = 0;
   // The batch's first message, stage by stage: HLC merged, reply entered, reply header built, handler returned.
   double m_merge = 0, m_enter = 0, m_header = 0, m_rest = 0, rest_msgs = 0, rest = 0;
   unsigned used = 0, hist[6] = {};
   for (unsigned r = rows / 4; r + 1 < rows; ++r) {
     const std::uint64_t* p = &prof[std::size_t{r} * K];
     const std::uint64_t* q = &prof[std::size_t{r + 1} * K];
-    const double n = static_cast<double>(p[15]);
+    const std::uint64_t count = p[K - 1];
+    const double n = static_cast<double>(count);
     if (n == 0) continue;
     ++used;
     msgs += n;
     poll += static_cast<double>(p[1] - p[0]);
-    take += static_cast<double>(p[2] - p[1]);
+    landed += static_cast<double>(p[15] - p[1]);
+    take += static_cast<double>(p[2] - p[15]);
     setup += static_cast<double>(p[10] - p[2]);
     handlers += static_cast<double>(p[3] - p[10]);
     stores += static_cast<double>(p[5] - p[3]);
@@ -88,18 +90,18 @@ int main(int argc, char** argv) {
     m_rest += static_cast<double>(p[14] - p[13]);
     rest += static_cast<double>(p[3] - p[14]);
     rest_msgs += n - 1;
-    const unsigned b = p[15] <= 1 ? 0 : p[15] <= 4 ? 1 : p[15] <= 8 ? 2 : p[15] <= 16 ? 3 : p[15] <= 32 ? 4 : 5;
+    const unsigned b = count <= 1 ? 0 : count <= 4 ? 1 : count <= 8 ? 2 : count <= 16 ? 3 : count <= 32 ? 4 : 5;
     ++hist[b];
   }
   if (used == 0) return 1;
   const double u = used;
   std::printf("batches %u, mean %.2f messages; sizes 1:%u 2-4:%u 5-8:%u 9-16:%u 17-32:%u >32:%u\n", used, msgs / u,
               hist[0], hist[1], hist[2], hist[3], hist[4], hist[5]);
-  std::printf("per batch (ns, means): poll issued %.0f, validated %.0f, set up %.0f, handlers %.0f, reply stores %.0f, "
-              "publish %.0f, to next poll %.0f\n", poll / u, take / u, setup / u, handlers / u, stores / u, publish / u,
-              gap / u);
+  std::printf("per batch (ns, means): poll issued %.0f, loads landed %.0f, validated %.0f, set up %.0f, handlers %.0f, "
+              "reply stores %.0f, publish %.0f, to next poll %.0f\n", poll / u, landed / u, take / u, setup / u,
+              handlers / u, stores / u, publish / u, gap / u);
   std::printf("per message: handler loop %.0f ns, whole batch %.0f ns\n", handlers / msgs,
-              (poll + take + setup + handlers + stores + publish + gap) / msgs);
+              (poll + landed + take + setup + handlers + stores + publish + gap) / msgs);
   std::printf("first message of a batch (ns, means): HLC merged %.0f, reply entered %.0f, reply header built %.0f, "
               "handler returned %.0f; each later message %.0f\n", m_merge / u, m_enter / u, m_header / u, m_rest / u,
               rest_msgs > 0 ? rest / rest_msgs : 0.0);

@@ -92,10 +92,11 @@ inline constexpr std::uint64_t kK2hWaitNs = 5'000'000;
 /// issued, poll loads issued, batch validated, handlers done, replies ready to write, replies written, batch
 /// published; then, inside a handler's K2K send: route read, cluster route read, message pushed; then batch
 /// set up, HLC merge done, a send entered, its header built, handler returned - these (7-9, 11-14) for the
-/// batch's first message only; the last entry is the batch's message count, not a time. Host batches are
+/// batch's first message only; 15: the host loads landed (the profile build waits for them there, before the
+/// validation); the last entry is the batch's message count, not a time. Host batches are
 /// recorded, or K2K ones with RK_PROFILE_K2K. Define RK_KERNEL_PROFILE to the number of rows before including
 /// this header.
-inline constexpr int kProfileStamps = 16;
+inline constexpr int kProfileStamps = 17;
 __device__ std::uint64_t rk_profile[RK_KERNEL_PROFILE][kProfileStamps];
 __device__ unsigned rk_profile_rows;
 #define RK_PROFILE_STAMP(i) (prof[i] = globaltimer_ns())
@@ -437,18 +438,26 @@ __device__ __forceinline__ unsigned ready_prefix(unsigned ballot) {
 /// 32 x 8 x 16 bytes of LL words, i.e. 2 KiB of messages (8 slots of 256 bytes). 16 made the kernel spill.
 inline constexpr unsigned kLlLoads = 8;
 
-/// True when bits [first, first + count) of the ballot words `bits` are all set.
-__device__ __forceinline__ bool bits_set(const unsigned* bits, unsigned first, unsigned count) {
-  while (count != 0) {
-    const unsigned off = first & 31u;
-    const unsigned take = count < 32u - off ? count : 32u - off;
-    const unsigned mask = take == 32u ? ~0u : ((1u << take) - 1u) << off;
-    if ((bits[first >> 5] & mask) != mask) return false;
-    first += take;
-    count -= take;
+/// True when bits [first, first + count) of a poll's ballot words are all set. The words are selected by an
+/// unrolled compare, not indexed, so that they stay in registers when every lane asks for different bits.
+__device__ __forceinline__ bool bits_set(const unsigned (&bits)[kLlLoads], unsigned first, unsigned count) {
+  const unsigned end = first + count;
+  bool all = true;
+#pragma unroll
+  for (unsigned k = 0; k < kLlLoads; ++k) {
+    const unsigned lo = first > k * 32u ? first : k * 32u;
+    const unsigned hi = end < k * 32u + 32u ? end : k * 32u + 32u;
+    if (lo < hi) {
+      const unsigned width = hi - lo;
+      const unsigned mask = (width == 32u ? ~0u : (1u << width) - 1u) << (lo - k * 32u);
+      all = all && (bits[k] & mask) == mask;
+    }
   }
-  return true;
+  return all && end <= 32u * kLlLoads;
 }
+
+/// The low `n` bits set (n <= 32).
+__device__ __forceinline__ unsigned low_bits(unsigned n) { return n >= 32u ? ~0u : (1u << n) - 1u; }
 
 /// All lanes copy `bytes` (rounded up to 16) with uncached 16-byte loads: the source is memory the host
 /// rewrote (mapped descriptors and initial states), which a previous read may have left in a cache.
@@ -889,6 +898,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         // One poll reads at most 32 x kLlLoads LL vectors (slot_size / 8 per slot) into the staging area.
         max_want = staging_bytes / slot_size;
         if (max_want > 32u * detail::kLlLoads / (slot_size / 8u)) max_want = 32u * detail::kLlLoads / (slot_size / 8u);
+        if (max_want > 32u) max_want = 32u;  // the validation checks one slot per lane
         if (max_want == 0) max_want = 1;
         hwant = 1;
         __syncwarp();  // the state copy by every lane is complete before on_start runs on lane 0
@@ -1002,6 +1012,19 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
     }
     unsigned n = 0;
     bool after_command = false;
+#ifdef RK_KERNEL_PROFILE
+    if (ltotal != 0) {
+      // Waits for every load of the poll (an instruction that reads them all), so that the stamp separates the
+      // read from the validation below.
+      unsigned acc = 0, sink;
+#pragma unroll
+      for (unsigned k = 0; k < detail::kLlLoads; ++k) {
+        if (k * 32u + lane < ltotal) acc ^= lv[k].x ^ lv[k].y ^ lv[k].z ^ lv[k].w;
+      }
+      asm volatile("mov.u32 %0, %1;" : "=r"(sink) : "r"(acc));
+      RK_PROFILE_STAMP(15);
+    }
+#endif
     if (ltotal != 0) {
       // Validate: a vector is this lap's when both its flags are; its 8 message bytes go to the staging area
       // (slot i at staging + i * slot_size, as for the other sources). A slot is ready when the vectors its
@@ -1027,17 +1050,22 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
         }
       }
       __syncwarp();
+      // Lane j checks slot j (hwant <= 32): its header's vectors valid, a length that fits, the vectors that
+      // length needs valid. The batch is the prefix of ready slots. (A loop over the slots on every lane, with
+      // the ballot words indexed at run time from local memory, took 3.8 us for 16 slots.)
       constexpr unsigned kHeaderVecs = sizeof(MessageHeader) / 8u;
-      for (; n < hwant; ++n) {  // uniform: every lane reads the same shared memory and ballots
-        if (!detail::bits_set(valid, n * lvps, kHeaderVecs)) break;
+      bool ready = false, marked = false;
+      if (lane < hwant && detail::bits_set(valid, lane * lvps, kHeaderVecs)) {
         const auto* hdr = reinterpret_cast<const MessageHeader*>(reinterpret_cast<const std::byte*>(staging) +
-                                                                 std::size_t{n} * in_slot_size);
+                                                                 std::size_t{lane} * in_slot_size);
         const unsigned len = hdr->payload_len;
-        if (len > in_slot_size - sizeof(MessageHeader)) break;  // torn header: no producer writes one
-        if (!detail::bits_set(valid, n * lvps, (static_cast<unsigned>(sizeof(MessageHeader)) + len + 7u) / 8u)) break;
-        after_command = after_command || (hdr->flags & msg_flags::kAfterCommand) != 0;
+        // A torn header (a length past the slot) is not ready: no producer writes one.
+        ready = len <= in_slot_size - sizeof(MessageHeader) &&
+                detail::bits_set(valid, lane * lvps, (static_cast<unsigned>(sizeof(MessageHeader)) + len + 7u) / 8u);
+        marked = ready && (hdr->flags & msg_flags::kAfterCommand) != 0;
       }
-      __syncwarp();
+      n = detail::ready_prefix(__ballot_sync(~0u, ready));
+      after_command = (__ballot_sync(~0u, marked) & detail::low_bits(n)) != 0;
     }
     const unsigned kn = detail::ready_prefix(__ballot_sync(~0u, kready));
     const unsigned cn = detail::ready_prefix(__ballot_sync(~0u, cready));
@@ -1225,7 +1253,7 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       }
 #ifdef RK_KERNEL_PROFILE
       RK_PROFILE_STAMP(6);
-      prof[15] = done;
+      prof[kProfileStamps - 1] = done;
 #ifdef RK_PROFILE_K2K
       const bool record = !from_host;
 #else
