@@ -1,9 +1,11 @@
 // The backend-neutral actor runtime: launching, routing, lifecycle commands, supervision, calls, shutdown.
 // Executors (src/cpu, later src/cuda) decide where `drain` runs; everything else lives here.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -979,7 +981,14 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
     return {};
   }
   if (h.payload_len > from.outbox.view().max_payload()) {
-    return make_error(ErrorCode::MessageTooLarge, "reply does not fit the outbox slot", from.name);
+    // Larger than the receive queue's slots (the device's queue to the host may have larger ones): counted and
+    // dead-lettered, not dropped silently.
+    from.dropped.fetch_add(1, std::memory_order_relaxed);
+    dead_letter(h, payload, DeadLetterReason::QueueFull,
+                "a " + std::to_string(h.payload_len) + "-byte message from '" + from.name +
+                    "' does not fit its host receive queue's slots (" + std::to_string(from.outbox.view().max_payload()) +
+                    " bytes of payload)");
+    return make_error(ErrorCode::MessageTooLarge, "message does not fit the host receive queue's slots", from.name);
   }
   if (MpscProducer(from.outbox.view()).try_push(h, payload) != ErrorCode::Ok) {
     from.dropped.fetch_add(1, std::memory_order_relaxed);
@@ -995,17 +1004,18 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   return {};
 }
 
-void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n) {
+void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n,
+                                        DirectReceive* direct) {
   const RingView out = from.outbox.view();
   std::uint32_t i = 0;
   std::uint64_t newest = 0;
   std::uint64_t queued = 0;
   // Replies to calls, messages handed back to be dead-lettered and what does not fit the receive queue's slots go
-  // one by one.
+  // one by one (a direct receiver takes any size: nothing is queued).
   const auto single = [&](const MessageHeader& h) {
     return ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) ||
            (h.flags & (msg_flags::kUnhandled | msg_flags::kTenantRefused | msg_flags::kStaleRoute)) != 0 ||
-           h.payload_len > out.max_payload();
+           (direct == nullptr && h.payload_len > out.max_payload());
   };
   while (i < n) {
     const auto& first = *reinterpret_cast<const MessageHeader*>(slots[i]);
@@ -1017,6 +1027,16 @@ void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const*
     // A run of messages for the receive queue: claim them together.
     std::uint32_t j = i + 1;
     while (j < n && !single(*reinterpret_cast<const MessageHeader*>(slots[j]))) ++j;
+    if (direct != nullptr) {
+      // Listed for the receiver, in order (slots and direct->slots may be one array: count <= i).
+      for (std::uint32_t m = i; m < j; ++m) {
+        newest = std::max(newest, reinterpret_cast<const MessageHeader*>(slots[m])->hlc);
+        direct->slots[direct->count++] = slots[m];
+      }
+      queued += j - i;
+      i = j;
+      continue;
+    }
     const std::uint32_t k = MpscProducer(out).push_batch(j - i, [&](std::byte* slot, std::uint32_t m) {
       MessageHeader h = *reinterpret_cast<const MessageHeader*>(slots[i + m]);
       h.tenant = from.opts.tenant;
@@ -1034,8 +1054,32 @@ void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const*
     i = j;
   }
   if (queued == 0) return;
-  (void)clock.update(newest);  // one merge with the newest stamp orders later host stamps after all of them
+  // One merge with the newest stamp orders later host stamps after all of them (for a direct receiver, before
+  // it sees any: what it sends in response is stamped after them).
+  (void)clock.update(newest);
   from.sent.fetch_add(queued, std::memory_order_relaxed);
+  if (direct != nullptr) return;  // nothing was queued: no waiter to wake
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (from.out_waiters.load() != 0) {
+    { std::lock_guard lk(from.out_mu); }
+    from.out_cv.notify_all();
+  }
+}
+
+void RuntimeState::requeue_for_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n) {
+  // Already merged into the clock and counted as sent by deliver_many_to_host.
+  MpscProducer producer(from.outbox.view());
+  for (std::uint32_t i = 0; i < n; ++i) {
+    MessageHeader h;
+    std::memcpy(&h, slots[i], sizeof(h));
+    h.tenant = from.opts.tenant;
+    const std::byte* payload = slots[i] + sizeof(MessageHeader);
+    if (h.payload_len > from.outbox.view().max_payload() || producer.try_push(h, payload) != ErrorCode::Ok) {
+      from.dropped.fetch_add(1, std::memory_order_relaxed);
+      dead_letter(h, payload, DeadLetterReason::QueueFull,
+                  "host receive queue of '" + from.name + "' cannot take back a message its receiver threw on");
+    }
+  }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (from.out_waiters.load() != 0) {
     { std::lock_guard lk(from.out_mu); }
@@ -1456,7 +1500,7 @@ Result<Envelope> ActorHandle::try_receive() {
   auto c = live_cell(rt_, id_);
   if (!c) return c.error();
   detail::ActorCell& cell = **c;
-  (void)rt_->exec->poll_deliveries(cell);
+  (void)rt_->exec->poll_deliveries(cell, nullptr);
   std::optional<Envelope> got;
   {
     std::lock_guard lk(cell.out_mu);
@@ -1516,7 +1560,7 @@ std::vector<Envelope> ActorHandle::receive_many(std::size_t max) {
   auto c = live_cell(rt_, id_);
   if (!c || max == 0) return out;
   detail::ActorCell& cell = **c;
-  (void)rt_->exec->poll_deliveries(cell);
+  (void)rt_->exec->poll_deliveries(cell, nullptr);
   std::lock_guard lk(cell.out_mu);
   MpscConsumer(cell.outbox.view())
       .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
@@ -1526,16 +1570,76 @@ std::vector<Envelope> ActorHandle::receive_many(std::size_t max) {
   return out;
 }
 
+namespace {
+// A thread's decode space for receive_each's direct delivery (DirectReceive): 256 messages or 64 KiB a call.
+// `busy` while its messages are being visited: a receive_each from inside a visitor queues instead.
+struct ReceiveSpace {
+  std::unique_ptr<std::uint64_t[]> words = std::make_unique<std::uint64_t[]>(64 * 1024 / 8);
+  std::array<const std::byte*, 256> slots{};
+  bool busy = false;
+};
+thread_local ReceiveSpace t_receive;
+} // namespace
+
 std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const MessageHeader&, const std::byte*),
                                       void* ctx) {
   auto c = live_cell(rt_, id_);
   if (!c || max == 0 || fn == nullptr) return 0;
   detail::ActorCell& cell = **c;
-  (void)rt_->exec->poll_deliveries(cell);
-  std::lock_guard lk(cell.out_mu);
-  return MpscConsumer(cell.outbox.view())
-      .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
-                 [&](const MessageHeader& h, const std::byte* p) { fn(ctx, h, p); });
+  ReceiveSpace& space = t_receive;
+  if (!space.busy) {
+    // The pump leaves this cell's device traffic to this thread for a while (refreshed at half time, so the
+    // shared line is written about once a millisecond, not per call).
+    const std::uint64_t now = detail::steady_ns();
+    if (cell.direct_receive_until_ns.load(std::memory_order_relaxed) < now + detail::kDirectReceiveHoldNs / 2) {
+      cell.direct_receive_until_ns.store(now + detail::kDirectReceiveHoldNs, std::memory_order_relaxed);
+    }
+    detail::DirectReceive direct{reinterpret_cast<std::byte*>(space.words.get()), 64 * 1024, space.slots.data(),
+                                 static_cast<std::uint32_t>(std::min<std::size_t>(max, space.slots.size()))};
+    (void)rt_->exec->poll_deliveries(cell, &direct);
+    if (direct.count != 0) {
+      space.busy = true;
+      std::uint32_t i = 0;
+      try {
+        for (; i < direct.count; ++i) {
+          MessageHeader h;
+          std::memcpy(&h, direct.slots[i], sizeof(h));
+          h.tenant = cell.opts.tenant;
+          fn(ctx, h, direct.slots[i] + sizeof(MessageHeader));
+        }
+      } catch (...) {
+        // The messages were taken from the device: the one the visitor threw on and those after it go to the
+        // receive queue, for the next receive, rather than being lost.
+        space.busy = false;
+        rt_->requeue_for_host(cell, direct.slots + i, direct.count - i);
+        throw;
+      }
+      space.busy = false;
+      return direct.count;
+    }
+  } else {
+    (void)rt_->exec->poll_deliveries(cell, nullptr);
+  }
+  std::exception_ptr thrown;
+  std::size_t n = 0;
+  {
+    std::lock_guard lk(cell.out_mu);
+    // A visitor that throws leaves the message it threw on, and those after it, queued (the visited ones are
+    // consumed): the exception goes on once the queue is consistent.
+    n = MpscConsumer(cell.outbox.view())
+            .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
+                       [&](const MessageHeader& h, const std::byte* p) {
+                         try {
+                           fn(ctx, h, p);
+                           return true;
+                         } catch (...) {
+                           thrown = std::current_exception();
+                           return false;
+                         }
+                       });
+  }
+  if (thrown) std::rethrow_exception(thrown);
+  return n;
 }
 
 namespace {
@@ -1594,7 +1698,7 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   }
   // The clock is read every 16th poll only: a read costs more than a poll that finds nothing.
   for (unsigned polls = 1; !pc->done.load(std::memory_order_acquire); ++polls) {
-    if (target != nullptr) (void)rt.exec->poll_deliveries(*target);
+    if (target != nullptr) (void)rt.exec->poll_deliveries(*target, nullptr);
     if (polls % 16 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
   }
   if (target != nullptr) {

@@ -1,4 +1,6 @@
 // End-to-end basics of the runtime on the CPU backend: building, launching, sending, receiving, calls.
+#include <stdexcept>
+
 #include "test_actors.hpp"
 
 namespace rkt {
@@ -217,6 +219,30 @@ TEST(Messaging, ReceiveEachVisitsInPlaceInOrderAndRespectsMax) {
   EXPECT_EQ(h->receive_each(0, visit), 0u);
   ASSERT_EQ(seen.size(), 7u);
   for (std::uint64_t i = 0; i < 7; ++i) EXPECT_EQ(seen[i], i);
+}
+
+TEST(Messaging, ReceiveEachLeavesTheMessageItsVisitorThrewOnQueued) {
+  auto rt = make_runtime();
+  auto h = rt.launch<Echo>("echo");
+  ASSERT_TRUE(h.ok());
+  for (std::uint64_t i = 0; i < 6; ++i) ASSERT_TRUE(h->send(Ping{i}).ok());
+  ASSERT_TRUE(h->call<Sum>(Get{}, kLong).ok());  // FIFO: the six Pongs are queued once this returns
+  std::vector<std::uint64_t> seen;
+  bool thrown = false;
+  auto visit = [&](const MessageHeader&, std::span<const std::byte> payload) {
+    Pong p{};
+    std::memcpy(&p, payload.data(), sizeof(p));
+    if (p.v == 2 && !thrown) {
+      thrown = true;
+      throw std::runtime_error("visitor failed");
+    }
+    seen.push_back(p.v);
+  };
+  EXPECT_THROW((void)h->receive_each(100, visit), std::runtime_error);
+  ASSERT_EQ(seen.size(), 2u);  // 0 and 1 were consumed; 2 and later stay queued
+  EXPECT_EQ(h->receive_each(100, visit), 4u);
+  ASSERT_EQ(seen.size(), 6u);
+  for (std::uint64_t i = 0; i < 6; ++i) EXPECT_EQ(seen[i], i);
 }
 
 TEST(Calls, TypedReplyCarriesTheState) {

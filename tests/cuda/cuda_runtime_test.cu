@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <span>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -155,6 +157,77 @@ TEST_P(Cuda, SendManyKeepsOrderWithoutLossOrDuplicates) {
   o.mailbox_capacity = 1024;
   o.outbox_capacity = 16384;
   expect_send_many_round_trip(rt, "echo", o, 10000);
+}
+
+// receive_each takes replies from the device straight to its visitor while the receive queue is empty, and
+// through the queue otherwise. Mixed with receive_many, with a visitor that throws once and one that pauses and
+// resumes the actor it receives from, every reply still arrives once and in order, and nothing hangs.
+TEST_P(Cuda, ReceiveEachKeepsOrderAcrossDirectAndQueuedDelivery) {
+  SKIP_WITHOUT_GPU();
+  auto rt = make_rt();
+  LaunchOptions o;
+  o.mailbox_capacity = 1024;
+  o.outbox_capacity = 16384;
+  auto echo = rt.launch<Echo>("echo", o);
+  ASSERT_TRUE(echo.ok()) << echo.error().describe();
+  const std::uint64_t kN = under_sanitizer() ? 3000 : 20000;
+  std::uint64_t sent = 0, expect = 0, round = 0;
+  bool threw = false, paused = false;
+  bool ok = true;  // a failed check inside a visitor (ASSERT there only leaves the visitor)
+  auto check = [&](const MessageHeader& h, std::span<const std::byte> payload) {
+    Pong p{};
+    if (h.type_id != Pong::type_id || payload.size() != sizeof(p)) {
+      ok = false;
+      return;
+    }
+    std::memcpy(&p, payload.data(), sizeof(p));
+    if (p.seq != expect || p.value != expect * 3 + 1) {
+      ADD_FAILURE() << "reply " << p.seq << " where " << expect << " was due (lost, repeated or out of order)";
+      ok = false;
+    }
+    ++expect;
+  };
+  std::vector<Ping> batch;
+  const auto deadline = std::chrono::steady_clock::now() + patience(30s);
+  while (ok && expect < kN && std::chrono::steady_clock::now() < deadline) {
+    if (sent < kN) {
+      batch.clear();
+      for (std::uint64_t i = 0; i < 256 && sent + i < kN; ++i) batch.push_back(Ping{sent + i, sent + i});
+      auto n = echo->send_many(std::span<const Ping>(batch));
+      if (n.ok()) sent += *n;
+      else ASSERT_EQ(n.error().code(), ErrorCode::QueueFull) << n.error().describe();
+    }
+    switch (round++ % 3) {
+      case 0:
+        try {
+          (void)echo->receive_each(4096, [&](const MessageHeader& h, std::span<const std::byte> payload) {
+            if (!threw && expect >= kN / 4) {
+              threw = true;
+              throw std::runtime_error("visitor failed");
+            }
+            check(h, payload);
+          });
+        } catch (const std::runtime_error&) {
+        }
+        break;
+      case 1:
+        for (auto& env : echo->receive_many(4096)) check(env.header, env.payload);
+        break;
+      default:
+        (void)echo->receive_each(4096, [&](const MessageHeader& h, std::span<const std::byte> payload) {
+          if (!paused && expect >= kN / 2) {
+            // A lifecycle command from inside the visitor: no lock of the delivery may be held here.
+            paused = true;
+            ok = ok && echo->deactivate().ok() && echo->activate().ok();
+          }
+          check(h, payload);
+        });
+    }
+  }
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(expect, kN) << "sent " << sent;
+  EXPECT_TRUE(threw);
+  EXPECT_TRUE(paused);
 }
 
 TEST_P(Cuda, DropOldestIsRefusedWithAClearError) {
