@@ -1070,7 +1070,7 @@ void RuntimeState::requeue_for_host(ActorCell& from, const std::byte* const* slo
   // Already merged into the clock and counted as sent by deliver_many_to_host.
   MpscProducer producer(from.outbox.view());
   for (std::uint32_t i = 0; i < n; ++i) {
-    MessageHeader h;
+    MessageHeader h{};
     std::memcpy(&h, slots[i], sizeof(h));
     h.tenant = from.opts.tenant;
     const std::byte* payload = slots[i] + sizeof(MessageHeader);
@@ -1602,7 +1602,7 @@ std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const 
       std::uint32_t i = 0;
       try {
         for (; i < direct.count; ++i) {
-          MessageHeader h;
+          MessageHeader h{};
           std::memcpy(&h, direct.slots[i], sizeof(h));
           h.tenant = cell.opts.tenant;
           fn(ctx, h, direct.slots[i] + sizeof(MessageHeader));
