@@ -1574,7 +1574,8 @@ namespace {
 // A thread's decode space for receive_each's direct delivery (DirectReceive): 256 messages or 64 KiB a call.
 // `busy` while its messages are being visited: a receive_each from inside a visitor queues instead.
 struct ReceiveSpace {
-  std::unique_ptr<std::uint64_t[]> words = std::make_unique<std::uint64_t[]>(64 * 1024 / 8);
+  static constexpr std::size_t kBytes = std::size_t{64} * 1024;
+  std::unique_ptr<std::uint64_t[]> words = std::make_unique<std::uint64_t[]>(kBytes / 8);
   std::array<const std::byte*, 256> slots{};
   bool busy = false;
 };
@@ -1594,7 +1595,8 @@ std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const 
     if (cell.direct_receive_until_ns.load(std::memory_order_relaxed) < now + detail::kDirectReceiveHoldNs / 2) {
       cell.direct_receive_until_ns.store(now + detail::kDirectReceiveHoldNs, std::memory_order_relaxed);
     }
-    detail::DirectReceive direct{reinterpret_cast<std::byte*>(space.words.get()), 64 * 1024, space.slots.data(),
+    detail::DirectReceive direct{reinterpret_cast<std::byte*>(space.words.get()), ReceiveSpace::kBytes,
+                                 space.slots.data(),
                                  static_cast<std::uint32_t>(std::min<std::size_t>(max, space.slots.size()))};
     (void)rt_->exec->poll_deliveries(cell, &direct);
     if (direct.count != 0) {
