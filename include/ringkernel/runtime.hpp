@@ -236,11 +236,9 @@ public:
   [[nodiscard]] std::vector<Envelope> receive_many(std::size_t max);
   /// Hands up to `max` waiting messages to `visit(const MessageHeader&, std::span<const std::byte> payload)`
   /// in order, without copying them out of the queue (the span is valid during the call only); returns how
-  /// many were visited. The fast path for streaming replies: no allocation per message. On a device backend
-  /// the calling thread takes the actor's replies from the device itself while the receive queue is empty
-  /// (for about a millisecond after each call the runtime's own delivery thread leaves them to it). If `visit`
-  /// throws, the message it threw on and those after it stay queued for the next receive. A receive from
-  /// inside `visit` takes messages after those the outer call has still to visit.
+  /// many were visited. The fast path for streaming replies: no allocation per message. If `visit` throws, the
+  /// message it threw on and those after it stay queued for the next receive. `visit` must not receive from
+  /// the same actor (the queue is held while it runs).
   template <class Visit>
   std::size_t receive_each(std::size_t max, Visit&& visit) {
     using V = std::remove_reference_t<Visit>;

@@ -1004,18 +1004,16 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   return {};
 }
 
-void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n,
-                                        DirectReceive* direct) {
+void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n) {
   const RingView out = from.outbox.view();
   std::uint32_t i = 0;
-  std::uint64_t newest = 0;
   std::uint64_t queued = 0;
   // Replies to calls, messages handed back to be dead-lettered and what does not fit the receive queue's slots go
-  // one by one (a direct receiver takes any size: nothing is queued).
+  // one by one.
   const auto single = [&](const MessageHeader& h) {
     return ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) ||
            (h.flags & (msg_flags::kUnhandled | msg_flags::kTenantRefused | msg_flags::kStaleRoute)) != 0 ||
-           (direct == nullptr && h.payload_len > out.max_payload());
+           h.payload_len > out.max_payload();
   };
   while (i < n) {
     const auto& first = *reinterpret_cast<const MessageHeader*>(slots[i]);
@@ -1027,20 +1025,9 @@ void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const*
     // A run of messages for the receive queue: claim them together.
     std::uint32_t j = i + 1;
     while (j < n && !single(*reinterpret_cast<const MessageHeader*>(slots[j]))) ++j;
-    if (direct != nullptr) {
-      // Listed for the receiver, in order (slots and direct->slots may be one array: count <= i).
-      for (std::uint32_t m = i; m < j; ++m) {
-        newest = std::max(newest, reinterpret_cast<const MessageHeader*>(slots[m])->hlc);
-        direct->slots[direct->count++] = slots[m];
-      }
-      queued += j - i;
-      i = j;
-      continue;
-    }
     const std::uint32_t k = MpscProducer(out).push_batch(j - i, [&](std::byte* slot, std::uint32_t m) {
       MessageHeader h = *reinterpret_cast<const MessageHeader*>(slots[i + m]);
       h.tenant = from.opts.tenant;
-      newest = std::max(newest, h.hlc);
       ring_write_slot(slot, h, slots[i + m] + sizeof(MessageHeader));
     });
     queued += k;
@@ -1054,32 +1041,9 @@ void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const*
     i = j;
   }
   if (queued == 0) return;
-  // One merge with the newest stamp orders later host stamps after all of them (for a direct receiver, before
-  // it sees any: what it sends in response is stamped after them).
-  (void)clock.update(newest);
+  // No clock merge here: the thread that takes them from the queue merges (merge_received). Merging in this
+  // (delivery) thread made the clock's line move between it and the thread that sends, once per batch.
   from.sent.fetch_add(queued, std::memory_order_relaxed);
-  if (direct != nullptr) return;  // nothing was queued: no waiter to wake
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (from.out_waiters.load() != 0) {
-    { std::lock_guard lk(from.out_mu); }
-    from.out_cv.notify_all();
-  }
-}
-
-void RuntimeState::requeue_for_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n) {
-  // Already merged into the clock and counted as sent by deliver_many_to_host.
-  MpscProducer producer(from.outbox.view());
-  for (std::uint32_t i = 0; i < n; ++i) {
-    MessageHeader h{};
-    std::memcpy(&h, slots[i], sizeof(h));
-    h.tenant = from.opts.tenant;
-    const std::byte* payload = slots[i] + sizeof(MessageHeader);
-    if (h.payload_len > from.outbox.view().max_payload() || producer.try_push(h, payload) != ErrorCode::Ok) {
-      from.dropped.fetch_add(1, std::memory_order_relaxed);
-      dead_letter(h, payload, DeadLetterReason::QueueFull,
-                  "host receive queue of '" + from.name + "' cannot take back a message its receiver threw on");
-    }
-  }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (from.out_waiters.load() != 0) {
     { std::lock_guard lk(from.out_mu); }
@@ -1404,6 +1368,19 @@ Result<detail::ActorCell*> live_cell(const std::shared_ptr<detail::RuntimeState>
   if (c == nullptr) return make_error(ErrorCode::ActorNotFound, "no actor with id " + std::to_string(id), "handle");
   return c;
 }
+
+// Before a receive: the actor's device traffic is taken into its receive queue in the calling thread only when
+// the queue is empty. While it holds messages, the executor's delivery thread keeps it filled and the receiver
+// only pops: the two threads then share the queue's lines and nothing else.
+void fill_receive_queue(detail::RuntimeState& rt, detail::ActorCell& cell) {
+  if (cell.outbox.view().size_approx() == 0) (void)rt.exec->poll_deliveries(cell);
+}
+
+// Receiving is an HLC receive event: the receiving thread merges the newest stamp it took (not the delivery
+// thread, which would move the clock's line away from the thread that sends).
+void merge_received(detail::RuntimeState& rt, std::uint64_t newest) {
+  if (newest != 0) (void)rt.clock.update(newest);
+}
 } // namespace
 
 std::string ActorHandle::name() const {
@@ -1500,7 +1477,7 @@ Result<Envelope> ActorHandle::try_receive() {
   auto c = live_cell(rt_, id_);
   if (!c) return c.error();
   detail::ActorCell& cell = **c;
-  (void)rt_->exec->poll_deliveries(cell, nullptr);
+  fill_receive_queue(*rt_, cell);
   std::optional<Envelope> got;
   {
     std::lock_guard lk(cell.out_mu);
@@ -1509,6 +1486,7 @@ Result<Envelope> ActorHandle::try_receive() {
     });
   }
   if (!got) return make_error(ErrorCode::QueueEmpty, "no message from the actor", cell.name);
+  merge_received(*rt_, got->header.hlc);
   return std::move(*got);
 }
 
@@ -1548,7 +1526,10 @@ Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
     }
   }
   cell.out_waiters.fetch_sub(1);
-  if (got) return std::move(*got);
+  if (got) {
+    merge_received(*rt_, got->header.hlc);
+    return std::move(*got);
+  }
   if (control_state(cell.cb) == ActorState::Terminated) {
     return make_error(ErrorCode::ActorTerminated, "actor terminated with nothing left to receive", cell.name);
   }
@@ -1560,85 +1541,46 @@ std::vector<Envelope> ActorHandle::receive_many(std::size_t max) {
   auto c = live_cell(rt_, id_);
   if (!c || max == 0) return out;
   detail::ActorCell& cell = **c;
-  (void)rt_->exec->poll_deliveries(cell, nullptr);
-  std::lock_guard lk(cell.out_mu);
-  MpscConsumer(cell.outbox.view())
-      .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
-                 [&](const MessageHeader& h, const std::byte* p) {
-                   out.push_back(Envelope{h, std::vector<std::byte>(p, p + h.payload_len)});
-                 });
+  fill_receive_queue(*rt_, cell);
+  std::uint64_t newest = 0;
+  {
+    std::lock_guard lk(cell.out_mu);
+    MpscConsumer(cell.outbox.view())
+        .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
+                   [&](const MessageHeader& h, const std::byte* p) {
+                     newest = std::max(newest, h.hlc);
+                     out.push_back(Envelope{h, std::vector<std::byte>(p, p + h.payload_len)});
+                   });
+  }
+  merge_received(*rt_, newest);
   return out;
 }
-
-namespace {
-// A thread's decode space for receive_each's direct delivery (DirectReceive): 256 messages or 64 KiB a call.
-// `busy` while its messages are being visited: a receive_each from inside a visitor queues instead.
-struct ReceiveSpace {
-  static constexpr std::size_t kBytes = std::size_t{64} * 1024;
-  std::unique_ptr<std::uint64_t[]> words = std::make_unique<std::uint64_t[]>(kBytes / 8);
-  std::array<const std::byte*, 256> slots{};
-  bool busy = false;
-};
-thread_local ReceiveSpace t_receive;
-} // namespace
 
 std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const MessageHeader&, const std::byte*),
                                       void* ctx) {
   auto c = live_cell(rt_, id_);
   if (!c || max == 0 || fn == nullptr) return 0;
   detail::ActorCell& cell = **c;
-  ReceiveSpace& space = t_receive;
-  if (!space.busy) {
-    // The pump leaves this cell's device traffic to this thread for a while (refreshed at half time, so the
-    // shared line is written about once a millisecond, not per call).
-    const std::uint64_t now = detail::steady_ns();
-    if (cell.direct_receive_until_ns.load(std::memory_order_relaxed) < now + detail::kDirectReceiveHoldNs / 2) {
-      cell.direct_receive_until_ns.store(now + detail::kDirectReceiveHoldNs, std::memory_order_relaxed);
-    }
-    detail::DirectReceive direct{reinterpret_cast<std::byte*>(space.words.get()), ReceiveSpace::kBytes,
-                                 space.slots.data(),
-                                 static_cast<std::uint32_t>(std::min<std::size_t>(max, space.slots.size()))};
-    (void)rt_->exec->poll_deliveries(cell, &direct);
-    if (direct.count != 0) {
-      space.busy = true;
-      std::uint32_t i = 0;
-      try {
-        for (; i < direct.count; ++i) {
-          MessageHeader h{};
-          std::memcpy(&h, direct.slots[i], sizeof(h));
-          h.tenant = cell.opts.tenant;
-          fn(ctx, h, direct.slots[i] + sizeof(MessageHeader));
-        }
-      } catch (...) {
-        // The messages were taken from the device: the one the visitor threw on and those after it go to the
-        // receive queue, for the next receive, rather than being lost.
-        space.busy = false;
-        rt_->requeue_for_host(cell, direct.slots + i, direct.count - i);
-        throw;
-      }
-      space.busy = false;
-      return direct.count;
-    }
-  } else {
-    (void)rt_->exec->poll_deliveries(cell, nullptr);
-  }
+  fill_receive_queue(*rt_, cell);
   std::exception_ptr thrown;
   std::size_t n = 0;
   {
     std::lock_guard lk(cell.out_mu);
+    const auto most = static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX));
+    MpscConsumer consumer(cell.outbox.view());
+    // Merged before the visitor runs: what it sends in response is stamped after what it received.
+    merge_received(*rt_, consumer.newest_hlc(most));
     // A visitor that throws leaves the message it threw on, and those after it, queued (the visited ones are
     // consumed): the exception goes on once the queue is consistent.
-    n = MpscConsumer(cell.outbox.view())
-            .pop_batch(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)),
-                       [&](const MessageHeader& h, const std::byte* p) {
-                         try {
-                           fn(ctx, h, p);
-                           return true;
-                         } catch (...) {
-                           thrown = std::current_exception();
-                           return false;
-                         }
-                       });
+    n = consumer.pop_batch(most, [&](const MessageHeader& h, const std::byte* p) {
+      try {
+        fn(ctx, h, p);
+        return true;
+      } catch (...) {
+        thrown = std::current_exception();
+        return false;
+      }
+    });
   }
   if (thrown) std::rethrow_exception(thrown);
   return n;
@@ -1700,7 +1642,7 @@ Result<Envelope> ActorHandle::call_envelope(TypeId type, const void* payload, st
   }
   // The clock is read every 16th poll only: a read costs more than a poll that finds nothing.
   for (unsigned polls = 1; !pc->done.load(std::memory_order_acquire); ++polls) {
-    if (target != nullptr) (void)rt.exec->poll_deliveries(*target, nullptr);
+    if (target != nullptr) (void)rt.exec->poll_deliveries(*target);
     if (polls % 16 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
   }
   if (target != nullptr) {

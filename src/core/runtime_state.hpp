@@ -22,7 +22,6 @@
 namespace ringkernel::detail {
 
 struct ActorCell;
-struct DirectReceive;
 struct RuntimeState;
 
 /// What a backend provides: threads (or a device) that run cells. The runtime owns message routing,
@@ -59,10 +58,8 @@ public:
   virtual void release(ActorCell& /*cell*/) {}
   /// Delivers the cell's pending device->host messages in the calling thread (replies complete their calls,
   /// the rest go to the host receive queue), so a caller or receiver that is waiting anyway does not wait for
-  /// a pump thread's hop. With `direct` and an empty receive queue, the messages bound for that queue are
-  /// listed in `direct` for the caller to visit instead (see DirectReceive). Returns how many were taken from
-  /// the device; 0 for executors without such traffic.
-  virtual std::uint32_t poll_deliveries(ActorCell& /*cell*/, DirectReceive* /*direct*/) { return 0; }
+  /// a pump thread's hop. Returns how many were delivered; 0 for executors without such traffic.
+  virtual std::uint32_t poll_deliveries(ActorCell& /*cell*/) { return 0; }
   /// Fills the device memory fields of `m` (device executors only).
   virtual void device_memory(RuntimeMetrics& /*m*/) const {}
   /// Messages the cell's handlers have processed, read from the device itself (fresher than the copy a
@@ -127,22 +124,6 @@ struct PendingCommand {
   std::string reason;
 };
 
-/// A receiver's own delivery (ActorHandle::receive_each). While a cell's host receive queue is empty, a device
-/// executor decodes the messages bound for it into `buf` and lists them in `slots` (header, then payload), for
-/// the receiver to visit once the executor's locks are released: no push into the queue and pop out of it, and
-/// no lock of the executor held while user code runs.
-struct DirectReceive {
-  std::byte* buf = nullptr;  ///< decode space, 8-byte aligned
-  std::size_t buf_bytes = 0;
-  const std::byte** slots = nullptr;  ///< room for `max` entries
-  std::uint32_t max = 0;
-  std::uint32_t count = 0;  ///< out: messages listed in `slots`, in order
-};
-
-/// How long after a receive_each call a device executor's pump leaves the cell's device->host ring to that
-/// receiver (it would otherwise contend with it for the same lock and cache lines on every call).
-inline constexpr std::uint64_t kDirectReceiveHoldNs = 1'000'000;
-
 /// Everything the runtime knows about one actor.
 struct ActorCell {
   ActorId id = 0;
@@ -181,13 +162,13 @@ struct ActorCell {
   std::atomic<bool> terminate_requested{false};
   std::atomic<std::uint32_t> inflight_sends{0};  // sends between their termination check and their push
   std::atomic<std::uint32_t> direct_pollers{0};  // host threads polling the device->host ring themselves
-  // steady_ns() until which a receive_each caller drains the device->host ring itself (kDirectReceiveHoldNs).
-  std::atomic<std::uint64_t> direct_receive_until_ns{0};
 
   // Host-side receive queue waiters.
-  std::mutex out_mu;
+  // The receiving thread takes out_mu on every receive; delivering threads read out_waiters after every
+  // batch: apart, so that the two do not pass one cache line back and forth.
+  alignas(64) std::mutex out_mu;
   std::condition_variable out_cv;
-  std::atomic<std::uint32_t> out_waiters{0};
+  alignas(64) std::atomic<std::uint32_t> out_waiters{0};
   // Waiters for state changes.
   std::mutex state_mu;
   std::condition_variable state_cv;
@@ -286,9 +267,7 @@ struct RuntimeState : std::enable_shared_from_this<RuntimeState> {
   Status deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload);
   /// deliver_to_host for `n` consecutive ring slots (header + payload each): the messages that are not call
   /// replies enter the host receive queue with one claim, one clock merge and one wake-up.
-  void deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n, DirectReceive* direct);
-  // Puts messages a direct receiver took but did not visit (its visitor threw) into the host receive queue.
-  void requeue_for_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n);
+  void deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n);
   /// A device handler failed on `failed_message` (header + payload, may be null): dead-letter it, supervise.
   void device_failed(ActorCell& c, const std::byte* failed_message, const std::string& reason);
 

@@ -449,11 +449,7 @@ public:
     wake();
   }
 
-  void poller_left(ActorCell& cell) override {
-    // A caller or receiver that waits now relies on the pump: it stops leaving the cell to a receive_each caller.
-    cell.direct_receive_until_ns.store(0, std::memory_order_relaxed);
-    wake();
-  }
+  void poller_left(ActorCell& /*cell*/) override { wake(); }
 
   void wake() {
     wake_.store(true, std::memory_order_release);
@@ -693,16 +689,12 @@ public:
     m.mapped_ring_bytes = pool_->used_bytes();
   }
 
-  std::uint32_t poll_deliveries(ActorCell& cell, DirectReceive* direct) override {
+  std::uint32_t poll_deliveries(ActorCell& cell) override {
     auto* dc = static_cast<DeviceCell*>(cell.device);
     if (dc == nullptr) return 0;
     std::unique_lock lk(dc->consume_mu, std::try_to_lock);  // someone else is consuming: they deliver
     if (!lk.owns_lock()) return 0;
-    // Straight to the receiver only while the receive queue is empty (what is queued there is older; under
-    // consume_mu nothing new is queued) and a slot fits its space.
-    const bool to_receiver = direct != nullptr && direct->buf_bytes >= dc->k2h.view().slot_size &&
-                             cell.outbox.view().size_approx() == 0;
-    return drain_k2h(cell, *dc, to_receiver ? direct : nullptr);
+    return drain_k2h(cell, *dc);
   }
 
   [[nodiscard]] std::optional<std::uint64_t> device_processed(const ActorCell& cell) const override {
@@ -1072,14 +1064,11 @@ private:
 
   // Delivers one batch of the cell's K2H ring (caller holds consume_mu): slots are handed on in place and
   // freed after delivery.
-  // With `direct`, decoded into the receiver's space and listed there (RuntimeState::deliver_many_to_host).
-  std::uint32_t drain_k2h(ActorCell& cell, DeviceCell& dc, DirectReceive* direct = nullptr) {
+  std::uint32_t drain_k2h(ActorCell& cell, DeviceCell& dc) {
     const std::byte* slots[256];
-    const std::uint32_t n = direct != nullptr
-                                ? dc.consumer.peek_into(direct->max, direct->buf, direct->buf_bytes, direct->slots)
-                                : dc.consumer.peek_into(256, dc.decoded.get(), dc.decoded_bytes, slots);
+    const std::uint32_t n = dc.consumer.peek_into(256, dc.decoded.get(), dc.decoded_bytes, slots);
     if (n == 0) return 0;
-    rt_.deliver_many_to_host(cell, direct != nullptr ? direct->slots : slots, n, direct);
+    rt_.deliver_many_to_host(cell, slots, n);
     dc.consumer.consume(n);
     return n;
   }
@@ -1144,10 +1133,8 @@ private:
         auto* dc = static_cast<DeviceCell*>(c->device);
         if (dc == nullptr) continue;
         SlotControl& ctl = dc->group->ctl[dc->slot];
-        // A caller or receiver spinning on this actor, or a thread that called receive_each on it lately,
-        // consumes its device traffic itself; leave it (and the lock) to them.
-        if (c->direct_pollers.load(std::memory_order_relaxed) == 0 &&
-            c->direct_receive_until_ns.load(std::memory_order_relaxed) < pass_ns) {
+        // A caller or receiver spinning on this actor consumes its replies itself; leave them (and the lock) to it.
+        if (c->direct_pollers.load(std::memory_order_relaxed) == 0) {
           std::unique_lock clk(dc->consume_mu, std::try_to_lock);
           if (clk.owns_lock()) {
             worked = drain_k2h(*c, *dc) != 0 || worked;

@@ -159,10 +159,10 @@ TEST_P(Cuda, SendManyKeepsOrderWithoutLossOrDuplicates) {
   expect_send_many_round_trip(rt, "echo", o, 10000);
 }
 
-// receive_each takes replies from the device straight to its visitor while the receive queue is empty, and
-// through the queue otherwise. Mixed with receive_many, with a visitor that throws once and one that pauses and
-// resumes the actor it receives from, every reply still arrives once and in order, and nothing hangs.
-TEST_P(Cuda, ReceiveEachKeepsOrderAcrossDirectAndQueuedDelivery) {
+// Replies reach the host receive queue through the pump thread or through the receiving thread itself (when
+// the queue is empty). Mixed receive_each and receive_many calls, a visitor that throws once and one that
+// pauses and resumes the actor it receives from: every reply still arrives once and in order, nothing hangs.
+TEST_P(Cuda, ReceiveEachKeepsOrderWithThrowingAndCommandingVisitors) {
   SKIP_WITHOUT_GPU();
   auto rt = make_rt();
   LaunchOptions o;
@@ -183,6 +183,11 @@ TEST_P(Cuda, ReceiveEachKeepsOrderAcrossDirectAndQueuedDelivery) {
     std::memcpy(&p, payload.data(), sizeof(p));
     if (p.seq != expect || p.value != expect * 3 + 1) {
       ADD_FAILURE() << "reply " << p.seq << " where " << expect << " was due (lost, repeated or out of order)";
+      ok = false;
+    }
+    // Receiving merged the reply's stamp into the host clock: a stamp taken now is after it.
+    if (rt.clock().tick().packed <= h.hlc) {
+      ADD_FAILURE() << "host clock did not merge the stamp of reply " << p.seq;
       ok = false;
     }
     ++expect;
