@@ -669,6 +669,35 @@ TEST(MpscRingTest, ConsumerStopsAtUnpublishedSlot) {
   EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2}));
 }
 
+TEST(MpscRingTest, NewestHlcLooksAtThePublishedPrefixWithoutConsuming) {
+  for (const RingKind kind : {RingKind::Mpsc, RingKind::MpscLl}) {
+    auto r = rk::OwnedRing::create(kind, 8, 64);
+    ASSERT_TRUE(r.ok());
+    const rk::RingView& v = r->view();
+    rk::MpscProducer p(v);
+    rk::MpscConsumer c(v);
+    EXPECT_EQ(c.newest_hlc(8), 0u) << "empty ring";
+    // Stamps out of order: the newest is not the last.
+    for (const std::uint64_t stamp : {30u, 50u, 40u}) {
+      rk::MessageHeader h = header_for(stamp);
+      h.hlc = stamp;
+      ASSERT_EQ(p.try_push(h, nullptr), ErrorCode::Ok);
+    }
+    EXPECT_EQ(c.newest_hlc(8), 50u);
+    EXPECT_EQ(c.newest_hlc(1), 30u) << "only the first `max` messages";
+    if (kind == RingKind::Mpsc) {
+      v.seq[1] = 0;  // position 1 claimed but not published: the prefix ends before it
+      EXPECT_EQ(c.newest_hlc(8), 30u);
+      v.seq[1] = 2;
+    }
+    // Nothing was consumed: the pop sees all three, in order.
+    std::vector<std::uint64_t> got;
+    EXPECT_EQ(c.pop_batch(8, [&](const rk::MessageHeader& h, const std::byte*) { got.push_back(h.hlc); }), 3u);
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{30, 50, 40}));
+    EXPECT_EQ(c.newest_hlc(8), 0u) << "consumed";
+  }
+}
+
 TEST(MpscRingTest, StaleSequenceFromPreviousLapIsNotMistakenForPublished) {
   auto r = rk::OwnedRing::create(RingKind::Mpsc, 4, 64);
   ASSERT_TRUE(r.ok());
