@@ -670,10 +670,12 @@ public:
     return k;
   }
 
-  /// The newest HLC stamp among the next `max` published messages, without consuming them (0 when there are
-  /// none): a receiver merges it into its clock once, before it hands any of them to user code.
-  [[nodiscard]] RK_HOST_DEVICE std::uint64_t newest_hlc(std::uint32_t max) const noexcept {
+  /// How many of the next `max` messages are published, without consuming them, and in `newest_hlc` the newest
+  /// HLC stamp among them (0 when none): a receiver merges it into its clock before it hands them to user code,
+  /// then pops exactly that many (later ones were not merged).
+  [[nodiscard]] RK_HOST_DEVICE std::uint32_t published(std::uint32_t max, std::uint64_t* newest_hlc) const noexcept {
     std::uint64_t newest = 0;
+    std::uint32_t k = 0;
     const auto take = [&](const std::byte* slot) {
       const std::uint64_t h = reinterpret_cast<const MessageHeader*>(slot)->hlc;
       newest = h > newest ? h : newest;
@@ -681,17 +683,17 @@ public:
     if (ring_.ll != 0) {
 #if !RK_DEVICE_COMPILE
       detail::LlBuffer buf(ring_.slot_size);
-      for (std::uint32_t k = 0; k < max && ll_read_message(ring_, tail_ + k, buf.data()); ++k) take(buf.data());
+      for (; k < max && ll_read_message(ring_, tail_ + k, buf.data()); ++k) take(buf.data());
 #else
       __trap();  // LL rings are read and written on the device by the CUDA kernel, not by these classes
 #endif
     } else {
-      for (std::uint32_t k = 0;
-           k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask], ring_.scope) == tail_ + k + 1; ++k) {
+      for (; k < max && detail::load_acquire(&ring_.seq[(tail_ + k) & ring_.mask], ring_.scope) == tail_ + k + 1; ++k) {
         take(ring_.slot(tail_ + k));
       }
     }
-    return newest;
+    *newest_hlc = newest;
+    return k;
   }
 
 private:

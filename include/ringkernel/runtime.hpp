@@ -237,8 +237,9 @@ public:
   /// Hands up to `max` waiting messages to `visit(const MessageHeader&, std::span<const std::byte> payload)`
   /// in order, without copying them out of the queue (the span is valid during the call only); returns how
   /// many were visited. The fast path for streaming replies: no allocation per message. If `visit` throws, the
-  /// message it threw on and those after it stay queued for the next receive. `visit` must not receive from
-  /// the same actor (the queue is held while it runs).
+  /// message it threw on and those after it stay queued for the next receive. The actor's queue is held while
+  /// `visit` runs: a receive from that same actor inside it gets nothing (InvalidArgument from try_receive and
+  /// receive); sends, calls and lifecycle commands are fine.
   template <class Visit>
   std::size_t receive_each(std::size_t max, Visit&& visit) {
     using V = std::remove_reference_t<Visit>;

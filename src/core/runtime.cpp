@@ -80,7 +80,28 @@ std::uint64_t steady_ns() noexcept {
                                         .count());
 }
 
+// The actor whose host receive queue this thread holds locked (out_mu) while a receive_each visitor runs.
+thread_local const ActorCell* t_visiting = nullptr;
+
+// A thread blocked in receive() re-checks its queue at least this often (see wake_receivers).
+constexpr std::chrono::milliseconds kReceiveWaitSlice{1};
+
 namespace {
+
+// Wakes threads blocked in receive() on `c` after a message was queued. Taking and releasing out_mu keeps a
+// waiter from missing the wake-up between its check and its wait; a thread that already holds it (a
+// receive_each visitor of `c` whose lifecycle command drains the device) skips that: no waiter can be in the
+// window while it holds the lock, and taking it again would deadlock.
+void wake_receivers(ActorCell& c) {
+  if (c.out_waiters.load() == 0) return;
+  if (t_visiting != &c) {
+    // Not a blocking lock: its holder may be a receive_each visitor running user code, and the delivering
+    // thread (often the pump, serving every actor) must not wait for it. A waiter that misses this wake-up
+    // because it was between its check and its wait re-checks within kReceiveWaitSlice.
+    std::unique_lock lk(c.out_mu, std::try_to_lock);
+  }
+  c.out_cv.notify_all();
+}
 
 // Counts a send in progress towards a cell (see finish()).
 struct InflightSend {
@@ -997,10 +1018,7 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   }
   from.sent.fetch_add(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (from.out_waiters.load() != 0) {
-    { std::lock_guard lk(from.out_mu); }
-    from.out_cv.notify_all();
-  }
+  wake_receivers(from);
   return {};
 }
 
@@ -1045,10 +1063,7 @@ void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const*
   // (delivery) thread made the clock's line move between it and the thread that sends, once per batch.
   from.sent.fetch_add(queued, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (from.out_waiters.load() != 0) {
-    { std::lock_guard lk(from.out_mu); }
-    from.out_cv.notify_all();
-  }
+  wake_receivers(from);
 }
 
 void RuntimeState::device_failed(ActorCell& c, const std::byte* failed_message, const std::string& reason) {
@@ -1369,6 +1384,14 @@ Result<detail::ActorCell*> live_cell(const std::shared_ptr<detail::RuntimeState>
   return c;
 }
 
+// A receive from inside a receive_each visitor of the same actor: its queue is locked by this very thread.
+bool receiving_inside_own_visitor(const detail::ActorCell& cell) { return detail::t_visiting == &cell; }
+Error own_visitor_error(const detail::ActorCell& cell) {
+  return make_error(ErrorCode::InvalidArgument,
+                    "receive from inside a receive_each visitor of the same actor (its queue is being visited)",
+                    cell.name);
+}
+
 // Before a receive: the actor's device traffic is taken into its receive queue in the calling thread only when
 // the queue is empty. While it holds messages, the executor's delivery thread keeps it filled and the receiver
 // only pops: the two threads then share the queue's lines and nothing else.
@@ -1477,6 +1500,7 @@ Result<Envelope> ActorHandle::try_receive() {
   auto c = live_cell(rt_, id_);
   if (!c) return c.error();
   detail::ActorCell& cell = **c;
+  if (receiving_inside_own_visitor(cell)) return own_visitor_error(cell);
   fill_receive_queue(*rt_, cell);
   std::optional<Envelope> got;
   {
@@ -1494,6 +1518,7 @@ Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
   auto c = live_cell(rt_, id_);
   if (!c) return c.error();
   detail::ActorCell& cell = **c;
+  if (receiving_inside_own_visitor(cell)) return own_visitor_error(cell);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
   const auto spin_until = start + std::min<std::chrono::microseconds>(timeout, rt_->cfg.idle_spin);
@@ -1517,7 +1542,8 @@ Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
         got = Envelope{h, std::vector<std::byte>(p, p + h.payload_len)};
       });
       if (got || control_state(cell.cb) == ActorState::Terminated) break;
-      if (cell.out_cv.wait_until(lk, deadline) == std::cv_status::timeout) {
+      const auto until = std::min(deadline, std::chrono::steady_clock::now() + detail::kReceiveWaitSlice);
+      if (cell.out_cv.wait_until(lk, until) == std::cv_status::timeout && until == deadline) {
         MpscConsumer(cell.outbox.view()).pop_batch(1, [&](const MessageHeader& h, const std::byte* p) {
           got = Envelope{h, std::vector<std::byte>(p, p + h.payload_len)};
         });
@@ -1541,6 +1567,7 @@ std::vector<Envelope> ActorHandle::receive_many(std::size_t max) {
   auto c = live_cell(rt_, id_);
   if (!c || max == 0) return out;
   detail::ActorCell& cell = **c;
+  if (receiving_inside_own_visitor(cell)) return out;
   fill_receive_queue(*rt_, cell);
   std::uint64_t newest = 0;
   {
@@ -1561,15 +1588,28 @@ std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const 
   auto c = live_cell(rt_, id_);
   if (!c || max == 0 || fn == nullptr) return 0;
   detail::ActorCell& cell = **c;
+  if (receiving_inside_own_visitor(cell)) return 0;
   fill_receive_queue(*rt_, cell);
   std::exception_ptr thrown;
   std::size_t n = 0;
   {
     std::lock_guard lk(cell.out_mu);
-    const auto most = static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX));
+    // Marks the queue as held by this thread for the visitor's duration (restored after: visitors of
+    // different actors may nest).
+    struct Visiting {
+      const detail::ActorCell* previous = detail::t_visiting;
+      explicit Visiting(const detail::ActorCell& c) { detail::t_visiting = &c; }
+      ~Visiting() { detail::t_visiting = previous; }
+      Visiting(const Visiting&) = delete;
+      Visiting& operator=(const Visiting&) = delete;
+    } visiting(cell);
     MpscConsumer consumer(cell.outbox.view());
-    // Merged before the visitor runs: what it sends in response is stamped after what it received.
-    merge_received(*rt_, consumer.newest_hlc(most));
+    // Merged before the visitor runs (what it sends in response is stamped after what it received), and only
+    // what was merged is visited: messages queued meanwhile wait for the next receive.
+    std::uint64_t newest = 0;
+    const std::uint32_t most =
+        consumer.published(static_cast<std::uint32_t>(std::min<std::size_t>(max, UINT32_MAX)), &newest);
+    merge_received(*rt_, newest);
     // A visitor that throws leaves the message it threw on, and those after it, queued (the visited ones are
     // consumed): the exception goes on once the queue is consistent.
     n = consumer.pop_batch(most, [&](const MessageHeader& h, const std::byte* p) {

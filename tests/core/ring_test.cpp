@@ -669,32 +669,37 @@ TEST(MpscRingTest, ConsumerStopsAtUnpublishedSlot) {
   EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2}));
 }
 
-TEST(MpscRingTest, NewestHlcLooksAtThePublishedPrefixWithoutConsuming) {
+TEST(MpscRingTest, PublishedCountsThePrefixAndItsNewestStampWithoutConsuming) {
   for (const RingKind kind : {RingKind::Mpsc, RingKind::MpscLl}) {
     auto r = rk::OwnedRing::create(kind, 8, 64);
     ASSERT_TRUE(r.ok());
     const rk::RingView& v = r->view();
     rk::MpscProducer p(v);
     rk::MpscConsumer c(v);
-    EXPECT_EQ(c.newest_hlc(8), 0u) << "empty ring";
+    std::uint64_t newest = 99;
+    EXPECT_EQ(c.published(8, &newest), 0u) << "empty ring";
+    EXPECT_EQ(newest, 0u);
     // Stamps out of order: the newest is not the last.
     for (const std::uint64_t stamp : {30u, 50u, 40u}) {
       rk::MessageHeader h = header_for(stamp);
       h.hlc = stamp;
       ASSERT_EQ(p.try_push(h, nullptr), ErrorCode::Ok);
     }
-    EXPECT_EQ(c.newest_hlc(8), 50u);
-    EXPECT_EQ(c.newest_hlc(1), 30u) << "only the first `max` messages";
+    EXPECT_EQ(c.published(8, &newest), 3u);
+    EXPECT_EQ(newest, 50u);
+    EXPECT_EQ(c.published(1, &newest), 1u) << "only the first `max` messages";
+    EXPECT_EQ(newest, 30u);
     if (kind == RingKind::Mpsc) {
       v.seq[1] = 0;  // position 1 claimed but not published: the prefix ends before it
-      EXPECT_EQ(c.newest_hlc(8), 30u);
+      EXPECT_EQ(c.published(8, &newest), 1u);
+      EXPECT_EQ(newest, 30u);
       v.seq[1] = 2;
     }
     // Nothing was consumed: the pop sees all three, in order.
     std::vector<std::uint64_t> got;
     EXPECT_EQ(c.pop_batch(8, [&](const rk::MessageHeader& h, const std::byte*) { got.push_back(h.hlc); }), 3u);
     EXPECT_EQ(got, (std::vector<std::uint64_t>{30, 50, 40}));
-    EXPECT_EQ(c.newest_hlc(8), 0u) << "consumed";
+    EXPECT_EQ(c.published(8, &newest), 0u) << "consumed";
   }
 }
 

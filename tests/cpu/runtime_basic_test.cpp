@@ -245,6 +245,44 @@ TEST(Messaging, ReceiveEachLeavesTheMessageItsVisitorThrewOnQueued) {
   for (std::uint64_t i = 0; i < 6; ++i) EXPECT_EQ(seen[i], i);
 }
 
+TEST(Messaging, ReceivingFromTheSameActorInsideItsVisitorIsRefusedNotDeadlocked) {
+  auto rt = make_runtime();
+  auto h = rt.launch<Echo>("echo");
+  auto other = rt.launch<Echo>("other");
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(other.ok());
+  for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(h->send(Ping{i}).ok());
+  ASSERT_TRUE(other->send(Ping{7}).ok());
+  ASSERT_TRUE(h->call<Sum>(Get{}, kLong).ok());  // FIFO: the Pongs are queued once these return
+  ASSERT_TRUE(other->call<Sum>(Get{}, kLong).ok());
+  std::vector<std::uint64_t> seen;
+  std::size_t inner_each = 99, inner_many = 99, from_other = 0;
+  bool refused = false, blocking_refused = false, called = false;
+  const std::size_t n = h->receive_each(100, [&](const MessageHeader&, std::span<const std::byte> payload) {
+    Pong p{};
+    std::memcpy(&p, payload.data(), sizeof(p));
+    seen.push_back(p.v);
+    if (seen.size() != 1) return;
+    inner_each = h->receive_each(100, [](const MessageHeader&, std::span<const std::byte>) {});
+    inner_many = h->receive_many(100).size();
+    auto r = h->try_receive();
+    refused = !r && r.error().code() == ErrorCode::InvalidArgument;
+    auto b = h->receive(std::chrono::milliseconds(50));
+    blocking_refused = !b && b.error().code() == ErrorCode::InvalidArgument;
+    // Another actor's queue, a send and a call to this one are fine from here.
+    from_other = other->receive_each(100, [](const MessageHeader&, std::span<const std::byte>) {});
+    called = h->call<Sum>(Get{}, kLong).ok();
+  });
+  EXPECT_EQ(n, 3u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 2}));
+  EXPECT_EQ(inner_each, 0u);
+  EXPECT_EQ(inner_many, 0u);
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(blocking_refused);
+  EXPECT_EQ(from_other, 1u);
+  EXPECT_TRUE(called);
+}
+
 TEST(Calls, TypedReplyCarriesTheState) {
   auto rt = make_runtime();
   auto h = rt.launch<Counter>("counter");
