@@ -382,11 +382,11 @@ TEST(Calls, EveryWayACallEndsLeavesTheNextCallItsOwnReply) {
   constexpr int kThreads = 3;
   std::vector<std::thread> callers;
   std::atomic<int> wrong{0};
+  std::atomic<bool> stop{false};  // outlives the runtime's scope: the callers read it until they are joined
   {
     auto rt = make_runtime();
     auto h = rt.launch<Counter>("counter");
     ASSERT_TRUE(h.ok());
-    std::atomic<bool> stop{false};
     for (int t = 0; t < kThreads; ++t) {
       callers.emplace_back([&, t, handle = *h]() mutable {
         for (std::uint64_t k = 1; !stop.load(); ++k) {
