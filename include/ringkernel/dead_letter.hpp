@@ -34,10 +34,12 @@ enum class DeadLetterReason : std::uint8_t {
   Expired,             ///< Its deadline passed before delivery.
   Shutdown,            ///< The runtime shut down with it still queued.
   RetriesExhausted,    ///< Replay failed more often than the queue's retry budget allows.
+  TooLarge,            ///< Larger than the slots of the queue it was bound for (e.g. a device message for the
+                       ///< host receive queue).
 };
 
 /// Number of DeadLetterReason values (the size of `DeadLetterStats::by_reason`).
-inline constexpr std::size_t kDeadLetterReasonCount = 10;
+inline constexpr std::size_t kDeadLetterReasonCount = 11;
 
 /// Stable snake_case name of a reason, for logs and metric labels.
 std::string_view to_string(DeadLetterReason reason) noexcept;

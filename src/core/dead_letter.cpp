@@ -5,7 +5,7 @@
 
 namespace ringkernel {
 
-static_assert(static_cast<std::size_t>(DeadLetterReason::RetriesExhausted) + 1 == kDeadLetterReasonCount,
+static_assert(static_cast<std::size_t>(DeadLetterReason::TooLarge) + 1 == kDeadLetterReasonCount,
               "kDeadLetterReasonCount must follow the last DeadLetterReason");
 
 std::string_view to_string(DeadLetterReason reason) noexcept {
@@ -20,6 +20,7 @@ std::string_view to_string(DeadLetterReason reason) noexcept {
     case DeadLetterReason::Expired: return "expired";
     case DeadLetterReason::Shutdown: return "shutdown";
     case DeadLetterReason::RetriesExhausted: return "retries_exhausted";
+    case DeadLetterReason::TooLarge: return "too_large";
   }
   return "unknown_reason";
 }

@@ -131,6 +131,7 @@ ErrorCode code_for(DeadLetterReason r) {
     case DeadLetterReason::Expired: return ErrorCode::Timeout;
     case DeadLetterReason::Shutdown: return ErrorCode::ShuttingDown;
     case DeadLetterReason::RetriesExhausted: return ErrorCode::Dropped;
+    case DeadLetterReason::TooLarge: return ErrorCode::MessageTooLarge;
   }
   return ErrorCode::Internal;
 }
@@ -1005,7 +1006,7 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
     // Larger than the receive queue's slots (the device's queue to the host may have larger ones): counted and
     // dead-lettered, not dropped silently.
     from.dropped.fetch_add(1, std::memory_order_relaxed);
-    dead_letter(h, payload, DeadLetterReason::QueueFull,
+    dead_letter(h, payload, DeadLetterReason::TooLarge,
                 "a " + std::to_string(h.payload_len) + "-byte message from '" + from.name +
                     "' does not fit its host receive queue's slots (" + std::to_string(from.outbox.view().max_payload()) +
                     " bytes of payload)");

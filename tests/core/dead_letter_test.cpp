@@ -55,6 +55,7 @@ TEST(DeadLetterReason, NamesAreDistinctAndStable) {
   EXPECT_EQ(names.size(), rk::kDeadLetterReasonCount);
   EXPECT_EQ(rk::to_string(DeadLetterReason::QueueFull), "queue_full");
   EXPECT_EQ(rk::to_string(DeadLetterReason::RetriesExhausted), "retries_exhausted");
+  EXPECT_EQ(rk::to_string(DeadLetterReason::TooLarge), "too_large");
 }
 
 TEST(DeadLetterQueue, PushRecordsEverything) {
