@@ -992,9 +992,10 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
     return {};
   }
   h.tenant = from.opts.tenant;
-  // Receiving on the host is an HLC receive event: merge so later host stamps follow this message.
-  (void)clock.update(h.hlc);
   if ((h.flags & msg_flags::kReply) != 0 && h.correlation_id != 0) {
+    // The caller receives it now: merge so its later stamps follow this reply. (Messages for the receive queue
+    // are merged by the thread that takes them from it: merge_received.)
+    (void)clock.update(h.hlc);
     if (complete_call(h.correlation_id, envelope_of(h, payload))) {
       from.sent.fetch_add(1, std::memory_order_relaxed);
       return {};
