@@ -849,7 +849,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
   h.tenant = src_tenant != kSystemTenant ? src_tenant : dst_tenant;
   // Announce this send before checking for termination; finish() raises terminate_requested and then waits
   // for in-flight sends, so a message either is refused here or lands before the final drain.
-  InflightSend inflight_guard(*dest);
+  std::optional<InflightSend> inflight_guard(std::in_place, *dest);
   if (dest->terminate_requested.load() || !lifecycle_accepts_messages(control_state(dest->cb))) {
     dest->rejected.fetch_add(1, std::memory_order_relaxed);
     if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::ActorTerminated, "destination terminated");
@@ -956,6 +956,9 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
   if (rc != ErrorCode::Ok) return make_error(rc, "enqueue failed", ctx);
   dest->received.fetch_add(1, std::memory_order_relaxed);
   if (from != nullptr) from->sent.fetch_add(1, std::memory_order_relaxed);
+  // The push is done. A device executor's schedule() applies due commands in this thread, and a due Terminate
+  // waits for in-flight sends: this one must not count any more.
+  inflight_guard.reset();
   exec->schedule(*dest);
   return {};
 }
@@ -1133,9 +1136,9 @@ Result<std::size_t> RuntimeState::send_many(ActorId to, TypeId type, const void*
       room -= k;
       dest->received.fetch_add(k, std::memory_order_relaxed);
     }
-    if (accepted != 0) exec->schedule(*dest);
   }
   inflight_guard.reset();
+  if (accepted != 0) exec->schedule(*dest);  // after the guard, as in send()
   while (accepted < count) {
     auto st = send(nullptr, to, type, bytes + accepted * len, len, opts, 0, 0);
     if (!st) {
