@@ -160,34 +160,55 @@ RK_HOST_DEVICE inline RingView ring_layout(void* memory, RingKind kind, std::uin
   return v;
 }
 
-/// Initialises `memory` (at least ring_storage_bytes, 128-byte aligned, zero or not) as an empty ring.
-/// Not concurrent with any use of the ring. With `zeroed`, the caller has already zeroed the control block and
-/// sequence words (e.g. a whole GPU warp did, which is faster than one thread's memset), and LL slots.
-RK_HOST_DEVICE inline ErrorCode ring_init(void* memory, std::uint64_t bytes, RingKind kind, std::uint32_t capacity,
-                                          std::uint32_t slot_size, RingView* out, bool zeroed = false) noexcept {
-  if (memory == nullptr || out == nullptr) return ErrorCode::InvalidArgument;
-  if (reinterpret_cast<std::uintptr_t>(memory) % kCacheLine != 0) return ErrorCode::InvalidArgument;
+/// Bytes of a ring's control block: RingControl, plus the sequence words of an MPSC ring.
+RK_HOST_DEVICE constexpr std::uint64_t ring_control_bytes(RingKind kind, std::uint32_t capacity) noexcept {
+  return sizeof(RingControl) + (kind == RingKind::Mpsc ? ring_align(std::uint64_t{capacity} * sizeof(std::uint64_t)) : 0);
+}
+
+/// Initialises a ring whose control block (ring_control_bytes) and slots (the rest of ring_storage_bytes) are
+/// separate memory, both 128-byte aligned, zero or not. Not concurrent with any use of the ring. With `zeroed`,
+/// the caller has already zeroed the control block and sequence words (e.g. a whole GPU warp did, which is
+/// faster than one thread's memset), and LL slots. slots_offset then holds the distance from the control block
+/// to the slots modulo 2^64 (only ring_attach reads it, and split rings are not attached to).
+RK_HOST_DEVICE inline ErrorCode ring_init_split(void* control, void* slots, RingKind kind, std::uint32_t capacity,
+                                                std::uint32_t slot_size, RingView* out, bool zeroed = false) noexcept {
+  if (control == nullptr || slots == nullptr || out == nullptr) return ErrorCode::InvalidArgument;
+  if (reinterpret_cast<std::uintptr_t>(control) % kCacheLine != 0 ||
+      reinterpret_cast<std::uintptr_t>(slots) % kCacheLine != 0) {
+    return ErrorCode::InvalidArgument;
+  }
   if (kind != RingKind::Spsc && kind != RingKind::Mpsc && !ring_is_ll(kind)) return ErrorCode::InvalidArgument;
-  const std::uint64_t need = ring_storage_bytes(kind, capacity, slot_size);
-  if (need == 0 || bytes < need) return ErrorCode::InvalidArgument;
-  auto* base = static_cast<std::byte*>(memory);
+  if (ring_storage_bytes(kind, capacity, slot_size) == 0) return ErrorCode::InvalidArgument;
+  auto* base = static_cast<std::byte*>(control);
   if (!zeroed) std::memset(base, 0, sizeof(RingControl));
   auto* c = reinterpret_cast<RingControl*>(base);
   c->kind = static_cast<std::uint32_t>(kind);
   c->capacity = capacity;
   c->slot_size = slot_size;
   c->seq_offset = kind == RingKind::Mpsc ? sizeof(RingControl) : 0;
-  c->slots_offset = sizeof(RingControl) +
-                    (kind == RingKind::Mpsc ? ring_align(std::uint64_t{capacity} * sizeof(std::uint64_t)) : 0);
+  c->slots_offset = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(slots) -
+                                               reinterpret_cast<std::uintptr_t>(control));
   // Sequence words start at 0: position p is published when seq == p + 1, which 0 never equals.
   if (kind == RingKind::Mpsc && !zeroed) {
     std::memset(base + c->seq_offset, 0, std::uint64_t{capacity} * sizeof(std::uint64_t));
   }
   // LL flags are odd, so zeroed words never look written; memory reused from another ring must not either.
-  if (ring_is_ll(kind) && !zeroed) std::memset(base + c->slots_offset, 0, std::uint64_t{capacity} * slot_size * 2u);
+  if (ring_is_ll(kind) && !zeroed) std::memset(slots, 0, std::uint64_t{capacity} * slot_size * 2u);
   detail::store_release(&c->magic, kRingMagic);
-  *out = ring_layout(memory, kind, capacity, slot_size);
+  *out = ring_layout(control, kind, capacity, slot_size);
+  out->slots = static_cast<std::byte*>(slots);
   return ErrorCode::Ok;
+}
+
+/// Initialises `memory` (at least ring_storage_bytes, 128-byte aligned, zero or not) as an empty ring: the
+/// control block first, the slots right after it (see ring_init_split for `zeroed`).
+RK_HOST_DEVICE inline ErrorCode ring_init(void* memory, std::uint64_t bytes, RingKind kind, std::uint32_t capacity,
+                                          std::uint32_t slot_size, RingView* out, bool zeroed = false) noexcept {
+  if (memory == nullptr) return ErrorCode::InvalidArgument;
+  const std::uint64_t need = ring_storage_bytes(kind, capacity, slot_size);
+  if (need == 0 || bytes < need) return ErrorCode::InvalidArgument;
+  return ring_init_split(memory, static_cast<std::byte*>(memory) + ring_control_bytes(kind, capacity), kind, capacity,
+                         slot_size, out, zeroed);
 }
 
 /// Attaches to ring memory initialised elsewhere (e.g. by the other side of a mapped queue), validating it.
@@ -706,10 +727,15 @@ private:
 struct RingAllocator {
   void* (*allocate)(std::size_t bytes, void* ctx) = nullptr;  ///< Returns 128-byte aligned memory or nullptr.
   void (*release)(void* memory, void* ctx) = nullptr;         ///< Frees what allocate returned.
-  void* ctx = nullptr;                                        ///< Passed to both.
+  void* ctx = nullptr;                                        ///< Passed to all four.
   const char* what = "heap";                                  ///< For error messages.
-  bool zeroed = false;  ///< allocate returns zero-filled memory, so initialising a ring need not clear it (an LL
+  bool zeroed = false;  ///< allocate (and allocate_control) return zero-filled memory, so initialising a ring need not clear it (an LL
                         ///< ring's slots are twice its messages: clearing them dominates creating one)
+  /// Optional: where the control block (and MPSC sequence words) comes from. When set, the slots are a separate
+  /// allocation from `allocate`, which OwnedRing::release_slots can hand back while the control block stays
+  /// readable (the CUDA backend reuses a terminated actor's slots; its head and tail are still read).
+  void* (*allocate_control)(std::size_t bytes, void* ctx) = nullptr;
+  void (*release_control)(void* memory, void* ctx) = nullptr;  ///< Frees what allocate_control returned.
 };
 
 /// Ring memory with an owner (the CPU backend's mailboxes, the CUDA backend's mapped queues); movable only.
@@ -719,8 +745,10 @@ public:
   static Result<OwnedRing> create(RingKind kind, std::uint32_t capacity, std::uint32_t slot_size,
                                   const RingAllocator& alloc = {});
   /// Move constructor; `other` is left empty (no memory, invalid view).
-  OwnedRing(OwnedRing&& other) noexcept : memory_(other.memory_), alloc_(other.alloc_), view_(other.view_) {
+  OwnedRing(OwnedRing&& other) noexcept
+      : memory_(other.memory_), slots_memory_(other.slots_memory_), alloc_(other.alloc_), view_(other.view_) {
     other.memory_ = nullptr;
+    other.slots_memory_ = nullptr;
     other.view_ = {};
   }
   /// Move assignment.
@@ -730,13 +758,18 @@ public:
   ~OwnedRing();
   /// The ring.
   [[nodiscard]] const RingView& view() const noexcept { return view_; }
-  /// Start of the ring memory (what the allocator returned).
+  /// Start of the ring memory (what the allocator returned; the control block).
   [[nodiscard]] void* memory() const noexcept { return memory_; }
+  /// Hands a split ring's slots back to their allocator and returns true (false: not split, or already done).
+  /// The control block stays, so head and tail remain readable; the view's slot pointer must not be used
+  /// again. Only once nothing produces into or consumes from the ring any more.
+  bool release_slots() noexcept;
 
 private:
   OwnedRing() = default;
   void reset() noexcept;
   void* memory_ = nullptr;
+  void* slots_memory_ = nullptr;  // split rings (alloc_.allocate_control set) only
   RingAllocator alloc_{};
   RingView view_{};
 };

@@ -218,6 +218,9 @@ Status capture(RuntimeState& rt, const ActorCatalog& catalog, std::chrono::milli
     // The consumer lock keeps the worker out (it holds it for a whole drain); out_mu keeps host receivers out.
     std::unique_lock consumer(c->consumer_mu);
     std::lock_guard out(c->out_mu);
+    // Again under the lock termination runs under: a device executor hands a terminated actor's mailbox slots to
+    // the next actor.
+    if (control_state(c->cb) == ActorState::Terminated) continue;
     ActorSnapshot a;
     a.id = c->id;
     a.parent = c->parent;

@@ -118,17 +118,29 @@ struct MappedPool {
   bool kernels_stopped = false;
   bool kernels_stuck = false;
 
-  void* take(std::size_t bytes) {
+  // First fit from the bottom; `high`: from the top instead, for the small control blocks of rings. A control
+  // block outlives its ring's slots (see OwnedRing::release_slots), so packing them at the top keeps them from
+  // splitting the holes that slots leave for the next ring of the same geometry.
+  void* take(std::size_t bytes, bool high = false) {
     bytes = (bytes + 255) / 256 * 256;
     std::lock_guard lk(mu);
-    for (auto it = free_blocks.begin(); it != free_blocks.end(); ++it) {
-      if (it->second < bytes) continue;
+    const auto carve = [&](auto it, bool from_top) -> void* {
       const std::size_t off = it->first;
       const std::size_t len = it->second;
       free_blocks.erase(it);
-      if (len > bytes) free_blocks.emplace(off + bytes, len - bytes);
-      used_blocks.emplace(off, bytes);
-      return base + off;  // zero: the arena starts cleared and give_back clears what comes back
+      const std::size_t at = from_top ? off + len - bytes : off;
+      if (len > bytes) free_blocks.emplace(from_top ? off : off + bytes, len - bytes);
+      used_blocks.emplace(at, bytes);
+      return base + at;  // zero: the arena starts cleared and give_back clears what comes back
+    };
+    if (high) {
+      for (auto it = free_blocks.rbegin(); it != free_blocks.rend(); ++it) {
+        if (it->second >= bytes) return carve(std::prev(it.base()), true);
+      }
+      return nullptr;
+    }
+    for (auto it = free_blocks.begin(); it != free_blocks.end(); ++it) {
+      if (it->second >= bytes) return carve(it, false);
     }
     return nullptr;
   }
@@ -206,14 +218,16 @@ private:
   std::vector<std::pair<void*, bool>> pending_;
 };
 
-void* mapped_alloc(std::size_t bytes, void* ctx) {
+void* mapped_alloc_at(std::size_t bytes, void* ctx, bool high) {
   auto* pool = static_cast<MappedPool*>(ctx);
-  if (void* p = pool->take(bytes)) return p;
+  if (void* p = pool->take(bytes, high)) return p;
   void* p = nullptr;
   if (cudaHostAlloc(&p, bytes, cudaHostAllocMapped | cudaHostAllocPortable) != cudaSuccess) return nullptr;
   std::memset(p, 0, bytes);
   return p;
 }
+void* mapped_alloc(std::size_t bytes, void* ctx) { return mapped_alloc_at(bytes, ctx, false); }
+void* mapped_control_alloc(std::size_t bytes, void* ctx) { return mapped_alloc_at(bytes, ctx, true); }
 void mapped_free(void* p, void* ctx) {
   auto* pool = static_cast<MappedPool*>(ctx);
   if (pool->give_back(p)) return;
@@ -225,20 +239,27 @@ void mapped_free(void* p, void* ctx) {
 
 // A view with device pointers for mapped memory (identical to host pointers under UVA, asked anyway): rings in
 // the mapped arena are offset as the arena is (asked once; the driver call costs microseconds per create).
+// The control block and the slots are mapped separately: a split ring's two allocations may come one from
+// the arena, one from cudaHostAlloc.
 Result<RingView> device_view(const RingView& host, const MappedPool& arena) {
-  std::ptrdiff_t delta = 0;
-  const auto* p = reinterpret_cast<const std::byte*>(host.control);
-  if (arena.base != nullptr && p >= arena.base && p < arena.base + arena.size) {
-    delta = arena.device_delta;
-  } else {
+  const auto delta_of = [&](const void* ptr) -> Result<std::ptrdiff_t> {
+    const auto* p = static_cast<const std::byte*>(ptr);
+    if (arena.base != nullptr && p >= arena.base && p < arena.base + arena.size) return arena.device_delta;
     void* dev = nullptr;
-    if (auto e = cudaHostGetDevicePointer(&dev, host.control, 0); e != cudaSuccess) return cuda_error(e, "map ring");
-    delta = reinterpret_cast<std::byte*>(dev) - reinterpret_cast<std::byte*>(host.control);
-  }
+    if (auto e = cudaHostGetDevicePointer(&dev, const_cast<void*>(ptr), 0); e != cudaSuccess) {
+      return cuda_error(e, "map ring");
+    }
+    return static_cast<std::byte*>(dev) - p;
+  };
+  auto control = delta_of(host.control);
+  if (!control) return control.error();
+  auto slots = delta_of(host.slots);
+  if (!slots) return slots.error();
   RingView d = host;
-  d.control = reinterpret_cast<RingControl*>(reinterpret_cast<std::byte*>(host.control) + delta);
-  d.seq = host.seq != nullptr ? reinterpret_cast<std::uint64_t*>(reinterpret_cast<std::byte*>(host.seq) + delta) : nullptr;
-  d.slots = host.slots + delta;
+  d.control = reinterpret_cast<RingControl*>(reinterpret_cast<std::byte*>(host.control) + *control);
+  d.seq = host.seq != nullptr ? reinterpret_cast<std::uint64_t*>(reinterpret_cast<std::byte*>(host.seq) + *control)
+                              : nullptr;
+  d.slots = host.slots + *slots;
   return d;
 }
 
@@ -261,6 +282,7 @@ struct DeviceCell {
   bool k2k_closed = false;  // Close acknowledged: the inbox is read out and refuses senders (recyclable)
   std::uint64_t load_word = 0;  // command word of the last Load sent (0: none yet, the block never touched the slot)
   bool released = false;  // the slot was given back (under consume_mu): its control block is another actor's
+  bool unloaded = false;  // the last Unload was acknowledged and no Load followed: the block no longer uses the rings
   // LL replies decoded for delivery (under consume_mu): up to 256 per batch, at most 64 KiB; not cleared (it is
   // allocated while an actor is created, and every byte read was decoded first).
   std::size_t decoded_bytes;
@@ -424,8 +446,11 @@ public:
   [[nodiscard]] RingAllocator inbox_allocator() override { return mapped_allocator(); }
   [[nodiscard]] RingKind inbox_kind() const override { return RingKind::MpscLl; }
 
+  // Rings are split (control block apart from the slots): the slots of a terminated actor's mailbox and reply
+  // ring go to the next actors while their heads and tails stay readable (release()).
   RingAllocator mapped_allocator() {
-    return RingAllocator{&mapped_alloc, &mapped_free, pool_.get(), "pinned mapped", /*zeroed=*/true};
+    return RingAllocator{&mapped_alloc,         &mapped_free, pool_.get(), "pinned mapped", /*zeroed=*/true,
+                         &mapped_control_alloc, &mapped_free};
   }
   void attach(ActorCell& /*cell*/) override {}
 
@@ -586,6 +611,7 @@ public:
     auto st = send_slot_command(g, dc->slot, dc->cmd_seq, cmd, cell.name, &cell);
     if (load) dc->load_word = dc->cmd_seq;  // acknowledged or not (see above)
     if (st && load) dc->loaded = true;
+    if (load || command == kDeviceUnload) dc->unloaded = !load && st.ok();
     if (st && (load || command == kDeviceUnload || command == kDeviceDeactivate)) {
       // Messages the device published before acknowledging (replies, what on_start or on_stop sent) are
       // delivered before the state change becomes visible, so a host that sees the new state also sees them.
@@ -759,12 +785,27 @@ public:
       // The device's final count stays readable once the slot is gone (metrics fall back to the host's): copied
       // before the slot can be reused, and the pump no longer mirrors this slot's counters afterwards.
       std::lock_guard clk(dc->consume_mu);
+      while (drain_k2h(cell, *dc) != 0) {  // normally empty already: the Unload drained it
+      }
       dc->released = true;
       detail::store_relaxed(&cell.cb.processed, detail::load_acquire(&dc->group->ctl[dc->slot].processed));
     }
     {
       std::lock_guard glk(groups_mu_);
       dc->group->occupant[dc->slot] = nullptr;
+    }
+    // The rings go back to the arena for the next actors once the block can no longer touch them: it never
+    // loaded this actor, or acknowledged its Unload. Host senders are done (finish() waited for them after
+    // raising terminate_requested), the mailbox was read out, and every K2H consumer checks `released` under
+    // consume_mu. Both keep their control blocks: metrics, commands and diagnostics still read heads and tails. (A
+    // block that never acknowledged keeps its rings: the memory is lost rather than handed to another actor.)
+    if (!stopping_.load() && (dc->load_word == 0 || dc->unloaded)) {
+      {
+        std::lock_guard clk(dc->consume_mu);
+        dc->k2h.release_slots();
+        dc->decoded.reset();
+      }
+      cell.inbox.release_slots();
     }
     cell.device = nullptr;
   }
@@ -1065,6 +1106,7 @@ private:
   // Delivers one batch of the cell's K2H ring (caller holds consume_mu): slots are handed on in place and
   // freed after delivery.
   std::uint32_t drain_k2h(ActorCell& cell, DeviceCell& dc) {
+    if (dc.released) return 0;  // its ring may be handed back already (release())
     const std::byte* slots[256];
     const std::uint32_t n = dc.consumer.peek_into(256, dc.decoded.get(), dc.decoded_bytes, slots);
     if (n == 0) return 0;
@@ -1082,6 +1124,7 @@ private:
   }
 
   std::string dump() {
+    std::lock_guard glk(groups_mu_);  // occupants stay (and keep their rings) while it reads them
     std::string out =
         "slot dump (block: actor state cmd command:sent/acknowledged inbox head/tail k2h head/tail heartbeat_ms_ago):\n";
     std::uint64_t newest = 0;

@@ -376,6 +376,114 @@ TEST(OwnedRingTest, CreateAndMove) {
   EXPECT_EQ(rk::ring_attach(other->view().control, RingKind::Mpsc, &attached), ErrorCode::Ok);
 }
 
+// An allocator that records what it hands out and gets back (for split rings).
+struct CountingAllocator {
+  std::vector<std::pair<void*, std::size_t>> live;
+  int control_taken = 0, control_freed = 0, slots_taken = 0, slots_freed = 0;
+  static void* take(std::size_t n, CountingAllocator* self) {
+    void* p = ::operator new(n, std::align_val_t{128});
+    std::memset(p, 0xA5, n);  // not zeroed: init must clear what it relies on
+    self->live.emplace_back(p, n);
+    return p;
+  }
+  static void give(void* p, CountingAllocator* self) {
+    std::erase_if(self->live, [&](const auto& e) { return e.first == p; });
+    ::operator delete(p, std::align_val_t{128});
+  }
+  rk::RingAllocator allocator() {
+    rk::RingAllocator a;
+    a.ctx = this;
+    a.allocate = [](std::size_t n, void* c) {
+      ++static_cast<CountingAllocator*>(c)->slots_taken;
+      return take(n, static_cast<CountingAllocator*>(c));
+    };
+    a.release = [](void* p, void* c) {
+      ++static_cast<CountingAllocator*>(c)->slots_freed;
+      give(p, static_cast<CountingAllocator*>(c));
+    };
+    a.allocate_control = [](std::size_t n, void* c) {
+      ++static_cast<CountingAllocator*>(c)->control_taken;
+      return take(n, static_cast<CountingAllocator*>(c));
+    };
+    a.release_control = [](void* p, void* c) {
+      ++static_cast<CountingAllocator*>(c)->control_freed;
+      give(p, static_cast<CountingAllocator*>(c));
+    };
+    return a;
+  }
+};
+
+TEST(OwnedRingTest, SplitRingKeepsItsControlBlockReadableAfterItsSlotsGoBack) {
+  for (const RingKind kind : {RingKind::Mpsc, RingKind::MpscLl, RingKind::SpscLl}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    CountingAllocator counts;
+    {
+      auto r = rk::OwnedRing::create(kind, 8, 128, counts.allocator());
+      ASSERT_TRUE(r.ok()) << r.error().describe();
+      ASSERT_EQ(counts.live.size(), 2u);
+      // The control block (and an MPSC ring's sequence words) and the slots are the two allocations.
+      EXPECT_EQ(counts.live[0].second, rk::ring_control_bytes(kind, 8));
+      EXPECT_EQ(counts.live[0].second + counts.live[1].second, rk::ring_storage_bytes(kind, 8, 128));
+      EXPECT_EQ(static_cast<void*>(r->view().control), counts.live[0].first);
+      EXPECT_EQ(static_cast<void*>(r->view().slots), counts.live[1].first);
+      // A working ring on memory that was not zeroed.
+      const rk::RingView& v = r->view();
+      if (kind == RingKind::SpscLl) {
+        rk::SpscProducer p(v);
+        ASSERT_EQ(p.try_push(header_for(7), nullptr), ErrorCode::Ok);
+        rk::SpscConsumer c(v);
+        EXPECT_EQ(c.pop_batch(8, [](const rk::MessageHeader& h, const std::byte*) { EXPECT_EQ(h.message_id, 7u); }), 1u);
+      } else {
+        rk::MpscProducer p(v);
+        for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_EQ(p.try_push(header_for(i), nullptr), ErrorCode::Ok);
+        rk::MpscConsumer c(v);
+        std::vector<std::uint64_t> got;
+        EXPECT_EQ(c.pop_batch(2, [&](const rk::MessageHeader& h, const std::byte*) { got.push_back(h.message_id); }), 2u);
+        EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2}));
+      }
+      const std::uint64_t depth = v.size_approx();
+      EXPECT_TRUE(r->release_slots());
+      EXPECT_EQ(counts.slots_freed, 1);
+      EXPECT_EQ(counts.control_freed, 0);
+      EXPECT_FALSE(r->release_slots()) << "only once";
+      EXPECT_EQ(counts.slots_freed, 1);
+      // Head and tail stay readable: the control block is still the ring's.
+      EXPECT_EQ(r->view().size_approx(), depth);
+      EXPECT_EQ(r->view().capacity(), 8u);
+      rk::OwnedRing moved(std::move(r).value());
+      EXPECT_EQ(moved.view().size_approx(), depth);
+    }
+    EXPECT_EQ(counts.control_taken, 1);
+    EXPECT_EQ(counts.control_freed, 1) << "the destructor gives the control block back";
+    EXPECT_EQ(counts.slots_freed, 1) << "and not the slots twice";
+    EXPECT_TRUE(counts.live.empty());
+  }
+}
+
+TEST(OwnedRingTest, ReleaseSlotsOfARingInOneAllocationDoesNothing) {
+  auto r = rk::OwnedRing::create(RingKind::Mpsc, 8, 64);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->release_slots());
+  EXPECT_TRUE(r->view().valid());
+  rk::MpscProducer p(r->view());
+  EXPECT_EQ(p.try_push(header_for(1), nullptr), ErrorCode::Ok) << "the slots are still the ring's";
+}
+
+TEST(RingInitTest, SplitInitRejectsBadArguments) {
+  AlignedBuffer control(rk::ring_control_bytes(RingKind::Mpsc, 8) + 128);
+  AlignedBuffer slots(8 * 64 + 128);
+  rk::RingView v;
+  EXPECT_EQ(rk::ring_init_split(nullptr, slots.data, RingKind::Mpsc, 8, 64, &v), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_init_split(control.data, nullptr, RingKind::Mpsc, 8, 64, &v), ErrorCode::InvalidArgument);
+  EXPECT_EQ(rk::ring_init_split(control.data, slots.data + 64, RingKind::Mpsc, 8, 64, &v), ErrorCode::InvalidArgument)
+      << "misaligned slots";
+  EXPECT_EQ(rk::ring_init_split(control.data, slots.data, RingKind::Mpsc, 6, 64, &v), ErrorCode::InvalidArgument);
+  ASSERT_EQ(rk::ring_init_split(control.data, slots.data, RingKind::Mpsc, 8, 64, &v), ErrorCode::Ok);
+  EXPECT_EQ(static_cast<void*>(v.control), static_cast<void*>(control.data));
+  EXPECT_EQ(static_cast<void*>(v.slots), static_cast<void*>(slots.data));
+  EXPECT_EQ(static_cast<void*>(v.seq), static_cast<void*>(control.data + sizeof(rk::RingControl)));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Behaviour common to SPSC and MPSC
 // ---------------------------------------------------------------------------------------------------------
