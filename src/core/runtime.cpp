@@ -313,7 +313,7 @@ Result<ActorId> RuntimeState::launch(ActorId parent_id, std::string_view name, c
 
   auto in = OwnedRing::create(exec->inbox_kind(), o.mailbox_capacity, o.slot_size, exec->inbox_allocator());
   if (!in) return in.error().with_context(ctx);
-  auto out = OwnedRing::create(RingKind::Mpsc, o.outbox_capacity, o.slot_size);
+  auto out = OwnedRing::create(RingKind::Mpsc, o.outbox_capacity, o.slot_size, pooled_heap_rings());
   if (!out) return out.error().with_context(ctx);
 
   const ActorId id = next_id.fetch_add(1);
@@ -785,8 +785,21 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
   // Free the executor's resources (a device slot) before anyone can observe Terminated, so a launch that
   // follows a wait_for(Terminated) finds the slot free.
   exec->release(c);
+  // Nothing is delivered into the receive queue any more: an empty one gives its slots back now (one with
+  // messages left when they have been received). Only tried: a receive_each visitor may hold out_mu, in this
+  // very thread if it terminated its own actor.
+  if (!shutting_down.load()) {
+    std::unique_lock lk(c.out_mu, std::try_to_lock);
+    if (lk.owns_lock() && c.outbox.view().size_approx() == 0) (void)c.outbox.release_slots();
+  }
   set_state(c, ActorState::Terminated);
   emit(RuntimeEvent::Kind::Terminated, c, std::move(reason));
+}
+
+void release_drained_queue(ActorCell& c) {
+  if (control_state(c.cb) == ActorState::Terminated && c.outbox.view().size_approx() == 0) {
+    (void)c.outbox.release_slots();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1513,6 +1526,7 @@ Result<Envelope> ActorHandle::try_receive() {
     MpscConsumer(cell.outbox.view()).pop_batch(1, [&](const MessageHeader& h, const std::byte* p) {
       got = Envelope{h, std::vector<std::byte>(p, p + h.payload_len)};
     });
+    detail::release_drained_queue(cell);
   }
   if (!got) return make_error(ErrorCode::QueueEmpty, "no message from the actor", cell.name);
   merge_received(*rt_, got->header.hlc);
@@ -1555,6 +1569,7 @@ Result<Envelope> ActorHandle::receive(std::chrono::microseconds timeout) {
         break;
       }
     }
+    detail::release_drained_queue(cell);
   }
   cell.out_waiters.fetch_sub(1);
   if (got) {
@@ -1583,6 +1598,7 @@ std::vector<Envelope> ActorHandle::receive_many(std::size_t max) {
                      newest = std::max(newest, h.hlc);
                      out.push_back(Envelope{h, std::vector<std::byte>(p, p + h.payload_len)});
                    });
+    detail::release_drained_queue(cell);
   }
   merge_received(*rt_, newest);
   return out;
@@ -1626,6 +1642,7 @@ std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const 
         return false;
       }
     });
+    detail::release_drained_queue(cell);
   }
   if (thrown) std::rethrow_exception(thrown);
   return n;

@@ -288,4 +288,11 @@ public:
 
 std::uint64_t steady_ns() noexcept;
 
+/// Split heap rings whose slots, once handed back (OwnedRing::release_slots), go to the next ring of that size
+/// rather than to the system (src/core/ring_pool.cpp): host receive queues, and the CPU backend's mailboxes.
+RingAllocator pooled_heap_rings();
+
+/// Hands a terminated actor's receive queue slots back once nothing is left in it (call with out_mu held).
+void release_drained_queue(ActorCell& c);
+
 } // namespace ringkernel::detail

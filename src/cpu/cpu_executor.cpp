@@ -30,6 +30,13 @@ public:
 
   [[nodiscard]] unsigned workers() const noexcept override { return static_cast<unsigned>(workers_.size()); }
 
+  // Mailboxes from the runtime's slot pool: a terminated actor's go to the next actors (release()).
+  [[nodiscard]] RingAllocator inbox_allocator() override { return pooled_heap_rings(); }
+
+  // finish() has waited out the senders and emptied the mailbox, under the consumer lock that every drain
+  // takes; drains pop only from active actors. So nothing reads the slots again.
+  void release(ActorCell& cell) override { (void)cell.inbox.release_slots(); }
+
   void attach(ActorCell& cell) override {
     const int want = cell.opts.worker;
     cell.worker = want >= 0 ? static_cast<unsigned>(want) % workers()

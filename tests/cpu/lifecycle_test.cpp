@@ -204,5 +204,52 @@ TEST(Lifecycle, TerminateOfADeactivatedActorDeadLettersItsQueue) {
   EXPECT_EQ(hooks->stops.load(), 1);
 }
 
+// A terminated actor's mailbox slots and (once empty) receive queue slots are reused by the actors created after
+// it. Replies it left queued stay receivable intact while 30 actors come and go, each handling exactly its own
+// message (nothing stale in a reused mailbox); once those replies are received, the queue's slots go too.
+TEST(Lifecycle, RingsOfTerminatedActorsAreReusedWithoutTouchingWhatIsLeftToReceive) {
+  auto rt = make_runtime();
+  auto hooks = std::make_shared<Hooks>();
+  auto old = rt.launch<Counter>("old", {}, hooks);
+  ASSERT_TRUE(old.ok());
+  constexpr std::uint64_t kLeft = 20;
+  for (std::uint64_t v = 1; v <= kLeft; ++v) ASSERT_TRUE(old->send(Add{v}).ok());
+  ASSERT_TRUE(eventually([&] { return old->metrics()->processed == kLeft; }));
+  ASSERT_TRUE(old->terminate().ok());
+  ASSERT_TRUE(old->wait_for(ActorState::Terminated, kLong).ok());
+  const auto churn = [&](const std::string& prefix) {
+    for (int i = 0; i < 30; ++i) {
+      LaunchOptions o;
+      o.auto_activate = i % 2 == 0;  // half of them terminate with their message still queued (dead-lettered)
+      auto h = rt.launch<Counter>(prefix + std::to_string(i), o, hooks);
+      ASSERT_TRUE(h.ok()) << h.error().describe();
+      ASSERT_TRUE(h->send(Add{1000}).ok());
+      if (o.auto_activate) {
+        auto env = h->receive(kLong);
+        ASSERT_TRUE(env.ok()) << env.error().describe();
+        ASSERT_TRUE(env->as<Sum>().ok());
+        EXPECT_EQ(env->as<Sum>()->total, 1000u) << prefix << i << " handled a message it was never sent";
+      }
+      ASSERT_TRUE(h->terminate().ok());
+      ASSERT_TRUE(h->wait_for(ActorState::Terminated, kLong).ok());
+    }
+  };
+  churn("a");
+  std::uint64_t total = 0;
+  for (std::uint64_t v = 1; v <= kLeft; ++v) {
+    auto env = old->receive(kLong);
+    ASSERT_TRUE(env.ok()) << "reply " << v << ": " << env.error().describe();
+    total += v;
+    ASSERT_TRUE(env->as<Sum>().ok());
+    EXPECT_EQ(env->as<Sum>()->total, total) << "reply " << v << " was overwritten by a later actor";
+  }
+  auto none = old->receive(kLong);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::ActorTerminated);
+  churn("b");  // the drained queue's slots, handed back by the receive, in use again
+  EXPECT_EQ(letters(rt, DeadLetterReason::ActorTerminated).size(), 30u);
+  EXPECT_FALSE(old->try_receive().ok());
+}
+
 }  // namespace
 }  // namespace rkt
