@@ -1032,6 +1032,9 @@ __global__ void __launch_bounds__(32 * kMaxWarpsPerBlock)
       unsigned valid[detail::kLlLoads];
       auto* staged8 = reinterpret_cast<uint2*>(staging);
       unsigned i = lane / lvps, o = lane - i * lvps;
+      // The last poll's lanes have read their headers from the staging area (a ballot orders the warp's
+      // execution, not its shared-memory accesses: racecheck saw this write overtake such a read).
+      __syncwarp();
 #pragma unroll
       for (unsigned k = 0; k < detail::kLlLoads; ++k) {
         const unsigned idx = k * 32u + lane;
