@@ -154,6 +154,10 @@ for s in $steps; do
       nvcc -O3 -std=c++20 -arch=sm_90 --expt-relaxed-constexpr -DRINGKERNEL_HAS_CUDA=1 -Iinclude -Itests benchmarks/gpu/probes/stream_host.cu \
         build/gpu/src/cuda/libringkernel_cuda.a build/gpu/libringkernel_cpu.a build/gpu/libringkernel_core.a \
         -o build/probes/stream_host && timeout 120 build/probes/stream_host 2000000 | tee -a "$out/probes.log" || rc=1
+      # Lifecycle commands through the runtime (deactivate, activate, restart, create, terminate) next to a call.
+      nvcc -O3 -std=c++20 -arch=sm_90 --expt-relaxed-constexpr -DRINGKERNEL_HAS_CUDA=1 -Iinclude -Itests benchmarks/gpu/probes/command_rtt.cu \
+        build/gpu/src/cuda/libringkernel_cuda.a build/gpu/libringkernel_cpu.a build/gpu/libringkernel_core.a \
+        -o build/probes/command_rtt && timeout 120 build/probes/command_rtt 2000 | tee -a "$out/probes.log" || rc=1
       # Whether memcheck accepts a kernel's reads of host memory allocated after its launch (the rings of actors
       # created once the mapped arena is used up): a correct program, run with the buffer allocated before and after.
       # Both orders must give the right sum without the sanitizer; memcheck's verdicts are reported, not judged.
