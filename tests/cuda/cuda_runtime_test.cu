@@ -69,13 +69,18 @@ D patience(D d) {
   return under_sanitizer() ? d * 20 : d;
 }
 
-Runtime make_rt(std::uint32_t slots = 4) {
+// A CUDA runtime's configuration in the test's layout.
+RuntimeConfig layout_config(std::uint32_t slots = 4) {
   RuntimeConfig cfg;
   cfg.backend = Backend::Cuda;
   cfg.cuda_slots_per_type = slots;
   cfg.cuda_actors_per_block = g_layout.actors_per_block;
   cfg.cuda_cluster_size = g_layout.cluster_size;
-  auto rt = Runtime::builder().config(cfg).build();
+  return cfg;
+}
+
+Runtime make_rt(std::uint32_t slots = 4) {
+  auto rt = Runtime::builder().config(layout_config(slots)).build();
   EXPECT_TRUE(rt.ok()) << rt.error().describe();
   return std::move(rt).value();
 }
@@ -1103,11 +1108,7 @@ TEST_P(Cuda, ActorLaunchedInactiveWaitsForActivate) {
 // reported the kernel's reads of those as out of bounds (the same run passes without the sanitizer).
 TEST_P(Cuda, K2KInboxesOfTerminatedActorsAreReused) {
   SKIP_WITHOUT_GPU();
-  RuntimeConfig cfg;
-  cfg.backend = Backend::Cuda;
-  cfg.cuda_slots_per_type = 4;
-  cfg.cuda_actors_per_block = g_layout.actors_per_block;
-  cfg.cuda_cluster_size = g_layout.cluster_size;
+  RuntimeConfig cfg = layout_config();
   cfg.cuda_mapped_arena_mb = 16;
   auto rt = Runtime::builder().config(cfg).build();
   ASSERT_TRUE(rt.ok()) << rt.error().describe();
@@ -1147,11 +1148,7 @@ TEST_P(Cuda, K2KInboxesOfTerminatedActorsAreReused) {
 // reused mailbox), receives no stale reply, and the arena's use does not grow by more than the control blocks.
 TEST_P(Cuda, MailboxAndReplyRingsOfTerminatedActorsAreReused) {
   SKIP_WITHOUT_GPU();
-  RuntimeConfig cfg;
-  cfg.backend = Backend::Cuda;
-  cfg.cuda_slots_per_type = 4;
-  cfg.cuda_actors_per_block = g_layout.actors_per_block;
-  cfg.cuda_cluster_size = g_layout.cluster_size;
+  RuntimeConfig cfg = layout_config();
   cfg.cuda_mapped_arena_mb = 8;
   auto rt = Runtime::builder().config(cfg).build();
   ASSERT_TRUE(rt.ok()) << rt.error().describe();
