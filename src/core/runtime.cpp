@@ -785,21 +785,35 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
   // Free the executor's resources (a device slot) before anyone can observe Terminated, so a launch that
   // follows a wait_for(Terminated) finds the slot free.
   exec->release(c);
-  // Nothing is delivered into the receive queue any more: an empty one gives its slots back now (one with
-  // messages left when they have been received). Only tried: a receive_each visitor may hold out_mu, in this
-  // very thread if it terminated its own actor.
-  if (!shutting_down.load()) {
-    std::unique_lock lk(c.out_mu, std::try_to_lock);
-    if (lk.owns_lock() && c.outbox.view().size_approx() == 0) (void)c.outbox.release_slots();
-  }
+  // The actor delivers nothing more: its receive queue closes to late deliveries, and gives its slots back once
+  // what is left in it has been received (now, when it is empty). Only tried here: a receive_each visitor holds
+  // out_mu while its code runs (maybe this very thread, terminating its own actor: no lock at all then), and a
+  // receive releases it later.
+  c.outbox_closed.store(true);
   set_state(c, ActorState::Terminated);
+  if (!shutting_down.load() && t_visiting != &c) {
+    std::unique_lock lk(c.out_mu, std::try_to_lock);
+    if (lk.owns_lock()) release_drained_queue(c);
+  }
   emit(RuntimeEvent::Kind::Terminated, c, std::move(reason));
 }
 
+// Counts a delivery into a cell's receive queue in progress (see release_drained_queue()).
+struct OutboxPush {
+  explicit OutboxPush(ActorCell& c) : cell(c) { cell.outbox_pushers.fetch_add(1); }
+  ~OutboxPush() { cell.outbox_pushers.fetch_sub(1); }
+  OutboxPush(const OutboxPush&) = delete;
+  OutboxPush& operator=(const OutboxPush&) = delete;
+  [[nodiscard]] bool closed() const { return cell.outbox_closed.load(); }
+  ActorCell& cell;
+};
+
 void release_drained_queue(ActorCell& c) {
-  if (control_state(c.cb) == ActorState::Terminated && c.outbox.view().size_approx() == 0) {
-    (void)c.outbox.release_slots();
-  }
+  if (control_state(c.cb) != ActorState::Terminated || c.outbox.view().size_approx() != 0) return;
+  // Closed (finish()): a delivery that announced itself before the close may still be writing; once those are
+  // done, nothing else will.
+  while (c.outbox_pushers.load() != 0) std::this_thread::yield();
+  if (c.outbox.view().size_approx() == 0) (void)c.outbox.release_slots();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1019,6 +1033,14 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
     dead_letter(h, payload, DeadLetterReason::Expired, "reply arrived after its call timed out");
     return {};
   }
+  // Announced before the check: release_drained_queue() closes first, then waits for announced deliveries.
+  OutboxPush push(from);
+  if (push.closed()) {
+    from.dropped.fetch_add(1, std::memory_order_relaxed);
+    dead_letter(h, payload, DeadLetterReason::ActorTerminated,
+                "host receive queue of '" + from.name + "' is closed: the actor terminated");
+    return make_error(ErrorCode::ActorTerminated, "the actor's host receive queue is closed", from.name);
+  }
   if (h.payload_len > from.outbox.view().max_payload()) {
     // Larger than the receive queue's slots (the device's queue to the host may have larger ones): counted and
     // dead-lettered, not dropped silently.
@@ -1041,6 +1063,12 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
 }
 
 void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n) {
+  OutboxPush push(from);  // as in deliver_to_host
+  if (push.closed()) {
+    for (std::uint32_t i = 0; i < n; ++i) (void)deliver_to_host(from, *reinterpret_cast<const MessageHeader*>(slots[i]),
+                                                                 slots[i] + sizeof(MessageHeader));
+    return;
+  }
   const RingView out = from.outbox.view();
   std::uint32_t i = 0;
   std::uint64_t queued = 0;

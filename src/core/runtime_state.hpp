@@ -162,6 +162,10 @@ struct ActorCell {
   std::atomic<bool> terminate_requested{false};
   std::atomic<std::uint32_t> inflight_sends{0};  // sends between their termination check and their push
   std::atomic<std::uint32_t> direct_pollers{0};  // host threads polling the device->host ring themselves
+  // The receive queue's producers: deliveries in progress, and closed once the actor is finished (late
+  // deliveries, e.g. a replayed dead letter "from" it, are dead-lettered again), so that its slots can go back.
+  std::atomic<std::uint32_t> outbox_pushers{0};
+  std::atomic<bool> outbox_closed{false};
 
   // Host-side receive queue waiters.
   // The receiving thread takes out_mu on every receive; delivering threads read out_waiters after every

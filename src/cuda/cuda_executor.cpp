@@ -781,11 +781,19 @@ public:
       ++live_generation_;
       retired_.emplace_back(dc);  // the pump may hold a pointer this iteration; freed with the executor
     }
+    // The rings go back to the arena for the next actors once the block can no longer touch them: it never
+    // loaded this actor, or acknowledged its Unload. (A block that never acknowledged keeps its rings: the memory
+    // is lost rather than handed to another actor while the block may still use it.)
+    const bool reclaim = !stopping_.load() && (dc->load_word == 0 || dc->unloaded);
     {
       // The device's final count stays readable once the slot is gone (metrics fall back to the host's): copied
       // before the slot can be reused, and the pump no longer mirrors this slot's counters afterwards.
       std::lock_guard clk(dc->consume_mu);
-      while (drain_k2h(cell, *dc) != 0) {  // normally empty already: the Unload drained it
+      // What the block published before it stopped (normally nothing: the Unload drained it). Only when it has
+      // stopped: a block still running could keep the ring full for ever.
+      if (reclaim) {
+        while (drain_k2h(cell, *dc) != 0) {
+        }
       }
       dc->released = true;
       detail::store_relaxed(&cell.cb.processed, detail::load_acquire(&dc->group->ctl[dc->slot].processed));
@@ -794,12 +802,10 @@ public:
       std::lock_guard glk(groups_mu_);
       dc->group->occupant[dc->slot] = nullptr;
     }
-    // The rings go back to the arena for the next actors once the block can no longer touch them: it never
-    // loaded this actor, or acknowledged its Unload. Host senders are done (finish() waited for them after
-    // raising terminate_requested), the mailbox was read out, and every K2H consumer checks `released` under
-    // consume_mu. Both keep their control blocks: metrics, commands and diagnostics still read heads and tails. (A
-    // block that never acknowledged keeps its rings: the memory is lost rather than handed to another actor.)
-    if (!stopping_.load() && (dc->load_word == 0 || dc->unloaded)) {
+    // Host senders are done (finish() waited for them after raising terminate_requested), the mailbox was read
+    // out, and every K2H consumer checks `released` under consume_mu. Both rings keep their control blocks:
+    // metrics, commands and diagnostics still read heads and tails.
+    if (reclaim) {
       {
         std::lock_guard clk(dc->consume_mu);
         dc->k2h.release_slots();

@@ -469,6 +469,27 @@ TEST(OwnedRingTest, ReleaseSlotsOfARingInOneAllocationDoesNothing) {
   EXPECT_EQ(p.try_push(header_for(1), nullptr), ErrorCode::Ok) << "the slots are still the ring's";
 }
 
+TEST(OwnedRingTest, PooledHeapRingsHandSlotsToTheNextRingOfTheirSize) {
+  const rk::RingAllocator pooled = rk::detail::pooled_heap_rings();
+  // An unusual geometry, so that no slots of this size wait in the process-wide pool already.
+  auto a = rk::OwnedRing::create(RingKind::Mpsc, 64, 448, pooled);
+  ASSERT_TRUE(a.ok());
+  std::byte* const slots = a->view().slots;
+  EXPECT_EQ(rk::MpscProducer(a->view()).try_push(header_for(1), nullptr), ErrorCode::Ok);
+  EXPECT_TRUE(a->release_slots());
+  auto other = rk::OwnedRing::create(RingKind::Mpsc, 32, 448, pooled);  // another size: other slots
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->view().slots, slots);
+  auto b = rk::OwnedRing::create(RingKind::Mpsc, 64, 448, pooled);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->view().slots, slots) << "the slots went back to the system instead of to the next ring";
+  EXPECT_NE(b->view().control, a->view().control) << "a's control block is still a's";
+  // b starts empty although its slots hold a's message: the sequence words in its own control block decide.
+  rk::MpscConsumer c(b->view());
+  EXPECT_EQ(c.pop_batch(8, [](const rk::MessageHeader&, const std::byte*) {}), 0u);
+  EXPECT_EQ(a->view().size_approx(), 1u) << "a's head and tail stay readable";
+}
+
 TEST(RingInitTest, SplitInitRejectsBadArguments) {
   AlignedBuffer control(rk::ring_control_bytes(RingKind::Mpsc, 8) + 128);
   AlignedBuffer slots(8 * 64 + 128);

@@ -204,9 +204,10 @@ TEST(Lifecycle, TerminateOfADeactivatedActorDeadLettersItsQueue) {
   EXPECT_EQ(hooks->stops.load(), 1);
 }
 
-// A terminated actor's mailbox slots and (once empty) receive queue slots are reused by the actors created after
-// it. Replies it left queued stay receivable intact while 30 actors come and go, each handling exactly its own
-// message (nothing stale in a reused mailbox); once those replies are received, the queue's slots go too.
+// A terminated actor's ring slots go to the actors created after it, but not its receive queue's while replies
+// are left in it: those stay intact while 30 actors come and go (the test fails when the slots are handed back
+// at termination regardless), and the new actors each handle exactly their own message. Once the replies are
+// received the queue's slots go too (that the pool then hands them out: tests/core/ring_test.cpp).
 TEST(Lifecycle, RingsOfTerminatedActorsAreReusedWithoutTouchingWhatIsLeftToReceive) {
   auto rt = make_runtime();
   auto hooks = std::make_shared<Hooks>();
@@ -249,6 +250,35 @@ TEST(Lifecycle, RingsOfTerminatedActorsAreReusedWithoutTouchingWhatIsLeftToRecei
   churn("b");  // the drained queue's slots, handed back by the receive, in use again
   EXPECT_EQ(letters(rt, DeadLetterReason::ActorTerminated).size(), 30u);
   EXPECT_FALSE(old->try_receive().ok());
+}
+
+// A terminated actor's receive queue is closed: its slots may already serve the next actor, so a late delivery
+// "from" it (here a dead letter of its, replayed) is dead-lettered again instead of written there.
+TEST(Lifecycle, ReplayingATerminatedActorsHostBoundDeadLetterDoesNotReachTheNextActorsQueue) {
+  auto rt = make_runtime();
+  LaunchOptions o;
+  o.outbox_capacity = 2;
+  auto x = rt.launch<Counter>("x", o);
+  ASSERT_TRUE(x.ok());
+  for (std::uint64_t v : {1u, 2u, 3u}) ASSERT_TRUE(x->send(Add{v}).ok());
+  ASSERT_TRUE(eventually([&] { return letters(rt, DeadLetterReason::QueueFull).size() == 1; }))
+      << "the third reply finds the receive queue full";
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(x->receive(kLong).ok());
+  ASSERT_TRUE(x->terminate().ok());
+  ASSERT_TRUE(x->wait_for(ActorState::Terminated, kLong).ok());
+  auto y = rt.launch<Counter>("y", o);  // the same geometry: x's slots, if they went back
+  ASSERT_TRUE(y.ok());
+  ASSERT_TRUE(y->send(Add{100}).ok());
+  ASSERT_TRUE(eventually([&] { return y->metrics()->processed == 1; }));
+  const auto report = rt.replay_dead_letters([](const DeadLetter& d) { return d.reason == DeadLetterReason::QueueFull; });
+  EXPECT_EQ(report.replayed, 0u) << "delivered into a terminated actor's queue";
+  EXPECT_EQ(letters(rt, DeadLetterReason::ActorTerminated).size(), 1u);
+  auto env = y->receive(kLong);
+  ASSERT_TRUE(env.ok()) << env.error().describe();
+  ASSERT_TRUE(env->as<Sum>().ok());
+  EXPECT_EQ(env->as<Sum>()->total, 100u) << "y's reply was overwritten by x's replayed one";
+  EXPECT_FALSE(y->try_receive().ok());
+  EXPECT_FALSE(x->try_receive().ok());
 }
 
 }  // namespace
