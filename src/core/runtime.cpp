@@ -83,6 +83,11 @@ std::uint64_t steady_ns() noexcept {
 // The actor whose host receive queue this thread holds locked (out_mu) while a receive_each visitor runs.
 thread_local const ActorCell* t_visiting = nullptr;
 
+// Set by a dead-letter replay for the one send it makes: if that send fails, the replay re-queues the letter, so
+// the send must not file another (a second copy would be delivered by the next replay). Taken by the first
+// send() it reaches, so what that send sets off (commands applied inline, other deliveries) files as usual.
+thread_local bool t_resending = false;
+
 // A thread blocked in receive() re-checks its queue at least this often (see wake_receivers).
 constexpr std::chrono::milliseconds kReceiveWaitSlice{1};
 
@@ -821,6 +826,9 @@ void release_drained_queue(ActorCell& c) {
 
 Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* payload, std::size_t len,
                           const SendOptions& opts, std::uint32_t correlation, std::uint8_t flags) {
+  // A failed send from an actor is a dead letter (nobody else holds the message), unless a replay is resending it.
+  const bool resending = std::exchange(t_resending, false);
+  const bool record = from != nullptr && !resending;
   if (len > kMaxPayload) {
     return make_error(ErrorCode::MessageTooLarge,
                       "payload of " + std::to_string(len) + " bytes exceeds the 65535-byte header limit", "send");
@@ -850,12 +858,12 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
 
   if (to == kHostActor) {
     if (from == nullptr) return make_error(ErrorCode::InvalidArgument, "the host cannot send to itself", "send");
-    return deliver_to_host(*from, h, bytes);
+    return deliver_to_host(*from, h, bytes, record);
   }
 
   ActorCell* dest = cell(to);
   if (dest == nullptr) {
-    if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::ActorNotFound, "no actor " + std::to_string(to));
+    if (record) dead_letter(h, bytes, DeadLetterReason::ActorNotFound, "no actor " + std::to_string(to));
     return make_error(ErrorCode::ActorNotFound, "no actor with id " + std::to_string(to), "send");
   }
   const std::string& ctx = dest->name;
@@ -868,7 +876,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
     h.tenant = src_tenant;
     tenant_violations.fetch_add(1, std::memory_order_relaxed);
     dest->tenant_violations.fetch_add(1, std::memory_order_relaxed);
-    if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::TenantViolation, "cross-tenant send refused");
+    if (record) dead_letter(h, bytes, DeadLetterReason::TenantViolation, "cross-tenant send refused");
     return make_error(ErrorCode::TenantViolation,
                       "tenant " + std::to_string(src_tenant) + " may not send to tenant " + std::to_string(dst_tenant),
                       ctx);
@@ -879,12 +887,12 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
   std::optional<InflightSend> inflight_guard(std::in_place, *dest);
   if (dest->terminate_requested.load() || !lifecycle_accepts_messages(control_state(dest->cb))) {
     dest->rejected.fetch_add(1, std::memory_order_relaxed);
-    if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::ActorTerminated, "destination terminated");
+    if (record) dead_letter(h, bytes, DeadLetterReason::ActorTerminated, "destination terminated");
     return make_error(ErrorCode::ActorTerminated, "actor is terminated or terminating", ctx);
   }
   if (dest->suspended.load()) {
     dest->rejected.fetch_add(1, std::memory_order_relaxed);
-    if (from != nullptr) dead_letter(h, bytes, DeadLetterReason::QueueFull, "destination suspended");
+    if (record) dead_letter(h, bytes, DeadLetterReason::QueueFull, "destination suspended");
     return make_error(ErrorCode::ActorInactive, "actor is suspended", ctx);
   }
   if (len > dest->inbox.view().max_payload()) {
@@ -969,7 +977,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
       dest->rejected.fetch_add(1, std::memory_order_relaxed);
       if (policy == OverflowPolicy::DropToDeadLetter || from != nullptr) {
         dest->dropped.fetch_add(1, std::memory_order_relaxed);
-        dead_letter(h, bytes, DeadLetterReason::QueueFull, "mailbox of '" + dest->name + "' is full");
+        if (!resending) dead_letter(h, bytes, DeadLetterReason::QueueFull, "mailbox of '" + dest->name + "' is full");
         if (policy == OverflowPolicy::DropToDeadLetter) {
           return make_error(ErrorCode::Dropped, "mailbox full: message moved to the dead-letter queue", ctx);
         }
@@ -990,7 +998,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
   return {};
 }
 
-Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload) {
+Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload, bool record) {
   if ((h.flags & msg_flags::kUnhandled) != 0) {
     // A GPU actor's message it had no handler for, handed back as it was sent: dead-lettered as the host
     // backends do (which also fails the call that sent it).
@@ -1037,23 +1045,27 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   OutboxPush push(from);
   if (push.closed()) {
     from.dropped.fetch_add(1, std::memory_order_relaxed);
-    dead_letter(h, payload, DeadLetterReason::ActorTerminated,
-                "host receive queue of '" + from.name + "' is closed: the actor terminated");
+    if (record) {
+      dead_letter(h, payload, DeadLetterReason::ActorTerminated,
+                  "host receive queue of '" + from.name + "' is closed: the actor terminated");
+    }
     return make_error(ErrorCode::ActorTerminated, "the actor's host receive queue is closed", from.name);
   }
   if (h.payload_len > from.outbox.view().max_payload()) {
     // Larger than the receive queue's slots (the device's queue to the host may have larger ones): counted and
     // dead-lettered, not dropped silently.
     from.dropped.fetch_add(1, std::memory_order_relaxed);
-    dead_letter(h, payload, DeadLetterReason::TooLarge,
-                "a " + std::to_string(h.payload_len) + "-byte message from '" + from.name +
-                    "' does not fit its host receive queue's slots (" + std::to_string(from.outbox.view().max_payload()) +
-                    " bytes of payload)");
+    if (record) {
+      dead_letter(h, payload, DeadLetterReason::TooLarge,
+                  "a " + std::to_string(h.payload_len) + "-byte message from '" + from.name +
+                      "' does not fit its host receive queue's slots (" +
+                      std::to_string(from.outbox.view().max_payload()) + " bytes of payload)");
+    }
     return make_error(ErrorCode::MessageTooLarge, "message does not fit the host receive queue's slots", from.name);
   }
   if (MpscProducer(from.outbox.view()).try_push(h, payload) != ErrorCode::Ok) {
     from.dropped.fetch_add(1, std::memory_order_relaxed);
-    dead_letter(h, payload, DeadLetterReason::QueueFull, "host receive queue of '" + from.name + "' is full");
+    if (record) dead_letter(h, payload, DeadLetterReason::QueueFull, "host receive queue of '" + from.name + "' is full");
     return make_error(ErrorCode::QueueFull, "host receive queue is full (nobody is receiving?)", from.name);
   }
   from.sent.fetch_add(1, std::memory_order_relaxed);
@@ -1860,7 +1872,12 @@ bool Runtime::running() const noexcept { return state_ && !state_->shutting_down
 ReplayReport Runtime::replay_dead_letters(const std::function<bool(const DeadLetter&)>& filter) {
   auto* st = state_.get();
   return state_->dlq.replay(filter ? filter : [](const DeadLetter&) { return true; },
-                            [st](const Envelope& env) { return st->deliver_envelope(env.header.destination, env); });
+                            [st](const Envelope& env) {
+                              detail::t_resending = true;  // its failure is the replay's to record
+                              Status s = st->deliver_envelope(env.header.destination, env);
+                              detail::t_resending = false;
+                              return s;
+                            });
 }
 
 RuntimeMetrics Runtime::metrics() const {

@@ -268,7 +268,8 @@ struct RuntimeState : std::enable_shared_from_this<RuntimeState> {
   bool has_work(ActorCell& c) const noexcept;
   /// A message an actor addressed to the host (a device executor's K2H traffic): completes a pending call
   /// or lands in the actor's host receive queue.
-  Status deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload);
+  /// `record`: a failure becomes a dead letter (not for a replay's resend, which re-queues the letter itself).
+  Status deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload, bool record = true);
   /// deliver_to_host for `n` consecutive ring slots (header + payload each): the messages that are not call
   /// replies enter the host receive queue with one claim, one clock merge and one wake-up.
   void deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n);

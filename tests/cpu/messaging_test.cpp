@@ -295,6 +295,39 @@ TEST(Messaging, SendToMissingActorFromAnActorIsDeadLettered) {
   EXPECT_EQ(letters(rt, DeadLetterReason::ActorNotFound)[0].envelope.header.destination, 4000u);
 }
 
+// A replay whose resend fails again keeps exactly one letter (re-queued with its retry counted): the failed
+// send must not file a second copy, which the next replay would deliver as well. Both kinds of resend: to an
+// actor that still does not exist, and to the host receive queue of an actor that is still full.
+TEST(Messaging, AFailedReplayLeavesOneLetterNotTwo) {
+  auto rt = make_runtime();
+  auto f = rt.launch<Forwarder>("f", {}, ActorId{4000}, std::string());
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f->send(Hop{1, 0}).ok());
+  LaunchOptions o;
+  o.outbox_capacity = 2;
+  auto c = rt.launch<Counter>("c", o);
+  ASSERT_TRUE(c.ok());
+  for (std::uint64_t v : {1u, 2u, 3u}) ASSERT_TRUE(c->send(Add{v}).ok());
+  ASSERT_TRUE(eventually([&] {
+    return letters(rt, DeadLetterReason::ActorNotFound).size() == 1 && letters(rt, DeadLetterReason::QueueFull).size() == 1;
+  }));
+  for (int round = 1; round <= 2; ++round) {
+    const auto report = rt.replay_dead_letters();
+    EXPECT_EQ(report.replayed, 0u);
+    EXPECT_EQ(report.failed, 2u) << "round " << round;
+    EXPECT_EQ(rt.dead_letters().size(), 2u) << "round " << round << ": a failed resend filed another letter";
+  }
+  for (const DeadLetter& d : rt.dead_letters().snapshot()) EXPECT_EQ(d.retries, 2u);
+  // Once there is room, the replay delivers the reply exactly once.
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(c->receive(kLong).ok());
+  const auto report = rt.replay_dead_letters([](const DeadLetter& d) { return d.reason == DeadLetterReason::QueueFull; });
+  EXPECT_EQ(report.replayed, 1u);
+  auto third = c->receive(kLong);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->as<Sum>()->total, 6u);
+  EXPECT_FALSE(c->try_receive().ok()) << "delivered twice";
+}
+
 TEST(Messaging, ReplayDeadLettersAfterTheCauseIsFixed) {
   auto rt = make_runtime();
   LaunchOptions o;
