@@ -80,8 +80,10 @@ std::uint64_t steady_ns() noexcept {
                                         .count());
 }
 
-// The actor whose host receive queue this thread holds locked (out_mu) while a receive_each visitor runs.
-thread_local const ActorCell* t_visiting = nullptr;
+// The actors whose host receive queues this thread holds locked (out_mu) while receive_each visitors run
+// (visitors of different actors may nest).
+thread_local std::vector<const ActorCell*> t_visiting;
+bool visiting(const ActorCell& c) { return std::find(t_visiting.begin(), t_visiting.end(), &c) != t_visiting.end(); }
 
 // Set by a dead-letter replay for the one send it makes: if that send fails, the replay re-queues the letter, so
 // the send must not file another (a second copy would be delivered by the next replay). Taken by the first
@@ -99,7 +101,7 @@ namespace {
 // window while it holds the lock, and taking it again would deadlock.
 void wake_receivers(ActorCell& c) {
   if (c.out_waiters.load() == 0) return;
-  if (t_visiting != &c) {
+  if (!visiting(c)) {
     // Not a blocking lock: its holder may be a receive_each visitor running user code, and the delivering
     // thread (often the pump, serving every actor) must not wait for it. A waiter that misses this wake-up
     // because it was between its check and its wait re-checks within kReceiveWaitSlice.
@@ -796,7 +798,7 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
   // receive releases it later.
   c.outbox_closed.store(true);
   set_state(c, ActorState::Terminated);
-  if (!shutting_down.load() && t_visiting != &c) {
+  if (!shutting_down.load() && !visiting(c)) {
     std::unique_lock lk(c.out_mu, std::try_to_lock);
     if (lk.owns_lock()) release_drained_queue(c);
   }
@@ -1443,7 +1445,7 @@ Result<detail::ActorCell*> live_cell(const std::shared_ptr<detail::RuntimeState>
 }
 
 // A receive from inside a receive_each visitor of the same actor: its queue is locked by this very thread.
-bool receiving_inside_own_visitor(const detail::ActorCell& cell) { return detail::t_visiting == &cell; }
+bool receiving_inside_own_visitor(const detail::ActorCell& cell) { return detail::visiting(cell); }
 Error own_visitor_error(const detail::ActorCell& cell) {
   return make_error(ErrorCode::InvalidArgument,
                     "receive from inside a receive_each visitor of the same actor (its queue is being visited)",
@@ -1655,12 +1657,10 @@ std::size_t ActorHandle::receive_visit(std::size_t max, void (*fn)(void*, const 
   std::size_t n = 0;
   {
     std::lock_guard lk(cell.out_mu);
-    // Marks the queue as held by this thread for the visitor's duration (restored after: visitors of
-    // different actors may nest).
+    // Marks the queue as held by this thread for the visitor's duration.
     struct Visiting {
-      const detail::ActorCell* previous = detail::t_visiting;
-      explicit Visiting(const detail::ActorCell& c) { detail::t_visiting = &c; }
-      ~Visiting() { detail::t_visiting = previous; }
+      explicit Visiting(const detail::ActorCell& c) { detail::t_visiting.push_back(&c); }
+      ~Visiting() { detail::t_visiting.pop_back(); }
       Visiting(const Visiting&) = delete;
       Visiting& operator=(const Visiting&) = delete;
     } visiting(cell);

@@ -789,11 +789,20 @@ public:
       // The device's final count stays readable once the slot is gone (metrics fall back to the host's): copied
       // before the slot can be reused, and the pump no longer mirrors this slot's counters afterwards.
       std::lock_guard clk(dc->consume_mu);
-      // What the block published before it stopped (normally nothing: the Unload drained it). Only when it has
-      // stopped: a block still running could keep the ring full for ever.
-      if (reclaim) {
+      // What the block published before it stopped (normally nothing: the Unload drained it), so that nothing
+      // it sent is lost: all of it once the block or the whole kernel has stopped (at shutdown, stragglers are
+      // finished after the kernels left), one pass otherwise (a block still running could keep the ring full
+      // for ever).
+      bool kernels_gone = false;
+      if (stopping_.load()) {
+        std::lock_guard plk(pool_->mu);
+        kernels_gone = pool_->kernels_stopped;
+      }
+      if (reclaim || kernels_gone) {
         while (drain_k2h(cell, *dc) != 0) {
         }
+      } else {
+        (void)drain_k2h(cell, *dc);
       }
       dc->released = true;
       detail::store_relaxed(&cell.cb.processed, detail::load_acquire(&dc->group->ctl[dc->slot].processed));

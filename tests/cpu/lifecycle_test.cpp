@@ -274,8 +274,11 @@ TEST(Lifecycle, ReplayingATerminatedActorsHostBoundDeadLetterDoesNotReachTheNext
   const auto report = rt.replay_dead_letters([](const DeadLetter& d) { return d.reason == DeadLetterReason::QueueFull; });
   EXPECT_EQ(report.replayed, 0u) << "delivered into a terminated actor's queue";
   EXPECT_EQ(report.failed, 1u);
-  ASSERT_EQ(letters(rt, DeadLetterReason::QueueFull).size(), 1u) << "the replay keeps the letter";
-  EXPECT_EQ(letters(rt, DeadLetterReason::QueueFull)[0].retries, 1u);
+  const auto kept = letters(rt, DeadLetterReason::QueueFull);
+  EXPECT_EQ(kept.size(), 1u) << "the replay keeps the letter";
+  if (!kept.empty()) {
+    EXPECT_EQ(kept[0].retries, 1u);
+  }
   auto env = y->receive(kLong);
   ASSERT_TRUE(env.ok()) << env.error().describe();
   ASSERT_TRUE(env->as<Sum>().ok());

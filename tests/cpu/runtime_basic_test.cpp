@@ -257,7 +257,7 @@ TEST(Messaging, ReceivingFromTheSameActorInsideItsVisitorIsRefusedNotDeadlocked)
   ASSERT_TRUE(other->call<Sum>(Get{}, kLong).ok());
   std::vector<std::uint64_t> seen;
   std::size_t inner_each = 99, inner_many = 99, from_other = 0;
-  bool refused = false, blocking_refused = false, called = false;
+  bool refused = false, blocking_refused = false, called = false, nested_refused = false;
   const std::size_t n = h->receive_each(100, [&](const MessageHeader&, std::span<const std::byte> payload) {
     Pong p{};
     std::memcpy(&p, payload.data(), sizeof(p));
@@ -269,8 +269,12 @@ TEST(Messaging, ReceivingFromTheSameActorInsideItsVisitorIsRefusedNotDeadlocked)
     refused = !r && r.error().code() == ErrorCode::InvalidArgument;
     auto b = h->receive(std::chrono::milliseconds(50));
     blocking_refused = !b && b.error().code() == ErrorCode::InvalidArgument;
-    // Another actor's queue, a send and a call to this one are fine from here.
-    from_other = other->receive_each(100, [](const MessageHeader&, std::span<const std::byte>) {});
+    // Another actor's queue, a send and a call to this one are fine from here. Inside that actor's visitor,
+    // this one's queue is still held: refused there too (nested visitors).
+    from_other = other->receive_each(100, [&](const MessageHeader&, std::span<const std::byte>) {
+      auto nested = h->try_receive();
+      nested_refused = !nested && nested.error().code() == ErrorCode::InvalidArgument;
+    });
     called = h->call<Sum>(Get{}, kLong).ok();
   });
   EXPECT_EQ(n, 3u);
@@ -280,6 +284,7 @@ TEST(Messaging, ReceivingFromTheSameActorInsideItsVisitorIsRefusedNotDeadlocked)
   EXPECT_TRUE(refused);
   EXPECT_TRUE(blocking_refused);
   EXPECT_EQ(from_other, 1u);
+  EXPECT_TRUE(nested_refused) << "a receive from the outer visitor's actor inside a nested visitor";
   EXPECT_TRUE(called);
 }
 
