@@ -110,15 +110,6 @@ void wake_receivers(ActorCell& c) {
   c.out_cv.notify_all();
 }
 
-// Counts a send in progress towards a cell (see finish()).
-struct InflightSend {
-  explicit InflightSend(ActorCell& c) : cell(c) { cell.inflight_sends.fetch_add(1); }
-  ~InflightSend() { cell.inflight_sends.fetch_sub(1); }
-  InflightSend(const InflightSend&) = delete;
-  InflightSend& operator=(const InflightSend&) = delete;
-  ActorCell& cell;
-};
-
 Envelope envelope_of(const MessageHeader& h, const std::byte* payload) {
   Envelope e;
   e.header = h;
@@ -804,16 +795,6 @@ void RuntimeState::finish(ActorCell& c, bool kill, std::string reason) {
   }
   emit(RuntimeEvent::Kind::Terminated, c, std::move(reason));
 }
-
-// Counts a delivery into a cell's receive queue in progress (see release_drained_queue()).
-struct OutboxPush {
-  explicit OutboxPush(ActorCell& c) : cell(c) { cell.outbox_pushers.fetch_add(1); }
-  ~OutboxPush() { cell.outbox_pushers.fetch_sub(1); }
-  OutboxPush(const OutboxPush&) = delete;
-  OutboxPush& operator=(const OutboxPush&) = delete;
-  [[nodiscard]] bool closed() const { return cell.outbox_closed.load(); }
-  ActorCell& cell;
-};
 
 void release_drained_queue(ActorCell& c) {
   if (control_state(c.cb) != ActorState::Terminated || c.outbox.view().size_approx() != 0) return;

@@ -193,6 +193,27 @@ struct ActorCell {
         child_budget(o.supervision) {}
 };
 
+/// Counts a send in progress towards a cell: announced before the termination check, so that finish() (which
+/// raises terminate_requested and then waits for these) sees every message pushed.
+struct InflightSend {
+  explicit InflightSend(ActorCell& c) : cell(c) { cell.inflight_sends.fetch_add(1); }
+  ~InflightSend() { cell.inflight_sends.fetch_sub(1); }
+  InflightSend(const InflightSend&) = delete;
+  InflightSend& operator=(const InflightSend&) = delete;
+  ActorCell& cell;
+};
+
+/// Counts a delivery into a cell's receive queue in progress: announced before checking `closed()`, so that
+/// release_drained_queue() (which closes first, then waits for these) hands back no slots being written.
+struct OutboxPush {
+  explicit OutboxPush(ActorCell& c) : cell(c) { cell.outbox_pushers.fetch_add(1); }
+  ~OutboxPush() { cell.outbox_pushers.fetch_sub(1); }
+  OutboxPush(const OutboxPush&) = delete;
+  OutboxPush& operator=(const OutboxPush&) = delete;
+  [[nodiscard]] bool closed() const { return cell.outbox_closed.load(); }
+  ActorCell& cell;
+};
+
 struct PendingCall {
   std::mutex mu;
   std::condition_variable cv;

@@ -405,11 +405,28 @@ Status Runtime::restore_snapshot(const SystemSnapshot& snap, const ActorCatalog&
     if (void* p = preset->exchange(nullptr); p != nullptr) pre.types[i].destroy(p);
     if (!id) return id.error().with_context("restore (after launching " + std::to_string(i) + " actors)");
     ActorCell* c = rt.cell(*id);
-    MpscProducer in(c->inbox.view());
-    for (const Envelope& e : a.inbox) (void)in.try_push(e.header, e.payload.data());
-    c->received.fetch_add(a.inbox.size(), std::memory_order_relaxed);
-    MpscProducer out(c->outbox.view());
-    for (const Envelope& e : a.outbox) (void)out.try_push(e.header, e.payload.data());
+    // The actor is visible already: refilled as senders and deliveries are, so that one terminated meanwhile
+    // (its rings then handed back) gets its messages dead-lettered, not written into reused slots.
+    const auto refill = [&](const std::vector<Envelope>& queued, bool gone, const RingView& ring) {
+      MpscProducer producer(ring);
+      for (const Envelope& e : queued) {
+        if (gone) {
+          rt.dead_letter(e.header, e.payload.data(), DeadLetterReason::ActorTerminated, "restored to a terminated actor");
+        } else {
+          (void)producer.try_push(e.header, e.payload.data());
+        }
+      }
+    };
+    {
+      detail::InflightSend sending(*c);
+      const bool gone = c->terminate_requested.load();
+      refill(a.inbox, gone, c->inbox.view());
+      if (!gone) c->received.fetch_add(a.inbox.size(), std::memory_order_relaxed);
+    }
+    {
+      detail::OutboxPush delivering(*c);
+      refill(a.outbox, delivering.closed(), c->outbox.view());
+    }
     detail::store_relaxed(&c->cb.processed, a.cb.processed);
     detail::store_relaxed(&c->cb.errors, a.cb.errors);
     detail::store_relaxed(&c->cb.restarts, a.cb.restarts);
