@@ -959,8 +959,11 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
     if (rc == ErrorCode::QueueFull) {
       dest->rejected.fetch_add(1, std::memory_order_relaxed);
       if (policy == OverflowPolicy::DropToDeadLetter || from != nullptr) {
-        dest->dropped.fetch_add(1, std::memory_order_relaxed);
-        if (!resending) dead_letter(h, bytes, DeadLetterReason::QueueFull, "mailbox of '" + dest->name + "' is full");
+        // A resend that fails is no new drop: the letter stays in the queue (see t_resending).
+        if (!resending) {
+          dest->dropped.fetch_add(1, std::memory_order_relaxed);
+          dead_letter(h, bytes, DeadLetterReason::QueueFull, "mailbox of '" + dest->name + "' is full");
+        }
         if (policy == OverflowPolicy::DropToDeadLetter) {
           return make_error(ErrorCode::Dropped, "mailbox full: message moved to the dead-letter queue", ctx);
         }
@@ -1026,9 +1029,10 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   }
   // Announced before the check: release_drained_queue() closes first, then waits for announced deliveries.
   OutboxPush push(from);
+  // `record` false (a replay's resend): no new drop either, the letter stays in the queue.
   if (push.closed()) {
-    from.dropped.fetch_add(1, std::memory_order_relaxed);
     if (record) {
+      from.dropped.fetch_add(1, std::memory_order_relaxed);
       dead_letter(h, payload, DeadLetterReason::ActorTerminated,
                   "host receive queue of '" + from.name + "' is closed: the actor terminated");
     }
@@ -1037,8 +1041,8 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
   if (h.payload_len > from.outbox.view().max_payload()) {
     // Larger than the receive queue's slots (the device's queue to the host may have larger ones): counted and
     // dead-lettered, not dropped silently.
-    from.dropped.fetch_add(1, std::memory_order_relaxed);
     if (record) {
+      from.dropped.fetch_add(1, std::memory_order_relaxed);
       dead_letter(h, payload, DeadLetterReason::TooLarge,
                   "a " + std::to_string(h.payload_len) + "-byte message from '" + from.name +
                       "' does not fit its host receive queue's slots (" +
@@ -1047,8 +1051,10 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
     return make_error(ErrorCode::MessageTooLarge, "message does not fit the host receive queue's slots", from.name);
   }
   if (MpscProducer(from.outbox.view()).try_push(h, payload) != ErrorCode::Ok) {
-    from.dropped.fetch_add(1, std::memory_order_relaxed);
-    if (record) dead_letter(h, payload, DeadLetterReason::QueueFull, "host receive queue of '" + from.name + "' is full");
+    if (record) {
+      from.dropped.fetch_add(1, std::memory_order_relaxed);
+      dead_letter(h, payload, DeadLetterReason::QueueFull, "host receive queue of '" + from.name + "' is full");
+    }
     return make_error(ErrorCode::QueueFull, "host receive queue is full (nobody is receiving?)", from.name);
   }
   from.sent.fetch_add(1, std::memory_order_relaxed);

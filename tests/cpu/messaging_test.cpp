@@ -318,6 +318,7 @@ TEST(Messaging, AFailedReplayLeavesOneLetterNotTwo) {
     EXPECT_EQ(rt.dead_letters().size(), 2u) << "round " << round << ": a failed resend filed another letter";
   }
   for (const DeadLetter& d : rt.dead_letters().snapshot()) EXPECT_EQ(d.retries, 2u);
+  EXPECT_EQ(c->metrics()->dropped, 1u) << "a failed resend counted as another drop";
   // Once there is room, the replay delivers the reply exactly once.
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(c->receive(kLong).ok());
   const auto report = rt.replay_dead_letters([](const DeadLetter& d) { return d.reason == DeadLetterReason::QueueFull; });
