@@ -168,8 +168,8 @@ RK_HOST_DEVICE constexpr std::uint64_t ring_control_bytes(RingKind kind, std::ui
 /// Initialises a ring whose control block (ring_control_bytes) and slots (the rest of ring_storage_bytes) are
 /// separate memory, both 128-byte aligned, zero or not. Not concurrent with any use of the ring. With `zeroed`,
 /// the caller has already zeroed the control block and sequence words (e.g. a whole GPU warp did, which is
-/// faster than one thread's memset), and LL slots. slots_offset then holds the distance from the control block
-/// to the slots modulo 2^64 (only ring_attach reads it, and split rings are not attached to).
+/// faster than one thread's memset), and LL slots. slots_offset holds the distance from the control block to the
+/// slots modulo 2^64, so code that adds it to the control block's address (the generated kernels) finds them.
 RK_HOST_DEVICE inline ErrorCode ring_init_split(void* control, void* slots, RingKind kind, std::uint32_t capacity,
                                                 std::uint32_t slot_size, RingView* out, bool zeroed = false) noexcept {
   if (control == nullptr || slots == nullptr || out == nullptr) return ErrorCode::InvalidArgument;
@@ -729,8 +729,9 @@ struct RingAllocator {
   void (*release)(void* memory, void* ctx) = nullptr;         ///< Frees what allocate returned.
   void* ctx = nullptr;                                        ///< Passed to all four.
   const char* what = "heap";                                  ///< For error messages.
-  bool zeroed = false;  ///< allocate (and allocate_control) return zero-filled memory, so initialising a ring need not clear it (an LL
-                        ///< ring's slots are twice its messages: clearing them dominates creating one)
+  bool zeroed = false;  ///< allocate (and allocate_control) return zero-filled memory, so initialising a ring
+                        ///< need not clear it (an LL ring's slots are twice its messages: clearing them
+                        ///< dominates creating one)
   /// Optional: where the control block (and MPSC sequence words) comes from. When set, the slots are a separate
   /// allocation from `allocate`, which OwnedRing::release_slots can hand back while the control block stays
   /// readable (the CUDA backend reuses a terminated actor's slots; its head and tail are still read).

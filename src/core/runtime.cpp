@@ -867,7 +867,7 @@ Status RuntimeState::send(ActorCell* from, ActorId to, TypeId type, const void* 
   h.tenant = src_tenant != kSystemTenant ? src_tenant : dst_tenant;
   // Announce this send before checking for termination; finish() raises terminate_requested and then waits
   // for in-flight sends, so a message either is refused here or lands before the final drain.
-  std::optional<InflightSend> inflight_guard(std::in_place, *dest);
+  std::optional<InProgress> inflight_guard(std::in_place, dest->inflight_sends);
   if (dest->terminate_requested.load() || !lifecycle_accepts_messages(control_state(dest->cb))) {
     dest->rejected.fetch_add(1, std::memory_order_relaxed);
     if (record) dead_letter(h, bytes, DeadLetterReason::ActorTerminated, "destination terminated");
@@ -1028,9 +1028,9 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
     return {};
   }
   // Announced before the check: release_drained_queue() closes first, then waits for announced deliveries.
-  OutboxPush push(from);
+  InProgress push(from.outbox_pushers);
   // `record` false (a replay's resend): no new drop either, the letter stays in the queue.
-  if (push.closed()) {
+  if (from.outbox_closed.load()) {
     if (record) {
       from.dropped.fetch_add(1, std::memory_order_relaxed);
       dead_letter(h, payload, DeadLetterReason::ActorTerminated,
@@ -1064,8 +1064,8 @@ Status RuntimeState::deliver_to_host(ActorCell& from, MessageHeader h, const std
 }
 
 void RuntimeState::deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n) {
-  OutboxPush push(from);  // as in deliver_to_host
-  if (push.closed()) {
+  InProgress push(from.outbox_pushers);  // as in deliver_to_host
+  if (from.outbox_closed.load()) {
     for (std::uint32_t i = 0; i < n; ++i) (void)deliver_to_host(from, *reinterpret_cast<const MessageHeader*>(slots[i]),
                                                                  slots[i] + sizeof(MessageHeader));
     return;
@@ -1135,8 +1135,8 @@ Result<std::size_t> RuntimeState::send_many(ActorId to, TypeId type, const void*
   std::size_t accepted = 0;
   // Fast path: one claim + publish per batch while the mailbox is below its high-water mark and the checks
   // that depend only on the destination pass; anything else goes through send() message by message.
-  std::optional<InflightSend> inflight_guard;
-  if (dest != nullptr) inflight_guard.emplace(*dest);
+  std::optional<InProgress> inflight_guard;
+  if (dest != nullptr) inflight_guard.emplace(dest->inflight_sends);
   if (dest != nullptr && !shutting_down.load() && !dest->suspended.load() && !dest->terminate_requested.load() &&
       lifecycle_accepts_messages(control_state(dest->cb)) && len <= dest->inbox.view().max_payload() &&
       (opts.tenant == kSystemTenant || dest->opts.tenant == kSystemTenant || opts.tenant == dest->opts.tenant)) {

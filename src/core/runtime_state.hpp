@@ -162,8 +162,8 @@ struct ActorCell {
   std::atomic<bool> terminate_requested{false};
   std::atomic<std::uint32_t> inflight_sends{0};  // sends between their termination check and their push
   std::atomic<std::uint32_t> direct_pollers{0};  // host threads polling the device->host ring themselves
-  // The receive queue's producers: deliveries in progress, and closed once the actor is finished (late
-  // deliveries, e.g. a replayed dead letter "from" it, are dead-lettered again), so that its slots can go back.
+  // The receive queue's producers: deliveries in progress, and closed once the actor is finished (a late
+  // delivery fails), so that its slots can go back.
   std::atomic<std::uint32_t> outbox_pushers{0};
   std::atomic<bool> outbox_closed{false};
 
@@ -193,25 +193,19 @@ struct ActorCell {
         child_budget(o.supervision) {}
 };
 
-/// Counts a send in progress towards a cell: announced before the termination check, so that finish() (which
-/// raises terminate_requested and then waits for these) sees every message pushed.
-struct InflightSend {
-  explicit InflightSend(ActorCell& c) : cell(c) { cell.inflight_sends.fetch_add(1); }
-  ~InflightSend() { cell.inflight_sends.fetch_sub(1); }
-  InflightSend(const InflightSend&) = delete;
-  InflightSend& operator=(const InflightSend&) = delete;
-  ActorCell& cell;
-};
+/// Counts a producer in progress for as long as it lives: a send into a mailbox (ActorCell::inflight_sends) or a
+/// delivery into a receive queue (ActorCell::outbox_pushers). Announced before the producer checks whether the
+/// queue is still open (terminate_requested, outbox_closed), so that whoever closes it and then waits for the
+/// count to drop to zero knows that no producer is still writing.
+class InProgress {
+public:
+  explicit InProgress(std::atomic<std::uint32_t>& count) : count_(count) { count_.fetch_add(1); }
+  ~InProgress() { count_.fetch_sub(1); }
+  InProgress(const InProgress&) = delete;
+  InProgress& operator=(const InProgress&) = delete;
 
-/// Counts a delivery into a cell's receive queue in progress: announced before checking `closed()`, so that
-/// release_drained_queue() (which closes first, then waits for these) hands back no slots being written.
-struct OutboxPush {
-  explicit OutboxPush(ActorCell& c) : cell(c) { cell.outbox_pushers.fetch_add(1); }
-  ~OutboxPush() { cell.outbox_pushers.fetch_sub(1); }
-  OutboxPush(const OutboxPush&) = delete;
-  OutboxPush& operator=(const OutboxPush&) = delete;
-  [[nodiscard]] bool closed() const { return cell.outbox_closed.load(); }
-  ActorCell& cell;
+private:
+  std::atomic<std::uint32_t>& count_;
 };
 
 struct PendingCall {
@@ -292,7 +286,7 @@ struct RuntimeState : std::enable_shared_from_this<RuntimeState> {
   /// `record`: a failure becomes a dead letter (not for a replay's resend, which re-queues the letter itself).
   Status deliver_to_host(ActorCell& from, MessageHeader h, const std::byte* payload, bool record = true);
   /// deliver_to_host for `n` consecutive ring slots (header + payload each): the messages that are not call
-  /// replies enter the host receive queue with one claim, one clock merge and one wake-up.
+  /// replies enter the host receive queue with one claim and one wake-up (the receiver merges the clock).
   void deliver_many_to_host(ActorCell& from, const std::byte* const* slots, std::uint32_t n);
   /// A device handler failed on `failed_message` (header + payload, may be null): dead-letter it, supervise.
   void device_failed(ActorCell& c, const std::byte* failed_message, const std::string& reason);

@@ -418,14 +418,14 @@ Status Runtime::restore_snapshot(const SystemSnapshot& snap, const ActorCatalog&
       }
     };
     {
-      detail::InflightSend sending(*c);
+      detail::InProgress sending(c->inflight_sends);
       const bool gone = c->terminate_requested.load();
       refill(a.inbox, gone, c->inbox.view());
       if (!gone) c->received.fetch_add(a.inbox.size(), std::memory_order_relaxed);
     }
     {
-      detail::OutboxPush delivering(*c);
-      refill(a.outbox, delivering.closed(), c->outbox.view());
+      detail::InProgress delivering(c->outbox_pushers);
+      refill(a.outbox, c->outbox_closed.load(), c->outbox.view());
     }
     detail::store_relaxed(&c->cb.processed, a.cb.processed);
     detail::store_relaxed(&c->cb.errors, a.cb.errors);
